@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11, pip and make:
+#   make reports   # the main job, end to end, on the shipped data
+#   make test      # the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UCC    := $(VENV)/bin/ucc
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv reports prepare test lint format lab bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+prepare: venv
+	$(UCC) prepare
+
+reports: venv
+	$(UCC) prepare
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+lab: venv
+	$(PY) -m ipykernel install --user --name ucc_research --display-name "Python (ucc_research)"
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: venv
+	$(PY) -m pip install --quiet -e ".[bench]"
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf data/processed/* outputs/* .pytest_cache .ruff_cache
+	@touch data/processed/.gitkeep outputs/.gitkeep

@@ -1,0 +1,14 @@
+"""ucc_research: which city e-services work best, and why.
+
+Three cores, each a subpackage:
+
+- :mod:`ucc_research.cleaning`: raw files to validated tidy tables (nothing silently lost);
+- :mod:`ucc_research.indicators`: composite indicators in the OECD/JRC (COINr) tradition;
+- :mod:`ucc_research.impact`: fixed-effects panels, staggered DiD, synthetic control, mixed
+  models and drivers analysis.
+
+:mod:`ucc_research.reports` runs the parameterised notebooks per city (papermill) and renders
+the HTML reports.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from ucc_research.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""The ``ucc`` command line (also ``python -m ucc_research``).
+
+Each sub-command is a thin wrapper: it parses arguments and calls one function of the package,
+imported lazily so that ``ucc validate`` does not pay for importing the impact models.
+Errors meant for people (:class:`ucc_research.errors.UccError`) are printed as one line and give
+exit status 2; a failed validation gives exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ucc_research import __version__
+from ucc_research.errors import UccError
+
+# sub-command -> "module:function"; each function takes the parsed Namespace and returns an exit code
+_HANDLERS = {
+    "prepare": "ucc_research.cleaning.prepare:cli_prepare",
+    "validate": "ucc_research.cleaning.validate:cli_validate",
+    "demo": "ucc_research.demo:cli_demo",
+    "index build": "ucc_research.indicators.cli:cli_build",
+    "run": "ucc_research.reports.runner:cli_run",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ucc", description="ucc_research: city e-services research environment"
+    )
+    parser.add_argument("--version", action="version", version=f"ucc_research {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="build data/processed/ from data/raw/")
+    p.add_argument("--raw", help="raw data folder (default: data/raw or $UCC_RAW_DIR)")
+    p.add_argument("--out", help="processed folder (default: data/processed or $UCC_PROCESSED_DIR)")
+    p.add_argument("--only", nargs="+", metavar="SOURCE", help="prepare only these sources")
+    p.set_defaults(handler="prepare")
+
+    p = sub.add_parser("validate", help="check one file against a tidy-table schema; writes nothing")
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=["cities", "requests", "service_panel", "iData", "iMeta"],
+    )
+    p.add_argument("file")
+    p.add_argument("--source", help="source name recorded in the problem list")
+    p.add_argument("--sheet", help="sheet name, for Excel workbooks")
+    p.add_argument("--max-problems", type=int, default=50, help="problems listed (default 50)")
+    p.set_defaults(handler="validate")
+
+    p = sub.add_parser("demo", help="write the SYNTHETIC demo data and its truth.json")
+    p.add_argument("--out", help="output folder (default: data/raw/demo)")
+    p.add_argument("--seed", type=int, default=20240601)
+    p.set_defaults(handler="demo")
+
+    p = sub.add_parser("index", help="composite indicators")
+    index_sub = p.add_subparsers(dest="index_command", required=True)
+    b = index_sub.add_parser("build", help="build a composite index from iData and iMeta")
+    b.add_argument("--data", required=True, help="iData file (CSV, xlsx or parquet)")
+    b.add_argument("--meta", required=True, help="iMeta file (CSV, xlsx or parquet)")
+    b.add_argument("--spec", help="build spec (YAML); default: COINr's default build")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument(
+        "--uncertainty", type=int, default=0, metavar="N", help="also run N uncertainty replications"
+    )
+    b.add_argument("--seed", type=int, default=1, help="seed of the uncertainty analysis")
+    b.set_defaults(handler="index build")
+
+    p = sub.add_parser("run", help="run a study: notebooks per city through papermill")
+    p.add_argument("study", help="study YAML file (studies/<name>.yml)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel reports (default: cores)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address ($UCC_DASK_SCHEDULER)")
+    p.add_argument("--only", nargs="+", metavar="CITY", help="run only these cities")
+    p.add_argument("--force", action="store_true", help="re-run reports whose inputs are unchanged")
+    p.add_argument("--out", help="output folder (default: outputs/<study>)")
+    p.set_defaults(handler="run")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = _HANDLERS[args.handler].split(":")
+    try:
+        handler = getattr(importlib.import_module(module_name), func_name)
+        return int(handler(args) or 0)
+    except UccError as exc:
+        print(f"ucc {args.handler}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

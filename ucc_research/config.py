@@ -1,0 +1,53 @@
+"""Project paths, overridable by environment variables so tests can run in a temporary tree.
+
+Every path is read from the environment at call time (not at import), so ``monkeypatch.setenv``
+in a test, or ``UCC_ROOT=/tmp/x ucc prepare`` on the command line, takes effect immediately.
+
+========================  ===============================  ==============================
+function                  environment variable             default
+========================  ===============================  ==============================
+:func:`project_root`      ``UCC_ROOT``                     the folder above this package
+:func:`raw_dir`           ``UCC_RAW_DIR``                  ``<root>/data/raw``
+:func:`processed_dir`     ``UCC_PROCESSED_DIR``            ``<root>/data/processed``
+:func:`outputs_dir`       ``UCC_OUTPUTS_DIR``              ``<root>/outputs``
+:func:`shared_data_dir`   ``UCC_SHARED_DATA``              ``<root>/../shared/data``
+========================  ===============================  ==============================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_DEFAULT_ROOT = PACKAGE_DIR.parent
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def project_root() -> Path:
+    """The project's root folder (``UCC_ROOT``)."""
+    return _env_path("UCC_ROOT", _DEFAULT_ROOT)
+
+
+def raw_dir() -> Path:
+    """Immutable inputs: real public sources and the synthetic demo (``UCC_RAW_DIR``)."""
+    return _env_path("UCC_RAW_DIR", project_root() / "data" / "raw")
+
+
+def processed_dir() -> Path:
+    """Generated tidy tables, quarantine and quality summary (``UCC_PROCESSED_DIR``)."""
+    return _env_path("UCC_PROCESSED_DIR", project_root() / "data" / "processed")
+
+
+def outputs_dir() -> Path:
+    """Generated reports, figures and tables (``UCC_OUTPUTS_DIR``)."""
+    return _env_path("UCC_OUTPUTS_DIR", project_root() / "outputs")
+
+
+def shared_data_dir() -> Path:
+    """Reference data beside the project, used by validation tests (``UCC_SHARED_DATA``)."""
+    return _env_path("UCC_SHARED_DATA", project_root().parent / "shared" / "data")
