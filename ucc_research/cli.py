@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="prepare only these sources")
     p.set_defaults(handler="prepare")
 
-    p = sub.add_parser("validate", help="check one file against a tidy-table schema; writes nothing")
+    p = sub.add_parser(
+        "validate", help="check one file against a tidy-table schema; writes nothing"
+    )
     p.add_argument(
         "--kind",
         required=True,
@@ -64,7 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--spec", help="build spec (YAML); default: COINr's default build")
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument(
-        "--uncertainty", type=int, default=0, metavar="N", help="also run N uncertainty replications"
+        "--uncertainty",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N uncertainty replications",
     )
     b.add_argument("--seed", type=int, default=1, help="seed of the uncertainty analysis")
     b.set_defaults(handler="index build")

@@ -1,1 +1,30 @@
-"""See the package docstring of ucc_research."""
+"""Impact models: which e-services work best, why, and what a transferred good practice changed.
+
+Public functions are imported lazily (``from ucc_research.impact import staggered_did``), so a
+report that only needs a synthetic control does not import pyfixest or scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "staggered_did": "ucc_research.impact.did",
+    "event_study_plot": "ucc_research.impact.did",
+    "att_gt_heatmap": "ucc_research.impact.did",
+    "twfe": "ucc_research.impact.twfe",
+    "bacon_decomposition": "ucc_research.impact.twfe",
+    "fe_regression": "ucc_research.impact.panel",
+    "synthetic_control": "ucc_research.impact.synth",
+    "mixed_model": "ucc_research.impact.mixed",
+    "drivers_analysis": "ucc_research.impact.drivers",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ucc_research.impact' has no attribute {name!r}")
