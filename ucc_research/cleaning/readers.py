@@ -1,0 +1,620 @@
+"""Readers for the files public bodies actually publish, and parsers that never coerce silently.
+
+:func:`read_table` reads a CSV/TSV/TXT, Excel (``.xlsx``/``.xlsm``) or parquet file into a frame of
+**strings** (for text files and workbooks), detecting and recording the dialect: encoding (UTF-8
+with or without BOM, UTF-16 with BOM, cp1252, latin-1), separator (``,`` ``;`` tab ``|``),
+decimal mark, quote character. Every row carries ``_line``: the 1-based physical line where the
+record starts (header = line 1, so the first data row is line 2, also when quoted fields contain
+newlines), or the sheet row for workbooks, or the row number for parquet.
+
+The ``parse_*`` helpers turn those strings into numbers, dates or booleans and return the parsed
+values together with a mask of the entries that could not be parsed, so adapters can quarantine
+them instead of turning them into missing values.
+
+Examples
+--------
+>>> df, detected = read_table("data/raw/nyc_311_sample_2025/311.csv")  # doctest: +SKIP
+>>> detected["separator"], detected["encoding"]  # doctest: +SKIP
+(',', 'utf-8')
+>>> values, bad = parse_numbers(pd.Series(["1.234,5", "x", None]), decimal=",", thousands=".")
+>>> values.tolist()[0], bad.tolist()
+(1234.5, [False, True, False])
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io as _io
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ucc_research.errors import DataFileError
+
+#: Name of the column holding each record's line (CSV) / sheet row (Excel) / row number (parquet).
+LINE = "_line"
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ""}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+
+_SEPARATORS = (",", ";", "\t", "|")
+_CHUNK = 1 << 20
+_SAMPLE_CHARS = 1 << 16
+_FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def read_table(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    required_columns: Sequence[str] | None = None,
+    usecols: Sequence[str] | None = None,
+    encoding: str | None = None,
+    sep: str | None = None,
+    decimal: str | None = None,
+    display_name: str | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Read one table file as strings, detecting and recording its dialect.
+
+    Parameters
+    ----------
+    path : file to read (``.csv``, ``.tsv``, ``.txt``, ``.xlsx``, ``.xlsm``, ``.parquet``).
+    sheet : sheet name (or 0-based index) for workbooks; default: the first sheet.
+    required_columns : columns that must be present, else :class:`DataFileError` naming them.
+    usecols : read only these columns (faster on wide files); must include the required ones.
+    encoding, sep, decimal : force a value instead of detecting it.
+    display_name : how the file is named in error messages (default: ``path``).
+
+    Returns
+    -------
+    df : the records; text and workbook cells as pandas ``str`` (empty cell = missing), plus the
+        integer column ``_line``. Records with no value at all are left out and listed in
+        ``detected["empty_lines"]``; records with too many fields are left out and listed in
+        ``detected["bad_lines"]`` (``[{"line": n, "reason": ...}]``) so the caller can
+        quarantine them.
+    detected : ``format``, ``encoding``, ``bom``, ``separator``, ``decimal``, ``thousands``,
+        ``quotechar``, ``sheet``, ``n_rows`` (data records read, including bad lines),
+        ``columns``, ``empty_lines``, ``bad_lines``, ``duplicate_columns``.
+
+    Raises
+    ------
+    DataFileError
+        The file is missing, empty, binary, undecodable, not a table or lacks required columns.
+    """
+    path = Path(path)
+    name = display_name or str(path)
+    if not path.exists():
+        raise DataFileError(name, "file not found")
+    if path.is_dir():
+        raise DataFileError(name, "is a folder, not a table file")
+    if path.stat().st_size == 0:
+        raise DataFileError(name, "file is empty (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    suffix = path.suffix.lower()
+    if head.startswith(b"PAR1") or suffix in PARQUET_SUFFIXES:
+        df, detected = _read_parquet(path, name)
+    elif head.startswith(b"PK\x03\x04") or suffix in EXCEL_SUFFIXES or suffix == ".xls":
+        df, detected = _read_excel(path, name, sheet)
+    else:
+        df, detected = _read_text(path, name, encoding=encoding, sep=sep, decimal=decimal)
+    _check_columns(df, detected, name, required_columns, usecols)
+    if usecols is not None:
+        df = df[[*usecols, LINE]]
+    return df, detected
+
+
+def parse_numbers(
+    values: pd.Series,
+    decimal: str = ".",
+    thousands: str | None = None,
+) -> tuple[pd.Series, pd.Series]:
+    """Parse text to float; return the values and a mask of non-empty entries that failed.
+
+    Missing and blank entries become NaN and are *not* flagged; ``"abc"`` or ``"1,2,3"`` are.
+    Numeric input is returned as float unchanged. Leading/trailing spaces are ignored; a
+    ``thousands`` separator of ``" "`` also removes non-breaking and narrow spaces.
+
+    Examples
+    --------
+    >>> v, bad = parse_numbers(pd.Series(["3,5", " 7 ", "", "n/a"]), decimal=",")
+    >>> v.tolist()[:2], bad.tolist()
+    ([3.5, 7.0], [False, False, False, True])
+    """
+    values = pd.Series(values)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        out = values.astype("float64")
+        return out, pd.Series(False, index=values.index)
+    text = values.astype("str").str.strip()
+    blank = values.isna() | (text == "")
+    if thousands:
+        if thousands == " ":
+            text = text.str.replace(r"[ \u00a0\u202f]", "", regex=True)
+        else:
+            text = text.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        # a dot is not valid in a decimal-comma number unless it is the thousands separator
+        has_dot = text.str.contains(".", regex=False)
+        text = text.str.replace(decimal, ".", regex=False).where(~has_dot, "not-a-number")
+    out = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+    bad = ~blank & out.isna()
+    return out, bad.fillna(False).astype(bool)
+
+
+def parse_datetimes(
+    values: pd.Series,
+    formats: str | Sequence[str] = ("ISO8601",),
+    *,
+    tz: str | None = None,
+    ambiguous: str = "earliest",
+    nonexistent: str = "shift_forward",
+) -> tuple[pd.Series, pd.Series, dict]:
+    """Parse text to datetimes; return values, a mask of unparseable entries and DST counts.
+
+    Parameters
+    ----------
+    values : text, or datetimes (naive ones are taken as local times).
+    formats : ``strftime`` formats (or ``"ISO8601"``) tried in order; each entry keeps the
+        first format that parses it.
+    tz : IANA zone of naive local times (e.g. ``"America/New_York"``); the result is tz-aware.
+        Text that carries an offset (``Z``, ``+02:00``) is converted to ``tz``. Without ``tz``
+        the result is naive and times with an offset are given as UTC wall time.
+    ambiguous : local times that occur twice when clocks go back: ``"earliest"`` (the first
+        occurrence, daylight time) or ``"latest"`` (standard time).
+    nonexistent : local times skipped when clocks go forward: ``"shift_forward"`` (to the first
+        valid instant) or ``"shift_backward"``.
+
+    Returns
+    -------
+    parsed : datetime64 Series (tz-aware when ``tz`` is given).
+    bad : True where a non-empty entry matched no format.
+    dst : ``{"ambiguous": n, "nonexistent": n}`` local times that needed the rules above.
+    """
+    if ambiguous not in ("earliest", "latest"):
+        raise ValueError(f"ambiguous must be 'earliest' or 'latest', not {ambiguous!r}")
+    values = pd.Series(values)
+    dst = {"ambiguous": 0, "nonexistent": 0}
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        parsed = values.astype(
+            "datetime64[ns, UTC]"
+            if isinstance(values.dtype, pd.DatetimeTZDtype)
+            else "datetime64[ns]"
+        )
+        aware = pd.Series(isinstance(values.dtype, pd.DatetimeTZDtype), index=values.index)
+        bad = pd.Series(False, index=values.index)
+        if aware.all():
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    else:
+        text = values.astype("str").str.strip()
+        blank = (values.isna() | (text == "")).to_numpy(dtype=bool)
+        aware = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool)
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+        todo = pd.Series(~blank, index=values.index)
+        for fmt in [formats] if isinstance(formats, str) else formats:
+            for with_offset in (True, False):
+                subset = todo & (aware if with_offset else ~aware)
+                if not subset.any():
+                    continue
+                got = pd.to_datetime(text[subset], format=fmt, errors="coerce", utc=with_offset)
+                if with_offset:
+                    got = got.dt.tz_localize(None)  # UTC wall time
+                got = got.astype("datetime64[ns]")
+                ok = got.notna()
+                parsed.loc[ok[ok].index] = got[ok]
+            todo = todo & parsed.isna()
+        bad = todo
+    local = parsed.where(~aware)
+    if tz is None:
+        return parsed, bad.astype(bool), dst
+    utc = parsed.where(aware).dt.tz_localize("UTC").dt.tz_convert(tz)
+    flags = np.full(len(parsed), ambiguous == "earliest")
+    strict = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+    gap = local.notna() & strict.isna()
+    if gap.any():
+        first = local.dt.tz_localize(tz, ambiguous=flags, nonexistent="NaT")
+        is_amb = gap & first.notna()
+        dst["ambiguous"] = int(is_amb.sum())
+        dst["nonexistent"] = int((gap & ~is_amb).sum())
+        strict = local.dt.tz_localize(tz, ambiguous=flags, nonexistent=nonexistent)
+    result = strict.where(~aware, utc)
+    return result, bad.astype(bool), dst
+
+
+_OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
+
+_TRUE = {"true", "t", "yes", "y", "1", "1.0", "oui", "ja", "si", "sí", "x"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0", "non", "nein"}
+
+
+def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse yes/no text to a nullable boolean; return values and a mask of unparseable entries.
+
+    Accepts true/false, yes/no, y/n, 1/0 (case-insensitive); blank is missing.
+    """
+    values = pd.Series(values)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype("boolean"), pd.Series(False, index=values.index)
+    text = values.astype("str").str.strip().str.lower()
+    blank = values.isna() | (text == "")
+    is_true = text.isin(_TRUE)
+    is_false = text.isin(_FALSE)
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[is_true] = True
+    out[is_false] = False
+    bad = ~blank & ~is_true & ~is_false
+    return out, bad.fillna(False).astype(bool)
+
+
+# --------------------------------------------------------------------------------------------
+# text files
+
+
+def _read_text(
+    path: Path, name: str, *, encoding: str | None, sep: str | None, decimal: str | None
+) -> tuple[pd.DataFrame, dict]:
+    enc, bom, sample, n_newlines, ends_with_newline, terminator = _scan_text(path, name, encoding)
+    body = sample.lstrip("\ufeff")
+    if not body.strip():
+        raise DataFileError(name, "file is empty (no header line)")
+    lower = body.lstrip()[:200].lower()
+    if lower.startswith(("<!doctype html", "<html", "<?xml")):
+        raise DataFileError(name, "looks like an HTML/XML page, not a table")
+    if lower.startswith(("{", "[")) and sep is None and '","' not in body.split("\n", 1)[0]:
+        raise DataFileError(name, "looks like JSON, not a table")
+    sep = sep or _sniff_separator(body, truncated=len(sample) >= _SAMPLE_CHARS)
+    decimal_d, thousands = _sniff_decimal(body, sep)
+    decimal = decimal or decimal_d
+
+    read_kw = dict(
+        sep=sep,
+        encoding="utf-8-sig" if enc == "utf-8" and bom else enc,
+        dtype="str",
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=False,
+        on_bad_lines="warn",
+        quotechar='"',
+        engine="c",
+        lineterminator="\r" if terminator == "\r" else None,
+    )
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            df = pd.read_csv(path, **read_kw)
+    except pd.errors.EmptyDataError as exc:
+        raise DataFileError(name, "file is empty (no header line)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataFileError(name, f"cannot be parsed as a {_sep_name(sep)}table: {exc}") from exc
+    bad_records = []
+    for w in caught:
+        m = re.search(r"line (\d+): (.*)", str(w.message))
+        if m:
+            bad_records.append((int(m.group(1)), m.group(2).strip()))
+
+    columns = [str(c) for c in df.columns]
+    df.columns = [c.strip() for c in columns]
+    header_lines = 1 + sum(c.count("\n") for c in columns)
+    n_records = len(df) + len(bad_records)
+    physical = n_newlines + (0 if ends_with_newline else 1)
+    if physical == header_lines + n_records:
+        extra = None  # no quoted newlines anywhere: record k starts on line header_lines + 1 + k
+    else:
+        extra = sum(df[c].str.count("\n").fillna(0).to_numpy(dtype="int64") for c in df.columns)
+        if terminator == "\r":
+            extra = sum(df[c].str.count("\r").fillna(0).to_numpy(dtype="int64") for c in df.columns)
+    lines, bad_lines = _record_lines(len(df), header_lines, extra, bad_records)
+    df[LINE] = lines
+
+    empty = df.drop(columns=LINE).isna().all(axis=1)
+    empty_lines = df.loc[empty, LINE].tolist()
+    if empty.any():
+        df = df.loc[~empty].reset_index(drop=True)
+    dup = sorted({c for c in df.columns if df.columns.tolist().count(c) > 1})
+    mangled = [c for c in df.columns if re.fullmatch(r".+\.\d+", c) and c.rsplit(".", 1)[0] in df]
+    detected = {
+        "format": "csv",
+        "encoding": enc,
+        "bom": bom,
+        "separator": sep,
+        "decimal": decimal,
+        "thousands": thousands,
+        "quotechar": '"',
+        "line_terminator": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[terminator],
+        "sheet": None,
+        "n_rows": len(df) + len(bad_lines),
+        "columns": [c for c in df.columns if c != LINE],
+        "empty_lines": empty_lines,
+        "bad_lines": bad_lines,
+        "duplicate_columns": sorted(set(dup) | {c.rsplit(".", 1)[0] for c in mangled}),
+    }
+    return df, detected
+
+
+def _record_lines(
+    n_good: int, header_lines: int, extra: np.ndarray | None, bad_records: list[tuple[int, str]]
+) -> tuple[np.ndarray, list[dict]]:
+    """Start line of each good record and of each bad record (pandas numbers records, not lines).
+
+    pandas reports a skipped record as ``line r`` with r the record's ordinal counting the header
+    as 1; bad records are assumed to hold no quoted newline (their fields are not available).
+    """
+    n_total = n_good + len(bad_records)
+    is_bad = np.zeros(n_total, dtype=bool)
+    for r, _ in bad_records:
+        is_bad[r - 2] = True
+    width = np.ones(n_total, dtype="int64")
+    if extra is not None:
+        width[~is_bad] += extra
+    starts = header_lines + 1 + np.concatenate([[0], np.cumsum(width)[:-1]])
+    bad_lines = [
+        {"line": int(starts[r - 2]), "reason": reason} for r, reason in sorted(bad_records)
+    ]
+    return starts[~is_bad], bad_lines
+
+
+def _scan_text(
+    path: Path, name: str, encoding: str | None
+) -> tuple[str, bool, str, int, bool, str]:
+    """Detect the encoding by decoding the whole file in chunks; count line terminators.
+
+    Returns (encoding, bom, sample text, number of terminators, ends with terminator,
+    terminator).
+    """
+    with open(path, "rb") as fh:
+        first = fh.read(_CHUNK)
+    bom = False
+    if encoding is None:
+        if first.startswith(codecs.BOM_UTF8):
+            encoding, bom = "utf-8", True
+        elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            encoding, bom = "utf-16", True
+        elif b"\x00" in first[:8192]:
+            raise DataFileError(
+                name, "contains NUL bytes: a binary file (or UTF-16 text without BOM), not a table"
+            )
+        candidates = [encoding] if encoding else ["utf-8", *_FALLBACK_ENCODINGS]
+    else:
+        bom = first.startswith(codecs.BOM_UTF8) and encoding.lower().replace("_", "-") in (
+            "utf-8",
+            "utf8",
+            "utf-8-sig",
+        )
+        candidates = [encoding]
+    errors = []
+    for enc in candidates:
+        try:
+            sample, n_lf, n_cr, n_crlf, last = _decode_all(path, enc)
+        except UnicodeDecodeError as exc:
+            errors.append(f"not valid {enc} ({exc.reason} at byte {exc.start})")
+            continue
+        except LookupError as exc:
+            raise DataFileError(name, f"unknown encoding {enc!r}") from exc
+        control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\x0c")
+        if control > max(10, len(sample) // 100):
+            raise DataFileError(
+                name, f"decodes as {enc} but is full of control characters: not a text table"
+            )
+        if n_crlf and n_crlf >= n_lf - n_crlf:
+            terminator = "\r\n"
+        elif n_cr and not n_lf:
+            terminator = "\r"
+        else:
+            terminator = "\n"
+        count = n_cr if terminator == "\r" else n_lf
+        return enc, bom, sample, count, last == terminator[-1], terminator
+    raise DataFileError(name, "cannot be decoded: " + "; ".join(errors))
+
+
+def _decode_all(path: Path, enc: str) -> tuple[str, int, int, int, str]:
+    dec_enc = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
+    decoder = codecs.getincrementaldecoder(dec_enc)("strict")
+    sample_parts: list[str] = []
+    sample_len = 0
+    n_lf = n_cr = n_crlf = 0
+    prev_cr = False
+    last = ""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_CHUNK)
+            final = not block
+            text = decoder.decode(block, final=final)
+            if text:
+                n_lf += text.count("\n")
+                n_cr += text.count("\r")
+                n_crlf += text.count("\r\n") + (1 if prev_cr and text[0] == "\n" else 0)
+                prev_cr = text[-1] == "\r"
+                last = text[-1]
+                if sample_len < _SAMPLE_CHARS:
+                    sample_parts.append(text[: _SAMPLE_CHARS - sample_len])
+                    sample_len += len(sample_parts[-1])
+            if final:
+                break
+    return "".join(sample_parts), n_lf, n_cr, n_crlf, last
+
+
+def _sniff_separator(text: str, *, truncated: bool) -> str:
+    """The candidate that splits the header into most fields, consistently over the sample."""
+    best, best_score = ",", (0.0, 1)
+    for cand in _SEPARATORS:
+        try:
+            rows = list(csv.reader(_io.StringIO(text), delimiter=cand, quotechar='"'))
+        except csv.Error:
+            continue
+        if truncated and len(rows) > 1:
+            rows = rows[:-1]
+        rows = [r for r in rows if r][:200]
+        if not rows:
+            continue
+        width = len(rows[0])
+        if width < 2:
+            continue
+        body = rows[1:] or rows
+        consistent = sum(len(r) == width for r in body) / len(body)
+        score = (round(consistent, 2), width)
+        if score > best_score:
+            best, best_score = cand, score
+    return best
+
+
+_COMMA_DEC = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
+_DOT_DEC = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d+$|^-?\d+\.\d+$")
+_DOT_THOUSANDS = re.compile(r"^-?\d{1,3}(\.\d{3})+,\d+$")
+_SPACE_THOUSANDS = re.compile(r"^-?\d{1,3}([ \u00a0\u202f]\d{3})+(,\d+)?$")
+
+
+def _sniff_decimal(text: str, sep: str) -> tuple[str, str | None]:
+    """Decimal mark and thousands separator seen in the sample's numeric-looking fields."""
+    rows = list(csv.reader(_io.StringIO(text), delimiter=sep, quotechar='"'))[1:200]
+    fields = [f.strip() for r in rows for f in r]
+    comma = sum(bool(_COMMA_DEC.match(f)) for f in fields)
+    dot = sum(bool(_DOT_DEC.match(f)) for f in fields)
+    if comma > dot:
+        if any(_DOT_THOUSANDS.match(f) for f in fields):
+            return ",", "."
+        if any(_SPACE_THOUSANDS.match(f) for f in fields):
+            return ",", " "
+        return ",", None
+    return ".", None
+
+
+def _sep_name(sep: str) -> str:
+    return {",": "comma-separated ", ";": "semicolon-separated ", "\t": "tab-separated "}.get(
+        sep, ""
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# workbooks and parquet
+
+
+def _read_excel(path: Path, name: str, sheet: str | int | None) -> tuple[pd.DataFrame, dict]:
+    if path.suffix.lower() == ".xls":
+        raise DataFileError(name, "old binary .xls workbooks are not supported; save as .xlsx")
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a non-workbook
+        raise DataFileError(name, f"not a readable Excel workbook ({exc})") from exc
+    with book:
+        names = book.sheet_names
+        if sheet is None:
+            sheet = names[0]
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise DataFileError(name, f"has no sheet number {sheet}; sheets: {names}")
+            sheet = names[sheet]
+        elif sheet not in names:
+            raise DataFileError(name, f"has no sheet {sheet!r}; sheets: {', '.join(names)}")
+        raw = book.parse(sheet, header=None, dtype=object)
+    # pandas keeps leading blank rows: the header is the first non-blank row (sheet rows 1-based)
+    raw.index = np.arange(1, len(raw) + 1)
+    filled = raw.notna().any(axis=1)
+    if not filled.any():
+        raise DataFileError(name, f"sheet {sheet!r} is empty")
+    raw = raw.loc[filled.idxmax() :]
+    header_row = int(raw.index[0])
+    header = [_cell_text(v) for v in raw.iloc[0].tolist()]
+    keep = [i for i, h in enumerate(header) if h is not None]
+    body = raw.iloc[1:, keep]
+    body.columns = [header[i].strip() for i in keep]
+    df = pd.DataFrame(
+        {c: _cells_to_str(body.iloc[:, j]) for j, c in enumerate(body.columns)},
+        index=body.index,
+    )
+    df[LINE] = body.index.to_numpy(dtype="int64")
+    empty = df.drop(columns=LINE).isna().all(axis=1)
+    empty_lines = df.loc[empty, LINE].tolist()
+    df = df.loc[~empty].reset_index(drop=True)
+    detected = {
+        "format": "xlsx",
+        "encoding": None,
+        "bom": False,
+        "separator": None,
+        "decimal": ".",
+        "thousands": None,
+        "quotechar": None,
+        "sheet": sheet,
+        "header_row": header_row,
+        "n_rows": len(df),
+        "columns": [c for c in df.columns if c != LINE],
+        "empty_lines": empty_lines,
+        "bad_lines": [],
+        "duplicate_columns": sorted({c for c in body.columns if list(body.columns).count(c) > 1}),
+    }
+    return df, detected
+
+
+def _cell_text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    return str(v)
+
+
+def _cells_to_str(col: pd.Series) -> pd.Series:
+    """Workbook cells to text: whole floats without '.0', dates in ISO 8601, blanks missing."""
+    return pd.Series([_cell_text(v) for v in col.tolist()], index=col.index, dtype="str")
+
+
+def _read_parquet(path: Path, name: str) -> tuple[pd.DataFrame, dict]:
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DataFileError(name, f"not a readable parquet file ({exc})") from exc
+    df = df.reset_index(drop=True)
+    df[LINE] = np.arange(1, len(df) + 1, dtype="int64")
+    detected = {
+        "format": "parquet",
+        "encoding": None,
+        "bom": False,
+        "separator": None,
+        "decimal": ".",
+        "thousands": None,
+        "quotechar": None,
+        "sheet": None,
+        "n_rows": len(df),
+        "columns": [c for c in df.columns if c != LINE],
+        "empty_lines": [],
+        "bad_lines": [],
+        "duplicate_columns": [],
+    }
+    return df, detected
+
+
+def _check_columns(
+    df: pd.DataFrame,
+    detected: dict,
+    name: str,
+    required: Sequence[str] | None,
+    usecols: Sequence[str] | None,
+) -> None:
+    wanted = list(dict.fromkeys([*(required or []), *(usecols or [])]))
+    missing = [c for c in wanted if c not in df.columns]
+    if missing:
+        found = ", ".join(repr(c) for c in detected["columns"][:12])
+        more = " ..." if len(detected["columns"]) > 12 else ""
+        hint = ""
+        if len(detected["columns"]) == 1 and detected.get("separator"):
+            hint = f" (one column found: wrong separator? detected {detected['separator']!r})"
+        raise DataFileError(
+            name,
+            f"missing required column(s) {', '.join(repr(c) for c in missing)}; "
+            f"found {found}{more}{hint}",
+        )
+    dup = [c for c in wanted if c in detected["duplicate_columns"]]
+    if dup:
+        raise DataFileError(name, f"column(s) {', '.join(map(repr, dup))} appear more than once")

@@ -1,0 +1,653 @@
+"""Schemas of the tidy tables and the split of a frame into kept rows and quarantine records.
+
+Each table (``cities``, ``requests``, ``service_panel``, ``iData``, ``iMeta``) is declared once as
+a :class:`TableSpec`: columns with their type and nullability, the unique key, and value rules
+(vectorised functions returning True where a row is fine). From that one declaration come
+
+* :func:`pandera_schema` — a ``pandera`` ``DataFrameSchema`` (used by ``ucc validate`` and for
+  documentation), and
+* :func:`validate_frame` — the split used by every adapter and by ``ucc prepare``: parse the raw
+  text to typed columns, apply the rules, and return the kept rows plus one quarantine record
+  per (line, column, value, reason). ``engine="fast"`` applies the rules directly (vectorised,
+  fast on millions of rows); ``engine="pandera"`` runs the pandera schema; both give the same
+  quarantine (tested).
+
+A missing required column is a table-level problem: :class:`DataFileError`, nothing kept.
+
+Examples
+--------
+>>> import pandas as pd
+>>> raw = pd.DataFrame({"city_id": ["A", "B"], "name": ["a", "b"], "country": ["FR", "ZZ"],
+...                     "population": ["10", "-1"], "synthetic": ["false", "false"],
+...                     "source": ["x", "x"], "_line": [2, 3]})
+>>> kept, quarantine = validate_frame(raw, "cities", file="c.csv", source="x")
+>>> kept["city_id"].tolist(), sorted(quarantine["column"])
+(['A'], ['country', 'population'])
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ucc_research.cleaning.base import QUARANTINE_COLUMNS
+from ucc_research.cleaning.channels import CHANNELS
+from ucc_research.cleaning.countries import ISO_COUNTRIES
+from ucc_research.cleaning.quarantine import problems_frame
+from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
+from ucc_research.errors import DataFileError, SpecError
+
+KINDS = ("cities", "requests", "service_panel", "iData", "iMeta")
+
+#: Column types and the dtype each gets in a processed table.
+DTYPES = {
+    "str": "str",
+    "float": "float64",
+    "int": "Int64",
+    "bool": "boolean",
+    "datetime": "datetime64[ns, UTC]",
+}
+
+RuleFn = Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A value rule: ``ok(frame)`` is True where the row is fine (missing operands pass).
+
+    ``column`` is the column named in the quarantine record; ``needs`` the columns the rule
+    reads (the rule is skipped when an optional one is absent).
+    """
+
+    column: str
+    reason: str
+    ok: RuleFn
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    kind: str = "str"
+    nullable: bool = True
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Col, ...]
+    key: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    #: type of columns not declared above (None: keep them as text)
+    extra: Callable[[str], Col | None] = field(default=lambda name: None)
+
+    def column_specs(self, present: list[str]) -> list[Col]:
+        declared = {c.name: c for c in self.columns}
+        out = [c for c in self.columns if c.required or c.name in present]
+        for name in present:
+            if name not in declared and name != LINE:
+                extra = self.extra(name)
+                out.append(extra if extra is not None else Col(name, "str"))
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# rule helpers (vectorised; a missing value passes, nullability is checked separately)
+
+
+def _between(col: str, lo: float | None, hi: float | None) -> Rule:
+    if lo is not None and hi is not None:
+        reason = f"must be between {lo:g} and {hi:g}"
+    elif lo is not None:
+        reason = "must not be negative" if lo == 0 else f"must be >= {lo:g}"
+    else:
+        reason = f"must be <= {hi:g}"
+
+    def ok(df: pd.DataFrame) -> pd.Series:
+        s = df[col]
+        good = s.isna()
+        inside = pd.Series(True, index=s.index)
+        if lo is not None:
+            inside &= s >= lo
+        if hi is not None:
+            inside &= s <= hi
+        return good | inside.fillna(False)
+
+    return Rule(col, reason, ok, (col,))
+
+
+def _binary(col: str) -> Rule:
+    return Rule(col, "must be 0 or 1", lambda df: df[col].isna() | df[col].isin([0.0, 1.0]), (col,))
+
+
+def _isin(col: str, allowed: frozenset | tuple, what: str) -> Rule:
+    allowed = frozenset(allowed)
+    return Rule(
+        col, f"not a known {what}", lambda df: df[col].isna() | df[col].isin(allowed), (col,)
+    )
+
+
+def _le(small: str, big: str) -> Rule:
+    def ok(df: pd.DataFrame) -> pd.Series:
+        a, b = df[small], df[big]
+        return a.isna() | b.isna() | (a <= b).fillna(True)
+
+    return Rule(small, f"{small} is greater than {big}", ok, (small, big))
+
+
+def _not_before(later: str, earlier: str) -> Rule:
+    def ok(df: pd.DataFrame) -> pd.Series:
+        a, b = df[later], df[earlier]
+        return a.isna() | b.isna() | (a >= b).fillna(True)
+
+    return Rule(later, f"{later} is before {earlier}", ok, (later, earlier))
+
+
+_PERIOD = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+
+
+def _period(col: str) -> Rule:
+    def ok(df: pd.DataFrame) -> pd.Series:
+        s = df[col]
+        return s.isna() | s.str.match(_PERIOD.pattern).fillna(False).astype(bool)
+
+    return Rule(col, 'not a period ("YYYY-MM" or "YYYY")', ok, (col,))
+
+
+def _tz_aware(col: str) -> Rule:
+    # a flag column written by the parser; see _coerce
+    flag = f"__naive__{col}"
+    return Rule(col, "timestamp has no time zone", lambda df: ~df[flag], (col, flag))
+
+
+# --------------------------------------------------------------------------------------------
+# the tables
+
+FEATURES_BINARY = (
+    "mobile_friendly",
+    "eid_login",
+    "prefilled_forms",
+    "proactive",
+    "status_tracking",
+    "feedback_channel",
+    "accessibility",
+)
+CHANNEL_COLUMNS = tuple(f"transactions_{c}" for c in CHANNELS)
+
+CITIES = TableSpec(
+    "cities",
+    (
+        Col("city_id", nullable=False),
+        Col("name", nullable=False),
+        Col("country", nullable=False),
+        Col("population", "float"),
+        Col("synthetic", "bool", nullable=False),
+        Col("unit_type", required=False),
+        Col("source", nullable=False),
+    ),
+    key=("city_id",),
+    rules=(
+        _isin("country", ISO_COUNTRIES, "ISO 3166-1 alpha-2 country code"),
+        _between("population", 0, None),
+        _isin("unit_type", ("city", "country"), 'unit type ("city" or "country")'),
+    ),
+)
+
+REQUESTS = TableSpec(
+    "requests",
+    (
+        Col("request_id", nullable=False),
+        Col("city_id", nullable=False),
+        Col("service_type"),
+        Col("channel", nullable=False),
+        Col("channel_raw", required=False),
+        Col("created_at", "datetime", nullable=False),
+        Col("closed_at", "datetime"),
+        Col("status"),
+        Col("days_to_close", "float", required=False),
+        Col("timezone", required=False),
+        Col("source", nullable=False),
+    ),
+    key=("city_id", "request_id"),
+    rules=(
+        _isin("channel", CHANNELS, "channel (" + ", ".join(CHANNELS) + ")"),
+        _tz_aware("created_at"),
+        _tz_aware("closed_at"),
+        _not_before("closed_at", "created_at"),
+        _between("days_to_close", 0, None),
+    ),
+)
+
+
+def _panel_extra(name: str) -> Col | None:
+    if name.startswith("transactions_"):
+        return Col(name, "float", required=False)
+    return None
+
+
+SERVICE_PANEL = TableSpec(
+    "service_panel",
+    (
+        Col("city_id", nullable=False),
+        Col("service_id", nullable=False),
+        Col("period", nullable=False),
+        Col("service_name", required=False),
+        Col("life_event", required=False),
+        Col("online_sophistication", "float", required=False),
+        *(Col(f, "float", required=False) for f in FEATURES_BINARY),
+        Col("transactions_total", "float", required=False),
+        *(Col(c, "float", required=False) for c in CHANNEL_COLUMNS),
+        Col("transactions_digital", "float", required=False),
+        Col("digital_share", "float", required=False),
+        Col("completion_rate", "float", required=False),
+        Col("satisfaction", "float", required=False),
+        Col("cost_per_transaction", "float", required=False),
+        Col("days_to_close_median", "float", required=False),
+        Col("adopted_period", required=False),
+        Col("transferred_from", required=False),
+        Col("synthetic", "bool", nullable=False),
+        Col("source", nullable=False),
+    ),
+    key=("city_id", "service_id", "period"),
+    rules=(
+        _period("period"),
+        _period("adopted_period"),
+        _between("online_sophistication", 0, 4),
+        *(_binary(f) for f in FEATURES_BINARY),
+        _between("transactions_total", 0, None),
+        *(_between(c, 0, None) for c in CHANNEL_COLUMNS),
+        _between("transactions_digital", 0, None),
+        _le("transactions_digital", "transactions_total"),
+        _between("digital_share", 0, 1),
+        _between("completion_rate", 0, 1),
+        _between("satisfaction", 0, 100),
+        _between("cost_per_transaction", 0, None),
+        _between("days_to_close_median", 0, None),
+    ),
+    extra=_panel_extra,
+)
+
+
+def _idata_extra(name: str) -> Col | None:
+    # COINr: "Group_*" columns are groupings and "x_*" columns are ignored; the rest are indicators
+    if name.startswith(("Group_", "x_")):
+        return Col(name, "str", required=False)
+    return Col(name, "float", required=False)
+
+
+IDATA = TableSpec(
+    "iData",
+    (
+        Col("uCode", nullable=False),
+        Col("uName", required=False),
+        Col("Time", "float", required=False),
+    ),
+    key=("uCode", "Time"),
+    extra=_idata_extra,
+)
+
+META_TYPES = ("Indicator", "Aggregate", "Group", "Denominator", "Other")
+
+
+def _direction_ok(df: pd.DataFrame) -> pd.Series:
+    d = df["Direction"]
+    indicator = df["Type"] == "Indicator"
+    return (d.isin([1.0, -1.0]) | (d.isna() & ~indicator)).fillna(False).astype(bool)
+
+
+def _level_ok(df: pd.DataFrame) -> pd.Series:
+    needs_level = df["Type"].isin(["Indicator", "Aggregate"]).fillna(False)
+    return ~needs_level | (df["Level"].notna() & (df["Level"] >= 1)).fillna(False)
+
+
+IMETA = TableSpec(
+    "iMeta",
+    (
+        Col("iCode", nullable=False),
+        Col("iName"),
+        Col("Level", "int"),
+        Col("Parent"),
+        Col("Direction", "float"),
+        Col("Weight", "float"),
+        Col("Type", nullable=False),
+        Col("Denominator", required=False),
+        Col("Target", "float", required=False),
+        Col("goalpost_lower", "float", required=False),
+        Col("goalpost_upper", "float", required=False),
+        Col("goalpost_scale", "float", required=False),
+    ),
+    key=("iCode",),
+    rules=(
+        _isin("Type", META_TYPES, "Type (" + ", ".join(META_TYPES) + ")"),
+        Rule(
+            "Level",
+            "Level must be an integer >= 1 for indicators and aggregates",
+            _level_ok,
+            ("Level", "Type"),
+        ),
+        Rule(
+            "Direction",
+            "Direction must be 1 or -1 (and is required for indicators)",
+            _direction_ok,
+            ("Direction", "Type"),
+        ),
+        _between("Weight", 0, None),
+    ),
+)
+
+SPECS: dict[str, TableSpec] = {s.name: s for s in (CITIES, REQUESTS, SERVICE_PANEL, IDATA, IMETA)}
+
+
+def get_spec(kind: str) -> TableSpec:
+    if kind not in SPECS:
+        raise SpecError(f"unknown table kind {kind!r}; known: {', '.join(SPECS)}")
+    return SPECS[kind]
+
+
+# --------------------------------------------------------------------------------------------
+# parsing raw text to typed columns
+
+
+def _coerce(
+    df: pd.DataFrame, cols: list[Col], *, decimal: str, thousands: str | None
+) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Typed frame (same index) and problem frames (index, column, value, reason)."""
+    typed: dict[str, pd.Series] = {}
+    problems: list[pd.DataFrame] = []
+    for col in cols:
+        raw = df[col.name]
+        if col.kind == "str":
+            if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
+                values = raw.astype("str").str.strip()
+                values = values.where(values != "", None).astype("str")
+            else:
+                values = raw.astype("str").where(raw.notna(), None).astype("str")
+            bad = pd.Series(False, index=raw.index)
+            reason = ""
+        elif col.kind in ("float", "int"):
+            values, bad = parse_numbers(raw, decimal=decimal, thousands=thousands)
+            reason = "not a number"
+            if col.kind == "int":
+                frac = values.notna() & (values != np.floor(values))
+                problems.append(_problems(raw, frac & ~bad, col.name, "not a whole number"))
+                values = values.where(~frac).astype("Int64")
+        elif col.kind == "bool":
+            values, bad = parse_bools(raw)
+            reason = "not a yes/no value"
+        elif col.kind == "datetime":
+            naive = pd.Series(False, index=raw.index)
+            if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+                values, bad = raw, pd.Series(False, index=raw.index)
+                if not isinstance(raw.dtype, pd.DatetimeTZDtype):
+                    naive = raw.notna()
+                    values = raw.dt.tz_localize("UTC")
+            else:
+                text = raw.astype("str").str.strip()
+                has_tz = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True).fillna(False)
+                values, bad, _ = parse_datetimes(raw.where(has_tz, None), tz="UTC")
+                naive_vals, naive_bad, _ = parse_datetimes(raw.where(~has_tz, None))
+                naive = naive_vals.notna()
+                bad = bad | naive_bad
+                values = values.where(has_tz, naive_vals.dt.tz_localize("UTC"))
+            values = values.astype(DTYPES["datetime"])
+            typed[f"__naive__{col.name}"] = naive.astype(bool)
+            reason = "not a date/time"
+        else:  # pragma: no cover - specs are static
+            raise ValueError(col.kind)
+        if reason:
+            problems.append(_problems(raw, bad, col.name, reason))
+        if not col.nullable:
+            missing = values.isna() & ~bad
+            problems.append(_problems(raw, missing, col.name, "missing value"))
+        typed[col.name] = values
+    return pd.DataFrame(typed, index=df.index), problems
+
+
+def _problems(raw: pd.Series, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
+    idx = mask.index[mask.to_numpy(dtype=bool)]
+    return pd.DataFrame(
+        {"index": idx, "column": column, "value": raw.loc[idx].to_numpy(), "reason": reason}
+    )
+
+
+def _key_problems(typed: pd.DataFrame, key: tuple[str, ...], lines: pd.Series) -> pd.DataFrame:
+    if not key or not all(k in typed for k in key):
+        return _empty_problems()
+    keys = typed[list(key)]
+    complete = keys.notna().all(axis=1) if len(key) > 1 else keys.iloc[:, 0].notna()
+    dup = keys.duplicated(keep=False) & complete
+    if not dup.any():
+        return _empty_problems()
+    d = keys.loc[dup].astype("str").fillna("")
+    joined = d.iloc[:, 0] if len(key) == 1 else d.agg("|".join, axis=1)
+    first = lines.loc[dup].groupby(joined.to_numpy()).transform("min")
+    label = ", ".join(key)
+    reason = f"duplicate key ({label}); first on line " + first.astype("int64").astype("str")
+    return pd.DataFrame(
+        {"index": d.index, "column": key[0], "value": joined.to_numpy(), "reason": reason}
+    )
+
+
+def _empty_problems() -> pd.DataFrame:
+    return pd.DataFrame({"index": [], "column": [], "value": [], "reason": []})
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def pandera_schema(kind: str, columns: list[str] | None = None):
+    """The pandera ``DataFrameSchema`` of a typed table ``kind``.
+
+    Parameters
+    ----------
+    kind : one of :data:`KINDS`.
+    columns : the frame's columns (to type extra columns such as iData indicators); default:
+        the declared ones.
+    """
+    import pandera.pandas as pa
+
+    spec = get_spec(kind)
+    present = columns if columns is not None else [c.name for c in spec.columns]
+    cols = spec.column_specs(present)
+    names = {c.name for c in cols}
+    schema_cols = {}
+    for c in cols:
+        checks = []
+        for r in spec.rules:
+            if r.needs == (c.name,) and c.name in names:
+                checks.append(_pa_check(r))
+        schema_cols[c.name] = pa.Column(
+            DTYPES[c.kind], nullable=c.nullable, required=c.required, checks=checks
+        )
+    frame_checks = [
+        _pa_check(r)
+        for r in spec.rules
+        if len(r.needs) > 1
+        and all(n in names for n in r.needs)
+        and not r.needs[1].startswith("__naive__")
+    ]
+    return pa.DataFrameSchema(
+        schema_cols,
+        checks=frame_checks,
+        unique=list(spec.key) if spec.key and all(k in names for k in spec.key) else None,
+        report_duplicates="all",
+        name=kind,
+        strict=False,
+        coerce=False,
+    )
+
+
+def _pa_check(rule: Rule):
+    import pandera.pandas as pa
+
+    if len(rule.needs) == 1:
+        return pa.Check(
+            lambda s, r=rule: r.ok(s.to_frame(r.column)), ignore_na=False, error=rule.reason
+        )
+    return pa.Check(lambda df, r=rule: r.ok(df), ignore_na=False, error=rule.reason)
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    kind: str,
+    *,
+    file: str,
+    source: str,
+    line_col: str = LINE,
+    decimal: str = ".",
+    thousands: str | None = None,
+    engine: str = "fast",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows into kept (typed) rows and quarantine records.
+
+    Parameters
+    ----------
+    df : rows to check: text (from :func:`~ucc_research.cleaning.readers.read_table`) or typed
+        values, plus the line column.
+    kind : table kind, one of :data:`KINDS`.
+    file : file named in quarantine records and errors (relative to the raw folder).
+    source : source name recorded in quarantine records.
+    line_col : column holding each row's line number (added as row number + 1 if absent).
+    decimal, thousands : number format of text columns.
+    engine : ``"fast"`` (vectorised rules) or ``"pandera"`` (the pandera schema); same result.
+
+    Returns
+    -------
+    kept : rows without any problem, typed, declared columns first, without the line column.
+    quarantine : one row per problem, columns
+        :data:`~ucc_research.cleaning.base.QUARANTINE_COLUMNS`.
+
+    Raises
+    ------
+    DataFileError
+        A required column is missing (the whole file is unusable).
+    """
+    if engine not in ("fast", "pandera"):
+        raise SpecError(f"engine must be 'fast' or 'pandera', not {engine!r}")
+    spec = get_spec(kind)
+    if line_col not in df:
+        df = df.assign(**{line_col: np.arange(1, len(df) + 1)})
+    present = [c for c in df.columns if c != line_col]
+    missing = [c.name for c in spec.columns if c.required and c.name not in present]
+    if missing:
+        raise DataFileError(
+            file,
+            f"not a {kind} table: missing column(s) {', '.join(map(repr, missing))}; "
+            f"found {', '.join(map(repr, present[:15]))}",
+        )
+    df = df.reset_index(drop=True)
+    lines = df[line_col].astype("int64")
+    cols = spec.column_specs(present)
+    typed, problems = _coerce(df, cols, decimal=decimal, thousands=thousands)
+    if engine == "fast":
+        for rule in spec.rules:
+            if all(n in typed for n in rule.needs):
+                ok = rule.ok(typed).fillna(True).astype(bool)
+                problems.append(
+                    _problems(
+                        df.get(rule.column, typed[rule.column]), ~ok, rule.column, rule.reason
+                    )
+                )
+        problems.append(_key_problems(typed, spec.key, lines))
+    else:
+        problems.extend(_pandera_problems(typed, kind, spec, df, lines))
+    probs = (
+        pd.concat([p for p in problems if len(p)], ignore_index=True)
+        if any(len(p) for p in problems)
+        else _empty_problems()
+    )
+    if len(probs):
+        probs = probs.sort_values(["index", "column", "reason"], kind="stable")
+    bad_rows = np.zeros(len(df), dtype=bool)
+    if len(probs):
+        bad_rows[probs["index"].to_numpy(dtype="int64")] = True
+    out_cols = [c.name for c in cols]
+    kept = typed.loc[~bad_rows, out_cols].reset_index(drop=True)
+    quarantine = problems_frame(
+        source=source,
+        table=kind,
+        file=file,
+        lines=lines.to_numpy()[probs["index"].to_numpy(dtype="int64")] if len(probs) else [],
+        columns=probs["column"].tolist() if len(probs) else [],
+        values=probs["value"].tolist() if len(probs) else [],
+        reasons=probs["reason"].tolist() if len(probs) else [],
+    )
+    return kept, quarantine
+
+
+def _pandera_problems(
+    typed: pd.DataFrame, kind: str, spec: TableSpec, raw: pd.DataFrame, lines: pd.Series
+) -> list[pd.DataFrame]:
+    import pandera.pandas as pa
+
+    out: list[pd.DataFrame] = []
+    # the time-zone flags are parser output, outside pandera's view: apply those rules here
+    for rule in spec.rules:
+        if any(n.startswith("__naive__") for n in rule.needs) and all(
+            n in typed for n in rule.needs
+        ):
+            ok = rule.ok(typed).astype(bool)
+            out.append(_problems(raw[rule.column], ~ok, rule.column, rule.reason))
+    data = typed[[c for c in typed.columns if not c.startswith("__naive__")]]
+    schema = pandera_schema(kind, list(data.columns))
+    try:
+        schema.validate(data, lazy=True)
+        return out
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+    by_reason = {r.reason: r for r in spec.rules}
+    rows = []
+    for rec in fc.itertuples(index=False):
+        if rec.index is None or (isinstance(rec.index, float) and np.isnan(rec.index)):
+            raise DataFileError("(schema)", f"{kind}: {rec.check} on column {rec.column}")
+        i = int(rec.index)
+        check = str(rec.check)
+        if check in by_reason:
+            col = by_reason[check].column
+            rows.append((i, col, _raw_value(raw, typed, col, i), check))
+        elif check == "not_nullable":
+            continue  # already reported by the parser as "missing value"
+        elif "unique" in check or "duplicate" in check:
+            continue  # reported below with the first line, as the fast engine does
+        else:
+            rows.append((i, str(rec.column), _raw_value(raw, typed, str(rec.column), i), check))
+    if rows:
+        out.append(
+            pd.DataFrame(rows, columns=["index", "column", "value", "reason"]).drop_duplicates(
+                ["index", "column", "reason"]
+            )
+        )
+    dup_rows = set(
+        fc.loc[fc["check"].astype(str).str.contains("unique|duplicate"), "index"]
+        .dropna()
+        .astype(int)
+    )
+    keyp = _key_problems(typed, spec.key, lines)
+    if len(keyp) or dup_rows:
+        if set(keyp["index"].astype(int)) != dup_rows:
+            raise AssertionError("pandera and the key check disagree on duplicates")
+        out.append(keyp)
+    return out
+
+
+def _raw_value(raw: pd.DataFrame, typed: pd.DataFrame, col: str, i: int):
+    return raw[col].iloc[i] if col in raw else typed[col].iloc[i]
+
+
+__all__ = [
+    "KINDS",
+    "QUARANTINE_COLUMNS",
+    "Rule",
+    "Col",
+    "TableSpec",
+    "SPECS",
+    "get_spec",
+    "pandera_schema",
+    "validate_frame",
+]
