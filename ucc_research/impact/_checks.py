@@ -1,0 +1,88 @@
+"""Argument checks shared by the panel, synthetic-control, mixed and drivers estimators.
+
+Each check raises :class:`~ucc_research.errors.SpecError` naming the column, unit or period and
+the reason, so a researcher sees what to fix instead of a traceback from deep inside numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ucc_research.errors import SpecError
+
+_SHOW = 5  # how many offending values a message lists before "..."
+
+
+def show(values: Iterable[object]) -> str:
+    """A short, readable list of offending values for an error message."""
+    values = list(values)
+    text = ", ".join(repr(v) for v in values[:_SHOW])
+    return text + (f", ... ({len(values)} in all)" if len(values) > _SHOW else "")
+
+
+def check_frame(data: object, what: str = "data") -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise SpecError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    if data.empty:
+        raise SpecError(f"{what} is empty")
+    return data
+
+
+def check_columns(data: pd.DataFrame, columns: Sequence[str], role: str = "column") -> None:
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise SpecError(
+            f"{role} {show(missing)} not in the data; available columns: {show(data.columns)}"
+        )
+
+
+def check_numeric(data: pd.DataFrame, columns: Sequence[str], role: str = "column") -> None:
+    for col in columns:
+        s = data[col]
+        if pd.api.types.is_bool_dtype(s):
+            continue
+        if not pd.api.types.is_numeric_dtype(s):
+            bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
+            example = f" (e.g. {show(bad.unique())})" if len(bad) else ""
+            raise SpecError(f"{role} {col!r} must be numeric, found dtype {s.dtype}{example}")
+
+
+def check_unique_rows(data: pd.DataFrame, keys: Sequence[str]) -> None:
+    dup = data.duplicated(list(keys), keep=False)
+    if dup.any():
+        rows = data.loc[dup, list(keys)].drop_duplicates().itertuples(index=False, name=None)
+        raise SpecError(
+            f"duplicated {'-'.join(keys)} rows (each combination must appear once): {show(rows)}"
+        )
+
+
+def check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SpecError(f"seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+# Names that are functions or keywords in formulas (patsy/formulaic), never data columns.
+_FORMULA_WORDS = {"C", "I", "np", "log", "exp", "sqrt", "center", "scale", "i", "Treatment"}
+
+
+def formula_names(formula: str) -> list[str]:
+    """The bare variable names of a formula (functions and the literal 1/0 excluded)."""
+    names: list[str] = []
+    for match in _NAME.finditer(formula):
+        name = match.group(0)
+        after = formula[match.end() : match.end() + 1]
+        if after == "(" or name in _FORMULA_WORDS:
+            continue
+        # A name inside quotes is a string literal (e.g. C(x, Treatment('a'))), not a column.
+        before = formula[: match.start()]
+        if before.count("'") % 2 or before.count('"') % 2:
+            continue
+        if name not in names:
+            names.append(name)
+    return names

@@ -1,0 +1,705 @@
+"""Synthetic control for one treated city (Abadie & Gardeazabal 2003; Abadie, Diamond & Hainmueller 2010).
+
+The estimator follows the R package ``Synth`` (and its Python port ``pysyncon``):
+
+1. Predictors ``X`` (one row per predictor, one column per unit) are means over chosen periods
+   (``predictors`` over ``predictor_period``) plus *special predictors*, each with its own
+   periods. Every predictor row is divided by its standard deviation across all units (treated
+   and donors), as Synth does, so the predictor weights ``V`` are comparable.
+2. For a diagonal ``V`` (non-negative, summing to one) the donor weights are
+   ``W(V) = argmin (X1 - X0 W)' V (X1 - X0 W)`` on the simplex (``W >= 0``, ``sum W = 1``).
+   This inner quadratic program is solved exactly by an active-set method (Wolfe's
+   minimum-norm-point algorithm on ``sqrt(V)(X0 - X1)``), warm-started from the previous
+   solution, which is what makes the nested optimisation fast.
+3. ``V`` minimises the mean squared prediction error of the outcome over ``optimize_period``
+   (Nelder-Mead on ``V = |v| / sum |v|`` as in Synth, from several starts: equal weights, the
+   regression-based start of Synth/pysyncon, then seeded random draws; the best loss wins).
+
+Inference is by in-space placebos: every donor in turn is treated as if it were treated (the
+real treated unit removed from its donor pool), and the treated unit's ratio of post- to
+pre-treatment RMSPE is ranked among all the ratios (Abadie et al. 2010, section 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.linalg.lapack import dgesv as _dgesv
+from scipy.optimize import minimize
+
+from ucc_research.errors import SpecError
+from ucc_research.impact._checks import (
+    check_columns,
+    check_frame,
+    check_numeric,
+    check_seed,
+    check_unique_rows,
+    show,
+)
+from ucc_research.impact.base import ImpactResult
+
+__all__ = ["synthetic_control", "SynthResult", "PlaceboResult", "LeaveOneOutResult"]
+
+_ZERO = 1e-12  # weights below this are exact zeros of the active set
+# R's optim(method="Nelder-Mead") defaults, as used by Synth: stop when the simplex's loss values
+# agree to a relative 1e-8 (the objective is scaled to 1 at equal V), at most 500 iterations.
+_NM_OPTIONS = {"maxiter": 500, "xatol": np.inf, "fatol": 1e-8}
+
+
+# --------------------------------------------------------------------------- inner solver
+def _simplex_qp(q: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
+    """Minimise ``w' q w`` over the simplex (``w >= 0``, ``sum w = 1``) by an active-set method.
+
+    ``q = D'D`` with the columns of ``D`` the (weighted) gaps between each donor's and the
+    treated unit's predictors, so this is the point of the donors' convex hull nearest to the
+    treated unit (Wolfe 1976). ``w0`` is a feasible warm start (the previous solution).
+    """
+    n = q.shape[0]
+    if w0 is None:
+        w = np.zeros(n)
+        w[int(np.argmin(np.diag(q)))] = 1.0
+    else:
+        w = w0.copy()
+    free = w > _ZERO
+    w[~free] = 0.0
+    scale = max(float(np.max(np.abs(np.diag(q)))), 1e-300)
+    for _ in range(4 * n + 20):
+        # Minimise on the free set (affine constraint only); step back if that leaves the simplex.
+        while True:
+            idx = np.flatnonzero(free)
+            z = _affine_min(q[idx[:, None], idx])
+            if z.min() > _ZERO:
+                w[:] = 0.0
+                w[idx] = z
+                break
+            wi = w[idx]
+            neg = z <= _ZERO
+            alpha = float(np.min(wi[neg] / (wi[neg] - z[neg])))
+            wi = wi + alpha * (z - wi)
+            wi[wi <= _ZERO] = 0.0
+            wi[neg & (wi <= 1e-9 * wi.max())] = 0.0
+            w[:] = 0.0
+            w[idx] = wi / wi.sum()
+            free = w > 0.0
+        grad = q @ w
+        mu = float(w @ grad)
+        outside = np.flatnonzero(~free)
+        if outside.size == 0:
+            break
+        j = outside[int(np.argmin(grad[outside]))]
+        if grad[j] >= mu - 1e-13 * scale:
+            break
+        free[j] = True
+    return w
+
+
+def _affine_min(q: np.ndarray) -> np.ndarray:
+    """Minimiser of ``z' q z`` subject to ``sum z = 1`` (KKT system; least squares if singular)."""
+    m = q.shape[0]
+    if m == 1:
+        return np.ones(1)
+    kkt = np.zeros((m + 1, m + 1))
+    kkt[:m, :m] = q
+    kkt[m, :m] = kkt[:m, m] = 1.0
+    rhs = np.zeros(m + 1)
+    rhs[m] = 1.0
+    # LAPACK directly: numpy's solve wrapper costs more than the solve for these tiny systems.
+    _, _, sol, info = _dgesv(kkt, rhs)
+    if info != 0:
+        sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+    return sol[:m]
+
+
+# --------------------------------------------------------------------------- outer optimisation
+@dataclass
+class _Fit:
+    w: np.ndarray
+    v: np.ndarray
+    loss_v: float
+    loss_w: float
+    n_starts: int
+    converged: bool
+
+
+def _fit_weights(
+    x1: np.ndarray,
+    x0: np.ndarray,
+    z1: np.ndarray,
+    z0: np.ndarray,
+    n_starts: int,
+    rng: np.random.Generator,
+    v_fixed: np.ndarray | None = None,
+) -> _Fit:
+    """Nested optimisation: ``V`` outside (loss on the outcome), ``W(V)`` inside (exact QP)."""
+    sd = np.std(np.column_stack([x0, x1]), axis=1, ddof=1)
+    gaps = (x0 - x1[:, None]) / sd[:, None]  # scaled predictor gaps, k x J
+    k = gaps.shape[0]
+    state = {"w": None}
+
+    def solve_w(v: np.ndarray) -> np.ndarray:
+        q = (gaps * v[:, None]).T @ gaps
+        state["w"] = _simplex_qp(q, state["w"])
+        return state["w"]
+
+    def loss(w: np.ndarray) -> float:
+        r = z1 - z0 @ w
+        return float(r @ r) / len(r)
+
+    if v_fixed is not None:
+        v = v_fixed / v_fixed.sum()
+        w = solve_w(v)
+        return _Fit(w, v, loss(w), _loss_w(gaps, v, w), 0, True)
+
+    def objective(par: np.ndarray) -> float:
+        a = np.abs(par)
+        s = a.sum()
+        if s <= 0:
+            return np.inf
+        return loss(solve_w(a / s)) / base
+
+    base = max(loss(solve_w(np.full(k, 1.0 / k))), 1e-300)
+    best: tuple[float, np.ndarray, bool] | None = None
+    for start in _starts(gaps, z1, z0, n_starts, rng):
+        state["w"] = None
+        res = minimize(
+            objective,
+            start,
+            method="Nelder-Mead",
+            options=_NM_OPTIONS,
+        )
+        if best is None or res.fun < best[0] - 1e-12:
+            best = (float(res.fun), res.x, bool(res.success))
+    assert best is not None
+    v = np.abs(best[1]) / np.abs(best[1]).sum()
+    state["w"] = None
+    w = solve_w(v)
+    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2])
+
+
+def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
+    d = gaps @ w
+    return float(d @ (v * d))
+
+
+def _starts(
+    gaps: np.ndarray, z1: np.ndarray, z0: np.ndarray, n: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Equal weights, Synth's regression-based start, then seeded Dirichlet draws."""
+    k = gaps.shape[0]
+    starts = [np.full(k, 1.0 / k)]
+    if n > 1:
+        # Regress every unit's outcome path on its (scaled) predictors; a predictor that explains
+        # much of the outcome starts with a large weight (pysyncon's ``optim_initial="ols"``).
+        x = np.column_stack([np.ones(gaps.shape[1] + 1), np.column_stack([gaps, np.zeros(k)]).T])
+        z = np.column_stack([z0, z1]).T
+        beta = np.linalg.lstsq(x, z, rcond=None)[0][1:]
+        ols = np.einsum("ij,ij->i", beta, beta)
+        if np.all(np.isfinite(ols)) and ols.sum() > 0:
+            starts.append(ols / ols.sum())
+    while len(starts) < n:
+        starts.append(rng.dirichlet(np.ones(k)))
+    return starts[:n]
+
+
+# --------------------------------------------------------------------------- data preparation
+@dataclass
+class _Problem:
+    units: list
+    times: list
+    predictor_names: list[str]
+    x: pd.DataFrame  # predictors x units
+    y: pd.DataFrame  # times x units (outcome)
+    optimize_period: list
+    pre: list
+    post: list
+
+
+def _as_list(periods: Iterable[Any] | Any) -> list:
+    if isinstance(periods, str) or not isinstance(periods, Iterable):
+        return [periods]
+    return list(periods)
+
+
+def _prepare(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated: Any,
+    treatment_time: Any,
+    predictors: Sequence[str] | None,
+    special_predictors: Sequence[tuple] | None,
+    predictor_period: Iterable[Any] | None,
+    optimize_period: Iterable[Any] | None,
+    donors: Sequence[Any] | None,
+) -> _Problem:
+    check_frame(data)
+    predictors = list(predictors or [])
+    specials = []
+    for sp in special_predictors or []:
+        if not isinstance(sp, tuple | list) or len(sp) not in (2, 3):
+            raise SpecError(
+                f"special predictor {sp!r} must be (column, periods) or (column, periods, 'mean')"
+            )
+        if len(sp) == 3 and sp[2] != "mean":
+            raise SpecError(f"special predictor {sp[0]!r}: only the 'mean' operation is supported")
+        specials.append((sp[0], _as_list(sp[1])))
+    check_columns(data, [outcome, unit, time], "column")
+    check_columns(data, predictors + [c for c, _ in specials], "predictor")
+    check_numeric(data, [outcome], "outcome")
+    check_numeric(data, [time], "time column")
+    check_numeric(data, predictors + [c for c, _ in specials], "predictor")
+    check_unique_rows(data, [unit, time])
+    units_all = list(pd.unique(data[unit]))
+    if treated not in units_all:
+        raise SpecError(
+            f"treated unit {treated!r} is not in column {unit!r}; units are {show(units_all)}"
+        )
+    if donors is None:
+        donors = [u for u in units_all if u != treated]
+    else:
+        donors = list(donors)
+        absent = [d for d in donors if d not in units_all]
+        if absent:
+            raise SpecError(f"donor(s) {show(absent)} not in column {unit!r}")
+        if treated in donors:
+            raise SpecError(f"the treated unit {treated!r} cannot also be a donor")
+    if len(donors) < 2:
+        raise SpecError(f"a synthetic control needs at least 2 donors, got {len(donors)}")
+    units = [treated] + donors
+    sub = data[data[unit].isin(units)]
+    times = sorted(pd.unique(sub[time]))
+    pre = [t for t in times if t < treatment_time]
+    post = [t for t in times if t >= treatment_time]
+    if not post:
+        raise SpecError(f"no period at or after treatment_time={treatment_time!r} in {time!r}")
+    if len(pre) < 2:
+        raise SpecError(f"need at least 2 periods before treatment_time={treatment_time!r}")
+    y = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
+    if y.isna().any(axis=None):
+        holes = [(u, t) for u in units for t in times if pd.isna(y.at[t, u])]
+        raise SpecError(
+            f"outcome {outcome!r} is missing for unit-period(s) {show(holes)}; a synthetic "
+            "control needs a balanced panel of the outcome (drop the unit or the periods)"
+        )
+    predictor_period = pre if predictor_period is None else _as_list(predictor_period)
+    optimize_period = pre if optimize_period is None else _as_list(optimize_period)
+    for name, periods in [("optimize_period", optimize_period)] + (
+        [("predictor_period", predictor_period)] if predictors else []
+    ):
+        bad = [t for t in periods if t not in pre]
+        if bad:
+            raise SpecError(f"{name} has period(s) {show(bad)} that are not pre-treatment periods")
+
+    rows: dict[str, pd.Series] = {}
+    specs = [(c, predictor_period, c) for c in predictors]
+    if not predictors and not specials:
+        # Default: the outcome in each pre-treatment period is a predictor.
+        specs = [(outcome, [t], f"{outcome}[{t}]") for t in pre]
+    specs += [(col, periods, col) for col, periods in specials]
+    for col, periods, label in specs:
+        bad = [t for t in periods if t not in times]
+        if bad:
+            raise SpecError(f"predictor {col!r}: period(s) {show(bad)} not in column {time!r}")
+        wide = sub[sub[time].isin(periods)].pivot(index=time, columns=unit, values=col)
+        values = wide.reindex(columns=units).astype(float).mean(axis=0, skipna=True)
+        empty = values[values.isna()].index.tolist()
+        if empty:
+            raise SpecError(
+                f"predictor {col!r} has no value over periods {show(periods)} for unit(s) "
+                f"{show(empty)}"
+            )
+        if label in rows:
+            label = _special_label(col, periods)
+        rows[label] = values
+    x = pd.DataFrame(rows).T[units]
+    flat = x.index[x.std(axis=1, ddof=1) <= 0].tolist()
+    if flat:
+        raise SpecError(
+            f"predictor(s) {show(flat)} take the same value for every unit; they cannot tell "
+            "donors apart (remove them)"
+        )
+    if len(x) > len(pre):
+        raise SpecError(
+            f"{len(x)} predictors but only {len(pre)} pre-treatment periods; use fewer "
+            "predictors (or more pre-treatment periods) so the fit is not over-parameterised"
+        )
+    return _Problem(units, times, list(x.index), x, y, optimize_period, pre, post)
+
+
+def _special_label(col: str, periods: list) -> str:
+    lo, hi = periods[0], periods[-1]
+    return f"{col}[{lo}]" if len(periods) == 1 else f"{col}[{lo}-{hi}]"
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class PlaceboResult:
+    """In-space placebo inference.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per unit (the treated unit first): ``unit``, ``treated``, ``pre_rmspe``,
+        ``post_rmspe``, ``ratio`` (post/pre RMSPE), ``att`` and ``rank`` (1 = largest ratio).
+    gaps : DataFrame
+        Gap paths, one column per unit, indexed by time.
+    p_value : float
+        Share of units whose ratio is at least the treated unit's (Abadie et al. 2010): the
+        smallest attainable value is ``1 / n_units``.
+    """
+
+    table: pd.DataFrame
+    gaps: pd.DataFrame
+    p_value: float
+
+
+@dataclass
+class LeaveOneOutResult:
+    """Refits leaving out, one at a time, each donor with a positive weight.
+
+    ``table``: ``dropped``, ``att``, ``pre_rmspe`` and the new weights' largest donor;
+    ``gaps``: gap paths by dropped donor (columns) with the full-pool gap as ``"(none)"``.
+    """
+
+    table: pd.DataFrame
+    gaps: pd.DataFrame
+
+
+@dataclass(repr=False)
+class SynthResult(ImpactResult):
+    """Result of :func:`synthetic_control`.
+
+    Attributes
+    ----------
+    weights : Series
+        Donor weights (index: donor units), non-negative, summing to one.
+    v : Series
+        Predictor weights (index: predictor labels), for predictors scaled by their standard
+        deviation across units, as in Synth's ``solution.v``.
+    gap : Series
+        Treated minus synthetic outcome, by time.
+    treated_path, synthetic_path : Series
+        The treated unit's outcome and its synthetic control, by time.
+    pre_rmspe, post_rmspe : float
+        Root mean squared gap over all pre-/post-treatment periods.
+    att : float
+        Mean gap over the post-treatment periods.
+    loss_v : float
+        MSPE of the outcome over ``optimize_period`` (Synth's ``loss.v``).
+    loss_w : float
+        Weighted predictor discrepancy at the solution (Synth's ``loss.w``).
+    predictor_balance : DataFrame
+        Predictors of the treated unit, its synthetic control and the donors' mean.
+    placebos : PlaceboResult or None
+        In-space placebo inference (``placebo=True``).
+    """
+
+    weights: pd.Series
+    v: pd.Series
+    gap: pd.Series
+    treated_path: pd.Series
+    synthetic_path: pd.Series
+    pre_rmspe: float
+    post_rmspe: float
+    att: float
+    loss_v: float
+    loss_w: float
+    predictor_balance: pd.DataFrame
+    placebos: PlaceboResult | None
+    treated: Any
+    treatment_time: Any
+    outcome: str
+    n_starts: int
+    converged: bool
+    _refit: Any = field(default=None, repr=False)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per post-treatment period (``term`` = ``gap[t]``) and the ATT.
+
+        Synthetic control has no sampling standard error: ``se``/``ci_*`` are NaN and the
+        placebo p-value (same for every row) is the inference.
+        """
+        post = self.gap[self.gap.index >= self.treatment_time]
+        p = np.nan if self.placebos is None else self.placebos.p_value
+        rows = [{"term": "att", "time": np.nan, "estimate": self.att}]
+        rows += [{"term": f"gap[{t}]", "time": t, "estimate": g} for t, g in post.items()]
+        out = pd.DataFrame(rows)
+        out["se"] = out["ci_low"] = out["ci_high"] = np.nan
+        out["placebo_p_value"] = p
+        out["method"] = "synthetic control"
+        return out
+
+    def summary(self) -> str:
+        top = self.weights[self.weights > 0.001].sort_values(ascending=False)
+        lines = [
+            f"Synthetic control for {self.treated!r} (outcome {self.outcome!r}, treatment at "
+            f"{self.treatment_time})",
+            "  donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
+            f"  ATT (mean post gap) = {self.att:.4f}; pre-RMSPE = {self.pre_rmspe:.4f}; "
+            f"post-RMSPE = {self.post_rmspe:.4f}; MSPE over optimize period = {self.loss_v:.6g}",
+            f"  V chosen by Nelder-Mead from {self.n_starts} start(s)"
+            + ("" if self.converged else " (best start hit the iteration limit)"),
+        ]
+        if self.placebos is not None:
+            t = self.placebos.table
+            lines.append(
+                f"  in-space placebos: treated post/pre RMSPE ratio ranks "
+                f"{int(t['rank'].iloc[0])} of {len(t)}; permutation p-value = "
+                f"{self.placebos.p_value:.4f}"
+            )
+        else:
+            lines.append("  no placebo inference (placebo=False): no p-value")
+        lines.append("  (no standard errors: inference is by placebo permutation)")
+        return "\n".join(lines)
+
+    def leave_one_out(self, min_weight: float = 0.001) -> LeaveOneOutResult:
+        """Refit without each donor whose weight exceeds ``min_weight`` (robustness check)."""
+        dropped = self.weights[self.weights > min_weight].sort_values(ascending=False).index
+        gaps = {"(none)": self.gap}
+        rows = []
+        for d in dropped:
+            fit = self._refit(exclude=d)
+            gaps[d] = fit.gap
+            rows.append(
+                {
+                    "dropped": d,
+                    "att": fit.att,
+                    "pre_rmspe": fit.pre_rmspe,
+                    "top_donor": fit.weights.idxmax(),
+                    "top_weight": float(fit.weights.max()),
+                }
+            )
+        return LeaveOneOutResult(pd.DataFrame(rows), pd.DataFrame(gaps))
+
+    def plot(self, kind: str = "paths", ax: Any = None, **kwargs: Any) -> Any:
+        """Plot ``kind`` = ``"paths"`` (treated vs synthetic), ``"gap"`` or ``"placebo"``."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=kwargs.pop("figsize", (7, 4)))
+        if kind == "paths":
+            ax.plot(self.treated_path.index, self.treated_path, label=str(self.treated), **kwargs)
+            ax.plot(self.synthetic_path.index, self.synthetic_path, "--", label="synthetic")
+            ax.set_ylabel(self.outcome)
+            ax.legend()
+        elif kind == "gap":
+            ax.plot(self.gap.index, self.gap, **kwargs)
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_ylabel(f"gap in {self.outcome} (treated - synthetic)")
+        elif kind == "placebo":
+            if self.placebos is None:
+                raise SpecError("no placebos to plot: fit with placebo=True")
+            g = self.placebos.gaps
+            for col in g.columns[1:]:
+                ax.plot(g.index, g[col], color="lightgrey", lw=0.8)
+            ax.plot(g.index, g.iloc[:, 0], color="black", lw=2, label=str(self.treated))
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_ylabel(f"gap in {self.outcome}")
+            ax.legend()
+        else:
+            raise SpecError(f"unknown plot kind {kind!r}; use 'paths', 'gap' or 'placebo'")
+        ax.axvline(self.treatment_time, color="grey", ls=":", lw=1)
+        ax.set_xlabel("time")
+        return ax
+
+
+def _rmspe(g: pd.Series) -> float:
+    return float(np.sqrt(np.mean(np.square(g.to_numpy()))))
+
+
+def _one_fit(
+    prob: _Problem, treated: Any, donors: list, n_starts: int, seed: int, v: Any
+) -> tuple[_Fit, pd.Series]:
+    x, y = prob.x, prob.y
+    cols = [treated] + donors
+    xs = x[cols]
+    if (xs.std(axis=1, ddof=1) <= 0).any():
+        raise SpecError(f"a predictor is constant across the units {show(cols)}")
+    fit = _fit_weights(
+        xs[treated].to_numpy(float),
+        xs[donors].to_numpy(float),
+        y.loc[prob.optimize_period, treated].to_numpy(float),
+        y.loc[prob.optimize_period, donors].to_numpy(float),
+        n_starts,
+        np.random.default_rng(seed),
+        v_fixed=None if v is None else np.asarray(v, float),
+    )
+    gap = y[treated] - y[donors].to_numpy() @ fit.w
+    return fit, gap
+
+
+def synthetic_control(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    treated: Any,
+    treatment_time: Any,
+    predictors: Sequence[str] | None = None,
+    special_predictors: Sequence[tuple] | None = None,
+    predictor_period: Iterable[Any] | None = None,
+    optimize_period: Iterable[Any] | None = None,
+    donors: Sequence[Any] | None = None,
+    n_starts: int = 8,
+    seed: int = 0,
+    placebo: bool = True,
+    placebo_n_starts: int = 1,
+    v: Sequence[float] | None = None,
+) -> SynthResult:
+    """Synthetic control estimate of the effect on one treated unit.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long panel: one row per unit and period.
+    outcome, unit, time : str
+        Column names. ``time`` must be numeric (e.g. a year or a period index).
+    treated : scalar
+        The treated unit (a value of ``unit``).
+    treatment_time : scalar
+        First treated period; periods before it are the pre-treatment periods.
+    predictors : list of str, optional
+        Columns averaged over ``predictor_period`` (missing values skipped, as in Synth).
+        If neither ``predictors`` nor ``special_predictors`` is given, the outcome in each
+        pre-treatment period is used.
+    special_predictors : list of tuples, optional
+        ``(column, periods)`` or ``(column, periods, "mean")``: a predictor averaged over its own
+        periods (e.g. ``("gdpcap", range(1960, 1970))``, ``("popdens", [1969])``).
+    predictor_period, optimize_period : iterable, optional
+        Pre-treatment periods over which ``predictors`` are averaged, and over which the MSPE of
+        the outcome chooses ``V``. Both default to all pre-treatment periods.
+    donors : list, optional
+        Donor pool; default every other unit.
+    n_starts : int
+        Starts of the outer (``V``) optimisation: equal weights, regression-based, then random.
+    seed : int
+        Seed of the random starts (results are deterministic given the seed).
+    placebo : bool
+        Run in-space placebos (one full fit per donor) for the permutation p-value.
+    placebo_n_starts : int
+        Starts of each placebo fit. The default 1 (equal starting ``V``) is what Synth's and
+        pysyncon's placebo loops do and keeps placebos affordable (one fit per donor).
+    v : sequence of float, optional
+        Fixed predictor weights (skips the outer optimisation), in predictor order.
+
+    Returns
+    -------
+    SynthResult
+
+    Examples
+    --------
+    >>> res = synthetic_control(df, "gdpcap", "regionname", "year",
+    ...                         treated="Basque Country (Pais Vasco)", treatment_time=1975,
+    ...                         special_predictors=[("gdpcap", range(1960, 1970))])
+    >>> res.weights.nlargest(2), res.att, res.placebos.p_value
+    """
+    seed = check_seed(seed)
+    for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:
+        if val is not None and (not isinstance(val, int | np.integer) or val < 1):
+            raise SpecError(f"{name} must be a positive integer, got {val!r}")
+    prob = _prepare(
+        data,
+        outcome,
+        unit,
+        time,
+        treated,
+        treatment_time,
+        predictors,
+        special_predictors,
+        predictor_period,
+        optimize_period,
+        donors,
+    )
+    if v is not None:
+        v = np.asarray(v, float)
+        if v.shape != (len(prob.predictor_names),) or (v < 0).any() or v.sum() <= 0:
+            raise SpecError(
+                f"v must hold {len(prob.predictor_names)} non-negative weights (one per "
+                f"predictor: {show(prob.predictor_names)})"
+            )
+    donor_list = prob.units[1:]
+    fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v)
+    pre_mask = gap.index < treatment_time
+    synthetic = prob.y[treated] - gap
+
+    placebos = None
+    if placebo:
+        gaps = {treated: gap}
+        for d in donor_list:
+            pool = [u for u in donor_list if u != d]
+            gaps[d] = _one_fit(prob, d, pool, placebo_n_starts, seed, v)[1]
+        placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask)
+
+    balance = pd.DataFrame(
+        {
+            "treated": prob.x[treated],
+            "synthetic": prob.x[donor_list].to_numpy() @ fit.w,
+            "donor_mean": prob.x[donor_list].mean(axis=1),
+        }
+    )
+
+    def refit(exclude: Any) -> SynthResult:
+        pool = [u for u in donor_list if u != exclude]
+        return synthetic_control(
+            data,
+            outcome,
+            unit,
+            time,
+            treated,
+            treatment_time,
+            predictors,
+            special_predictors,
+            predictor_period,
+            prob.optimize_period,
+            pool,
+            n_starts,
+            seed,
+            False,
+            1,
+            v,
+        )
+
+    return SynthResult(
+        weights=pd.Series(fit.w, index=pd.Index(donor_list, name=unit), name="weight"),
+        v=pd.Series(fit.v, index=pd.Index(prob.predictor_names, name="predictor"), name="v"),
+        gap=gap.rename("gap"),
+        treated_path=prob.y[treated].rename(str(treated)),
+        synthetic_path=synthetic.rename("synthetic"),
+        pre_rmspe=_rmspe(gap[pre_mask]),
+        post_rmspe=_rmspe(gap[~pre_mask]),
+        att=float(gap[~pre_mask].mean()),
+        loss_v=fit.loss_v,
+        loss_w=fit.loss_w,
+        predictor_balance=balance,
+        placebos=placebos,
+        treated=treated,
+        treatment_time=treatment_time,
+        outcome=outcome,
+        n_starts=fit.n_starts,
+        converged=fit.converged,
+        _refit=refit,
+    )
+
+
+def _placebo_table(gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray) -> PlaceboResult:
+    pre = np.sqrt((gaps[pre_mask] ** 2).mean())
+    post = np.sqrt((gaps[~pre_mask] ** 2).mean())
+    ratio = post / pre
+    table = pd.DataFrame(
+        {
+            "unit": gaps.columns,
+            "treated": [c == treated for c in gaps.columns],
+            "pre_rmspe": pre.to_numpy(),
+            "post_rmspe": post.to_numpy(),
+            "ratio": ratio.to_numpy(),
+            "att": gaps[~pre_mask].mean().to_numpy(),
+        }
+    )
+    table["rank"] = table["ratio"].rank(ascending=False, method="max").astype(int)
+    p = float((ratio >= ratio[treated]).mean())
+    return PlaceboResult(table=table, gaps=gaps, p_value=p)
