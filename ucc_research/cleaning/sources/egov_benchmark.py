@@ -1,0 +1,525 @@
+"""EU eGovernment Benchmark 2024: the official workbook as tidy tables and a COINr preset.
+
+Reads ``egov_benchmark_2024/6_eGovernment_Benchmark_2024__Final_Results.xlsx`` itself (sheets
+``1. Scores 2024`` and ``3a. Nat. Services - Results``; the CSV extracts beside it are only used
+by the tests as a cross-check) and produces:
+
+``egov_scores``
+    one row per country x indicator x period column of sheet 1: ``country`` (ISO 3166-1
+    alpha-2, Greece ``GR``; the aggregates keep their code), ``country_code`` (the workbook's
+    code, Greece ``EL``), ``unit_type`` (``country`` or ``aggregate`` for ``AVERAGE_EU27`` and
+    ``EU27+``, which are averages, not units), ``indicator_code`` (``0``, ``1``, ``1.1``, ...),
+    ``period_type`` (``biennial_average``, ``biennial_target_group``, ``annual_average``,
+    ``life_event``), ``scope`` (``all``, ``business``, ``citizen`` or the life event),
+    ``year_start``, ``year_end``, ``value`` (0-100, full precision) and ``value_flag`` (the cell
+    text when it is not a number: ``.`` not applicable, ``#DIV/0!``). Empty cells (countries not
+    yet surveyed in early years) produce no row.
+``egov_services``
+    sheet 3a, one row per country x service x data year, with ``government_level``
+    (Central/Regional/Local; missing when the service is not applicable) and the six service
+    scores (missing when not applicable).
+``iMeta_egov`` / ``iData_egov``
+    the benchmark as a COINr framework (:func:`framework`) and its indicator values per country
+    and biennial period (:func:`country_data`), so a plain weighted arithmetic aggregation
+    rebuilds the published scores.
+``cities``
+    the benchmark's countries as units (``unit_type = "country"``): the source is national.
+
+The published aggregation rule (eGovernment Benchmark 2024 method paper, checked on every
+country and period of the workbook): user centricity = (6 OA + 1 MF + 2 US) / 9, every other
+top-level score the plain mean of its indicators, overall = mean of the four top-level scores.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ucc_research.cleaning.base import QUARANTINE_COLUMNS, SourceResult
+from ucc_research.cleaning.countries import EU_TO_ISO
+from ucc_research.errors import DataFileError, SpecError
+
+SOURCE = "egov_benchmark_2024"
+FOLDER = "egov_benchmark_2024"
+WORKBOOK = "6_eGovernment_Benchmark_2024__Final_Results.xlsx"
+SCORES_SHEET = "1. Scores 2024"
+SERVICES_SHEET = "3a. Nat. Services - Results"
+
+#: Workbook indicator code -> (iCode, name, parent code, weight within the parent).
+INDICATORS: dict[str, tuple[str, str, str | None, float]] = {
+    "0": ("Overall", "Overall eGovernment Benchmark score", None, 1.0),
+    "1": ("UserCentricity", "User centricity", "0", 1.0),
+    "1.1": ("OA", "Online availability", "1", 6.0),
+    "1.2": ("MF", "Mobile friendliness", "1", 1.0),
+    "1.3": ("US", "User support", "1", 2.0),
+    "2": ("Transparency", "Transparency", "0", 1.0),
+    "2.1": ("TSD", "Transparency of service delivery", "2", 1.0),
+    "2.2": ("TPD", "Transparency of personal data", "2", 1.0),
+    "2.3": ("TDS", "Transparency of service design", "2", 1.0),
+    "3": ("KeyEnablers", "Key enablers", "0", 1.0),
+    "3.1": ("eID", "eID", "3", 1.0),
+    "3.2": ("eDoc", "eDocuments", "3", 1.0),
+    "3.3": ("PFF", "Pre-filled forms", "3", 1.0),
+    "3.4": ("DPost", "Digital post", "3", 1.0),
+    "4": ("CrossBorder", "Cross-border services", "0", 1.0),
+    "4.1": ("CB_OA", "Cross-border online availability", "4", 1.0),
+    "4.2": ("CB_US", "Cross-border user support", "4", 1.0),
+    "4.3": ("CB_eID", "Cross-border eID", "4", 1.0),
+    "4.4": ("CB_eDoc", "Cross-border eDocuments", "4", 1.0),
+}
+
+#: Workbook codes that are averages over countries, not countries.
+AGGREGATE_CODES = ("AVERAGE_EU27", "EU27+")
+EU27 = frozenset(
+    "AT BE BG CY CZ DE DK EE EL ES FI FR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+_SCORE_LABEL = re.compile(r"^(\d(?:\.\d)?)\.? ")
+_SERVICE_COLUMNS = {
+    "Country": "country_code",
+    "Life event": "life_event",
+    "Label service": "service",
+    "Service type": "service_type",
+    "National or cross-border": "target_user",
+    "Year data collection": "data_year",
+    "Applicable": "applicable",
+    "Proactive": "proactive",
+    "Government level": "government_level",
+    "Online availability": "online_availability",
+    "Mobile Friendliness": "mobile_friendliness",
+    "Service delivery": "transparency_service_delivery",
+    "eID": "eid",
+    "eDocuments": "edocuments",
+    "Pre-filed forms": "prefilled_forms",
+}
+SERVICE_SCORES = [
+    "online_availability",
+    "mobile_friendliness",
+    "transparency_service_delivery",
+    "eid",
+    "edocuments",
+    "prefilled_forms",
+]
+_YES_NO = {"Yes": True, "No": False}
+
+
+def iso_country(code: str) -> str:
+    """ISO 3166-1 alpha-2 code of a workbook country code (``EL`` -> ``GR``)."""
+    return EU_TO_ISO.get(code, code)
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    table = pd.read_csv(Path(__file__).with_name("iso3166.csv"), dtype=str, keep_default_na=False)
+    return dict(zip(table["alpha2"], table["name"], strict=True))
+
+
+def _period(header: str, group: str | None) -> tuple[str, str, int, int]:
+    """(period_type, scope, year_start, year_end) of a column header of sheet 1."""
+    h = " ".join(header.split())
+    years = sorted(int(y) for y in re.findall(r"20\d\d", h))
+    if h.lower().startswith("biennial average"):
+        return "biennial_average", "all", years[0], years[-1]
+    if h.startswith(("Business life events", "Citizen life events")):
+        return "biennial_target_group", h.split()[0].lower(), years[0], years[-1]
+    if h.startswith("Average ("):
+        return "annual_average", "all", years[0], years[0]
+    m = re.fullmatch(r"(.+?) \((20\d\d)\)", h)
+    if m is None:
+        raise ValueError(f"unrecognised column header {header!r} under {group!r}")
+    return "life_event", m.group(1), int(m.group(2)), int(m.group(2))
+
+
+def _quarantine_row(file: str, table: str, line: int, column: str, value, reason: str) -> dict:
+    return {
+        "source": SOURCE,
+        "table": table,
+        "file": file,
+        "line": line,
+        "column": column,
+        "value": None if value is None else str(value),
+        "reason": reason,
+    }
+
+
+@cache
+def _read_sheets(path: Path) -> dict[str, list[tuple]]:
+    import openpyxl
+
+    if not path.is_file():
+        raise DataFileError(path, "workbook not found")
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several unrelated types for a bad file
+        raise DataFileError(path, f"not a readable xlsx workbook ({exc})") from exc
+    try:
+        out = {}
+        for sheet in (SCORES_SHEET, SERVICES_SHEET):
+            if sheet not in wb.sheetnames:
+                raise DataFileError(path, f"sheet {sheet!r} missing (sheets: {wb.sheetnames})")
+            out[sheet] = list(wb[sheet].iter_rows(values_only=True))
+        return out
+    finally:
+        wb.close()
+
+
+def _header_row(rows: list[tuple], first: str, second: str, file: str) -> int:
+    """0-based index of the row whose cells B and C are ``first`` and ``second``."""
+    for i, r in enumerate(rows[:20]):
+        if len(r) > 2 and r[1] == first and r[2] == second:
+            return i
+    raise DataFileError(file, f"header row with {first!r}, {second!r} in columns B:C not found")
+
+
+def _is_blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _read_scores(rows: list[tuple], file: str) -> tuple[pd.DataFrame, list[dict], int, int]:
+    h = _header_row(rows, "Country", "Scoring", file)
+    groups, headers = rows[h - 1], rows[h]
+    columns = []  # (column index, period tuple)
+    group = None
+    for j in range(3, len(headers)):
+        group = groups[j] if groups[j] is not None else group
+        if headers[j] is not None:
+            columns.append((j, _period(str(headers[j]), group)))
+    records, quarantine = [], []
+    n_in = n_kept = 0
+    for i in range(h + 1, len(rows)):
+        r = rows[i]
+        if all(_is_blank(v) for v in r):
+            continue
+        n_in += 1
+        line = i + 1
+        code, label = r[1], r[2]
+        m = _SCORE_LABEL.match(str(label or ""))
+        if _is_blank(code):
+            quarantine.append(
+                _quarantine_row(file, "egov_scores", line, "Country", code, "empty country code")
+            )
+            continue
+        if m is None or m.group(1) not in INDICATORS:
+            quarantine.append(
+                _quarantine_row(
+                    file, "egov_scores", line, "Scoring", label, "unknown indicator label"
+                )
+            )
+            continue
+        n_kept += 1
+        code = str(code).strip()
+        for j, (ptype, scope, y0, y1) in columns:
+            v = r[j] if j < len(r) else None
+            if v is None:
+                continue
+            numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+            records.append(
+                (
+                    code,
+                    m.group(1),
+                    ptype,
+                    scope,
+                    y0,
+                    y1,
+                    float(v) if numeric else np.nan,
+                    None if numeric else str(v),
+                )
+            )
+    df = pd.DataFrame(
+        records,
+        columns=[
+            "country_code",
+            "indicator_code",
+            "period_type",
+            "scope",
+            "year_start",
+            "year_end",
+            "value",
+            "value_flag",
+        ],
+    )
+    df.insert(0, "country", df["country_code"].map(iso_country))
+    df.insert(
+        2, "unit_type", np.where(df["country_code"].isin(AGGREGATE_CODES), "aggregate", "country")
+    )
+    df["year_start"] = df["year_start"].astype("int64")
+    df["year_end"] = df["year_end"].astype("int64")
+    df["value_flag"] = df["value_flag"].astype("string")
+    return df, quarantine, n_in, n_kept
+
+
+def _read_services(rows: list[tuple], file: str) -> tuple[pd.DataFrame, list[dict], int, int]:
+    h = _header_row(rows, "Country", "Life event", file)
+    headers = [None if v is None else str(v).strip() for v in rows[h]]
+    missing = [c for c in _SERVICE_COLUMNS if c not in headers]
+    if missing:
+        raise DataFileError(file, f"sheet {SERVICES_SHEET!r}: column(s) {missing} not found")
+    pos = {name: headers.index(c) for c, name in _SERVICE_COLUMNS.items()}
+    records, quarantine = [], []
+    n_in = 0
+    for i in range(h + 1, len(rows)):
+        r = rows[i]
+        if all(_is_blank(v) for v in r):
+            continue
+        n_in += 1
+        line = i + 1
+        rec: dict = {"line": line}
+        problems = []
+        for name, j in pos.items():
+            v = r[j] if j < len(r) else None
+            raw_col = headers[j]
+            if name in SERVICE_SCORES:
+                if isinstance(v, str) and v.strip() == ".":
+                    v = np.nan
+                elif not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 100:
+                    problems.append((raw_col, v, "score is not a number in 0-100 or '.'"))
+                    continue
+                rec[name] = float(v)
+            elif name == "data_year":
+                if not isinstance(v, int):
+                    problems.append((raw_col, v, "data collection year is not a whole number"))
+                    continue
+                rec[name] = v
+            elif name in ("applicable", "proactive"):
+                if isinstance(v, str) and v.strip() == "." and name == "proactive":
+                    rec[name] = pd.NA
+                elif v in _YES_NO:
+                    rec[name] = _YES_NO[v]
+                else:
+                    problems.append((raw_col, v, "expected Yes or No"))
+            elif name == "government_level":
+                level = str(v).strip().capitalize() if v is not None else "."
+                if level == ".":
+                    rec[name] = pd.NA
+                elif level in ("Central", "Regional", "Local"):
+                    rec[name] = level
+                else:
+                    problems.append((raw_col, v, "expected Central, Regional, Local or '.'"))
+            else:
+                if _is_blank(v):
+                    problems.append((raw_col, v, "empty"))
+                    continue
+                rec[name] = str(v).strip()
+        if problems:
+            quarantine += [
+                _quarantine_row(file, "egov_services", line, c, v, reason)
+                for c, v, reason in problems
+            ]
+        else:
+            records.append(rec)
+    df = pd.DataFrame(records, columns=["line", *pos]).drop(columns="line")
+    df.insert(1, "country", df["country_code"].map(iso_country))
+    df["data_year"] = df["data_year"].astype("int64")
+    df["applicable"] = df["applicable"].astype("boolean")
+    df["proactive"] = df["proactive"].astype("boolean")
+    df["government_level"] = df["government_level"].astype("string")
+    for c in SERVICE_SCORES:
+        df[c] = df[c].astype("float64")
+    return df, quarantine, n_in, len(df)
+
+
+def read_workbook(raw_dir: Path) -> SourceResult:
+    """Parse the two sheets into ``egov_scores`` and ``egov_services`` (no presets yet)."""
+    path = Path(raw_dir) / FOLDER / WORKBOOK
+    rel = f"{FOLDER}/{WORKBOOK}"
+    sheets = _read_sheets(path.resolve())
+    result = SourceResult(source=SOURCE, tables={})
+    quarantine: list[dict] = []
+    for sheet, table, reader in (
+        (SCORES_SHEET, "egov_scores", _read_scores),
+        (SERVICES_SHEET, "egov_services", _read_services),
+    ):
+        # one conservation entry per sheet: sheet rows are the "lines" of that entry
+        key = f"{rel}::{sheet}"
+        df, q, n_in, n_kept = reader(sheets[sheet], key)
+        result.tables[table] = df
+        quarantine += q
+        result.rows_in[key] = n_in
+        result.rows_kept[key] = n_kept
+        result.detected[key] = {"reader": "openpyxl", "sheet": sheet, "format": "xlsx"}
+    result.quarantine = pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS).astype(
+        {"line": "Int64", **{c: "string" for c in QUARANTINE_COLUMNS if c != "line"}}
+    )
+    return result
+
+
+def framework() -> pd.DataFrame:
+    """The eGovernment Benchmark as a COINr ``iMeta``.
+
+    Level 1: the 14 indicators (1.1 ... 4.4); Level 2: the four top-level scores; Level 3: the
+    overall score. Weights are the published ones: online availability 6, mobile friendliness 1
+    and user support 2 within user centricity; equal weights everywhere else. A weighted
+    arithmetic mean over this hierarchy (no normalisation: the scores are already 0-100)
+    rebuilds the published scores. ``Group_EU27`` is the group column of :func:`country_data`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``iCode, iName, Level, Parent, Direction, Weight, Type, Denominator, Target``.
+
+    Examples
+    --------
+    >>> m = framework()
+    >>> m.set_index("iCode").loc["OA", ["Parent", "Weight"]].tolist()
+    ['UserCentricity', 6.0]
+    """
+    rows = []
+    for code, (icode, name, parent, weight) in INDICATORS.items():
+        level = 3 if code == "0" else 2 if "." not in code else 1
+        rows.append(
+            {
+                "iCode": icode,
+                "iName": f"{code} {name}",
+                "Level": level,
+                "Parent": None if parent is None else INDICATORS[parent][0],
+                "Direction": 1,
+                "Weight": weight,
+                "Type": "Indicator" if level == 1 else "Aggregate",
+                "Denominator": None,
+                "Target": np.nan,
+            }
+        )
+    rows.append(
+        {
+            "iCode": "Group_EU27",
+            "iName": "EU27 member state (EU27) or not (non-EU27)",
+            "Level": pd.NA,
+            "Parent": None,
+            "Direction": np.nan,
+            "Weight": np.nan,
+            "Type": "Group",
+            "Denominator": None,
+            "Target": np.nan,
+        }
+    )
+    m = pd.DataFrame(rows)
+    m["Level"] = m["Level"].astype("Int64")
+    m["Parent"] = m["Parent"].astype("string")
+    m["Denominator"] = m["Denominator"].astype("string")
+    return m
+
+
+def country_scores(
+    scores: pd.DataFrame,
+    *,
+    period_type: str = "biennial_average",
+    scope: str = "all",
+    codes: str = "workbook",
+) -> pd.DataFrame:
+    """Country x period table of all 19 scores from ``egov_scores``.
+
+    Parameters
+    ----------
+    scores : the ``egov_scores`` table.
+    period_type, scope : which columns of sheet 1 (default: the biennial averages, the
+        published headline figures; the 2024 report is ``year_end == 2023``).
+    codes : ``"workbook"`` (columns ``0``, ``1``, ``1.1`` ...) or ``"icode"`` (the iCodes of
+        :func:`framework`).
+
+    Returns
+    -------
+    DataFrame
+        One row per ``country`` (including the EU27 aggregates, see ``unit_type``) and
+        ``year_start``/``year_end``; one column per indicator code.
+    """
+    if codes not in ("workbook", "icode"):
+        raise SpecError(f"codes must be 'workbook' or 'icode', got {codes!r}")
+    sel = scores[(scores["period_type"] == period_type) & (scores["scope"] == scope)]
+    if sel.empty:
+        known = sorted(set(zip(scores["period_type"], scores["scope"], strict=True)))
+        raise SpecError(
+            f"no scores for period_type={period_type!r}, scope={scope!r}; known: {known}"
+        )
+    wide = sel.pivot(
+        index=["country", "country_code", "unit_type", "year_start", "year_end"],
+        columns="indicator_code",
+        values="value",
+    )
+    wide = wide.reindex(columns=list(INDICATORS)).reset_index()
+    wide.columns.name = None
+    if codes == "icode":
+        wide = wide.rename(columns={k: v[0] for k, v in INDICATORS.items()})
+    return wide
+
+
+def country_data(scores: pd.DataFrame) -> pd.DataFrame:
+    """``iData_egov``: countries x biennial period, the 14 indicators in COINr format.
+
+    ``uCode`` is the ISO alpha-2 code (Greece ``GR``), ``Time`` the last data year of the
+    biennial average (2023 = the 2024 report, data 2022+2023). The EU27 averages are not units
+    and are left out. Before 2020 the life-event samples and indicator 2.3 differ (see the
+    README): compare over time with care.
+    """
+    wide = country_scores(scores, codes="icode")
+    wide = wide[wide["unit_type"] == "country"]
+    names = _country_names()
+    out = pd.DataFrame(
+        {
+            "uCode": wide["country"],
+            "uName": wide["country"].map(names),
+            "Time": wide["year_end"].astype("int64"),
+            "Group_EU27": np.where(wide["country_code"].isin(EU27), "EU27", "non-EU27"),
+        }
+    )
+    inds = [v[0] for k, v in INDICATORS.items() if "." in k]
+    out = pd.concat([out, wide[inds]], axis=1)
+    return out.sort_values(["Time", "uCode"]).reset_index(drop=True)
+
+
+def aggregate(idata: pd.DataFrame, imeta: pd.DataFrame) -> pd.DataFrame:
+    """Weighted arithmetic aggregation of ``idata`` up the ``imeta`` hierarchy.
+
+    Missing values are skipped (weights re-scaled over the available children), as the
+    benchmark does for indicator 2.3 before 2020. Returns ``uCode``, ``Time`` and one column
+    per aggregate. Kept deliberately plain: it is the published rule, used to check the preset.
+    """
+    meta = imeta[imeta["Type"].isin(["Indicator", "Aggregate"])].set_index("iCode")
+    values = idata.set_index(["uCode", "Time"])[list(meta.index[meta["Type"] == "Indicator"])]
+    values = values.astype(float)
+    for level in range(2, int(meta["Level"].max()) + 1):
+        for code in meta.index[meta["Level"] == level]:
+            kids = meta.index[meta["Parent"] == code]
+            w = meta.loc[kids, "Weight"].to_numpy(float)
+            x = values[list(kids)].to_numpy(float)
+            avail = ~np.isnan(x)
+            num = np.where(avail, x * w, 0.0).sum(axis=1)
+            den = np.where(avail, w, 0.0).sum(axis=1)
+            values[code] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    aggs = list(meta.index[meta["Type"] == "Aggregate"])
+    return values[aggs].reset_index()
+
+
+def adapt(raw_dir: Path) -> SourceResult:
+    """Read the workbook: ``egov_scores``, ``egov_services``, ``iMeta_egov``, ``iData_egov``, ``cities``."""
+    result = read_workbook(raw_dir)
+    scores = result.tables["egov_scores"]
+    idata = country_data(scores)
+    result.tables["iMeta_egov"] = framework()
+    result.tables["iData_egov"] = idata
+    countries = sorted(idata["uCode"].unique())
+    names = _country_names()
+    result.tables["cities"] = pd.DataFrame(
+        {
+            "city_id": countries,
+            "name": [names.get(c, c) for c in countries],
+            "country": countries,
+            "population": pd.array([pd.NA] * len(countries), dtype="Int64"),
+            "synthetic": False,
+            "unit_type": "country",
+            "source": SOURCE,
+        }
+    )
+    result.notes += [
+        "egov_benchmark_2024: units are countries (national source), not cities; "
+        "cities rows carry unit_type='country'.",
+        "egov_benchmark_2024: Greece is EL in the workbook, GR (ISO) in 'country'; "
+        "AVERAGE_EU27 and EU27+ are averages (unit_type='aggregate'), not units.",
+        "egov_benchmark_2024: '.' (not applicable) and '#DIV/0!' cells are missing values, "
+        "their text kept in value_flag; empty cells (country not surveyed) give no row.",
+        "egov_benchmark_2024: government level 'central' (2 rows) read as 'Central'.",
+    ]
+    return result
