@@ -686,8 +686,8 @@ def synthetic_index_inputs(
     """SYNTHETIC iData/iMeta for tests and benchmarks: indicators -> pillars -> index (3 levels).
 
     Each pillar's indicators share a latent factor (correlation about 0.5), a third of the
-    indicators are "lower is better" (``Direction`` -1), values are log-normal (skewed, positive)
-    and a share ``missing`` of values is missing at random. Unit names say ``Synthetic``.
+    indicators are "lower is better" (``Direction`` -1), values are normal around 100 (sd about
+    20) and a share ``missing`` of values is missing at random. Unit names say ``Synthetic``.
 
     Returns
     -------
@@ -700,7 +700,7 @@ def synthetic_index_inputs(
     latent = rng.normal(size=(n_units, n_pillars))
     direction = np.where(np.arange(n_indicators) % 3 == 2, -1, 1)
     z = latent[:, pillar_of] + rng.normal(size=(n_units, n_indicators))
-    values = np.exp(0.5 * z * direction)
+    values = 100 + 15 * z * direction
     values[rng.random(values.shape) < missing] = np.nan
     codes = [f"ind{i + 1:02d}" for i in range(n_indicators)]
     pillars = [f"P{j + 1:02d}" for j in range(n_pillars)]
