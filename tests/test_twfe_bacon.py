@@ -1,0 +1,128 @@
+"""TWFE with CRV1 SEs (fixest convention) and the Goodman-Bacon decomposition, on mpdta and
+on simulated panels where TWFE is known to mislead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ucc_research import config
+from ucc_research.errors import SpecError
+from ucc_research.impact.twfe import bacon_decomposition, twfe
+
+MPDTA = config.shared_data_dir() / "mpdta"
+
+
+@pytest.fixture(scope="module")
+def mpdta() -> pd.DataFrame:
+    return pd.read_csv(MPDTA / "mpdta.csv")
+
+
+def test_twfe_matches_fixest_on_mpdta(mpdta):
+    """README D: feols(lemp ~ post | countyreal + year, cluster=~countyreal)."""
+    res = twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat")
+    assert res.coef == pytest.approx(-0.036549, abs=5e-7)
+    assert res.se == pytest.approx(0.013265, abs=5e-7)
+    post = mpdta.assign(post=((mpdta["first.treat"] > 0) & (mpdta.year >= mpdta["first.treat"])))
+    same = twfe(post.assign(post=post["post"].astype(int)), "lemp", "countyreal", "year", "post")
+    assert same.coef == pytest.approx(res.coef, abs=1e-14)
+    assert same.se == pytest.approx(res.se, abs=1e-14)
+
+
+def test_crv1_small_sample_factor_matches_pyfixest(mpdta):
+    """Nested (groups of counties) and non-nested clusters: K counts only non-nested FEs."""
+    import pyfixest as pf
+
+    rng = np.random.default_rng(1)
+    d = mpdta.assign(
+        post=((mpdta["first.treat"] > 0) & (mpdta.year >= mpdta["first.treat"])).astype(float),
+        state=mpdta.countyreal // 1000,
+        random_cl=rng.integers(0, 40, len(mpdta)),
+    )
+    for cl in ("countyreal", "state", "random_cl"):
+        ref = pf.feols("lemp ~ post | countyreal + year", data=d, vcov={"CRV1": cl})
+        ours = twfe(d, "lemp", "countyreal", "year", treatment="post", cluster=cl)
+        assert ours.coef == pytest.approx(float(ref.coef().iloc[0]), abs=1e-12)
+        assert ours.se == pytest.approx(float(ref.se().iloc[0]), rel=1e-10)
+
+
+def test_bacon_matches_reference_and_sums_to_twfe(mpdta):
+    res = bacon_decomposition(mpdta, "lemp", "countyreal", "year", cohort="first.treat")
+    ref = pd.read_csv(MPDTA / "bacon_decomposition_twfe.csv")
+    ref["control"] = ref["control_group"].replace("never_treated", "inf").astype(float)
+    got = res.set_index(["treated", "control"])
+    ref = ref.set_index(["treated_group", "control"])
+    assert len(got) == len(ref) == 9
+    got = got.loc[ref.index]
+    assert list(got["type"]) == list(ref["comparison_type"])
+    np.testing.assert_allclose(got["estimate"], ref["estimate"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(got["weight"], ref["weight"], rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(got["n_treated"], ref["n_treated"])
+    np.testing.assert_array_equal(got["n_control"], ref["n_control"])
+    # README D: weight and weighted average by comparison type
+    by = res.groupby("type").apply(
+        lambda f: pd.Series({"w": f.weight.sum(), "avg": np.average(f.estimate, weights=f.weight)})
+    )
+    assert by.loc["treated_vs_never", "w"] == pytest.approx(0.8628, abs=5e-5)
+    assert by.loc["later_vs_earlier", "avg"] == pytest.approx(0.0046, abs=5e-5)
+    # Goodman-Bacon's theorem: weights sum to one and reproduce the TWFE coefficient.
+    coef = twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat").coef
+    assert res["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert (res["weight"] * res["estimate"]).sum() == pytest.approx(coef, abs=1e-12)
+
+
+def _simulated(seed: int, always_treated: bool, never_treated: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cohorts = [3.0, 5.0, 7.0] + ([0.0] if never_treated else []) + ([1.0] if always_treated else [])
+    n, periods = 60, np.arange(1, 9)
+    g = rng.choice(cohorts, size=n)
+    unit = np.repeat(np.arange(n), len(periods))
+    t = np.tile(periods, n)
+    gg = np.repeat(g, len(periods))
+    treated = (gg > 0) & (t >= gg)
+    # effect grows with time since adoption: the case where TWFE is biased
+    effect = np.where(treated, 1.0 + 0.5 * (t - gg), 0.0)
+    y = rng.normal(size=n)[unit] + 0.3 * t + effect + rng.normal(scale=0.5, size=len(t))
+    return pd.DataFrame({"unit": unit, "t": t, "g": gg, "y": y})
+
+
+@pytest.mark.parametrize(("always", "never"), [(False, True), (True, True), (True, False)])
+def test_bacon_identity_on_simulated_panels(always, never):
+    d = _simulated(3, always, never)
+    res = bacon_decomposition(d, "y", "unit", "t", cohort="g")
+    coef = twfe(d, "y", "unit", "t", cohort="g").coef
+    assert (res["weight"] > 0).all()
+    assert res["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert (res["weight"] * res["estimate"]).sum() == pytest.approx(coef, abs=1e-10)
+    assert ("later_vs_always_treated" in set(res["type"])) == always
+    assert ("treated_vs_never" in set(res["type"])) == never
+
+
+def test_later_vs_earlier_comparisons_show_the_twfe_bias():
+    """With growing effects the 'forbidden' comparisons are biased downwards, pulling TWFE below
+    every true post-treatment effect (>= 1)."""
+    d = _simulated(4, always_treated=False)
+    res = bacon_decomposition(d, "y", "unit", "t", cohort="g")
+    forbidden = res[res["type"] == "later_vs_earlier"]
+    clean = res[res["type"] == "treated_vs_never"]
+    assert np.average(forbidden.estimate, weights=forbidden.weight) < np.average(
+        clean.estimate, weights=clean.weight
+    )
+    assert twfe(d, "y", "unit", "t", cohort="g").coef < np.average(
+        clean.estimate, weights=clean.weight
+    )
+
+
+def test_twfe_and_bacon_errors(mpdta):
+    with pytest.raises(SpecError, match="exactly one of"):
+        twfe(mpdta, "lemp", "countyreal", "year")
+    with pytest.raises(SpecError, match="balanced panel"):
+        bacon_decomposition(mpdta.iloc[1:], "lemp", "countyreal", "year", cohort="first.treat")
+    with pytest.raises(SpecError, match="duplicated"):
+        twfe(pd.concat([mpdta, mpdta.iloc[:1]]), "lemp", "countyreal", "year", cohort="first.treat")
+    switch = mpdta.assign(d=((mpdta.year == 2005) & (mpdta.treat == 1)).astype(int))
+    with pytest.raises(SpecError, match="absorbing"):
+        bacon_decomposition(switch, "lemp", "countyreal", "year", treatment="d")
+    with pytest.raises(SpecError, match="0/1"):
+        twfe(mpdta.assign(d=2), "lemp", "countyreal", "year", treatment="d")
