@@ -19,15 +19,18 @@ by the tests as a cross-check) and produces:
     (Central/Regional/Local; missing when the service is not applicable) and the six service
     scores (missing when not applicable).
 ``iMeta_egov`` / ``iData_egov``
-    the benchmark as a COINr framework (:func:`framework`) and its indicator values per country
-    and biennial period (:func:`country_data`), so a plain weighted arithmetic aggregation
-    rebuilds the published scores.
+    the benchmark as a COINr framework (:func:`framework`) and its 14 indicator values per
+    country and biennial period (:func:`country_data`). A plain weighted arithmetic
+    aggregation rebuilds the published user centricity and transparency exactly; key enablers
+    and cross-border services are computed by the Benchmark at service level, so the published
+    overall score is rebuilt from ``iMeta_egov_pillars`` / ``iData_egov_pillars`` (the four
+    published top-level scores, equal weights).
 ``cities``
     the benchmark's countries as units (``unit_type = "country"``): the source is national.
 
-The published aggregation rule (eGovernment Benchmark 2024 method paper, checked on every
-country and period of the workbook): user centricity = (6 OA + 1 MF + 2 US) / 9, every other
-top-level score the plain mean of its indicators, overall = mean of the four top-level scores.
+The published aggregation rule (checked on every country and period of the workbook from
+2020-21 on): user centricity = (6 OA + 1 MF + 2 US) / 9, transparency = mean of its three
+indicators, overall = mean of the four top-level scores.
 """
 
 from __future__ import annotations
@@ -347,38 +350,63 @@ def read_workbook(raw_dir: Path) -> SourceResult:
     return result
 
 
-def framework() -> pd.DataFrame:
+def framework(level: str = "indicator") -> pd.DataFrame:
     """The eGovernment Benchmark as a COINr ``iMeta``.
 
-    Level 1: the 14 indicators (1.1 ... 4.4); Level 2: the four top-level scores; Level 3: the
-    overall score. Weights are the published ones: online availability 6, mobile friendliness 1
-    and user support 2 within user centricity; equal weights everywhere else. A weighted
-    arithmetic mean over this hierarchy (no normalisation: the scores are already 0-100)
-    rebuilds the published scores. ``Group_EU27`` is the group column of :func:`country_data`.
+    Parameters
+    ----------
+    level : ``"indicator"`` (default): Level 1 the 14 indicators (1.1 ... 4.4), Level 2 the four
+        top-level scores, Level 3 the overall score, with the published weights (online
+        availability 6, mobile friendliness 1, user support 2 within user centricity; equal
+        weights everywhere else). ``"pillar"``: Level 1 the four top-level scores as published,
+        Level 2 the overall score (equal weights).
+
+    Notes
+    -----
+    A weighted arithmetic mean over the ``"indicator"`` preset rebuilds user centricity and
+    transparency exactly (every country, 2020-21 to 2022-23), but **not** key enablers and
+    cross-border services: the Benchmark computes those two from service-level answers, so
+    they are not a fixed-weight mean of their published indicator scores (gaps up to 9 and 12
+    points in 2022-23). The published overall score is the plain mean of the four published
+    top-level scores, which the ``"pillar"`` preset (with ``country_data(level="pillar")``)
+    reproduces exactly. ``Group_EU27`` is the group column of :func:`country_data`.
 
     Returns
     -------
     DataFrame
         Columns ``iCode, iName, Level, Parent, Direction, Weight, Type, Denominator, Target``.
 
+    Raises
+    ------
+    SpecError
+        Unknown ``level``.
+
     Examples
     --------
     >>> m = framework()
-    >>> m.set_index("iCode").loc["OA", ["Parent", "Weight"]].tolist()
-    ['UserCentricity', 6.0]
+    >>> oa = m.set_index("iCode").loc["OA"]
+    >>> oa["Parent"], float(oa["Weight"])
+    ('UserCentricity', 6.0)
+    >>> framework("pillar")["Level"].dropna().astype(int).tolist()
+    [2, 1, 1, 1, 1]
     """
+    if level not in ("indicator", "pillar"):
+        raise SpecError(f"level must be 'indicator' or 'pillar', got {level!r}")
     rows = []
     for code, (icode, name, parent, weight) in INDICATORS.items():
-        level = 3 if code == "0" else 2 if "." not in code else 1
+        depth = 0 if code == "0" else 1 if "." not in code else 2
+        if level == "pillar" and depth == 2:
+            continue
+        lev = (3 - depth) if level == "indicator" else (2 - depth)
         rows.append(
             {
                 "iCode": icode,
                 "iName": f"{code} {name}",
-                "Level": level,
+                "Level": lev,
                 "Parent": None if parent is None else INDICATORS[parent][0],
                 "Direction": 1,
                 "Weight": weight,
-                "Type": "Indicator" if level == 1 else "Aggregate",
+                "Type": "Indicator" if lev == 1 else "Aggregate",
                 "Denominator": None,
                 "Target": np.nan,
             }
@@ -446,8 +474,11 @@ def country_scores(
     return wide
 
 
-def country_data(scores: pd.DataFrame) -> pd.DataFrame:
-    """``iData_egov``: countries x biennial period, the 14 indicators in COINr format.
+def country_data(scores: pd.DataFrame, level: str = "indicator") -> pd.DataFrame:
+    """``iData_egov``: countries x biennial period in COINr format.
+
+    ``level="indicator"`` gives the 14 indicators, ``level="pillar"`` the four published
+    top-level scores (see :func:`framework` for which preset rebuilds what).
 
     ``uCode`` is the ISO alpha-2 code (Greece ``GR``), ``Time`` the last data year of the
     biennial average (2023 = the 2024 report, data 2022+2023). The EU27 averages are not units
@@ -465,7 +496,10 @@ def country_data(scores: pd.DataFrame) -> pd.DataFrame:
             "Group_EU27": np.where(wide["country_code"].isin(EU27), "EU27", "non-EU27"),
         }
     )
-    inds = [v[0] for k, v in INDICATORS.items() if "." in k]
+    if level not in ("indicator", "pillar"):
+        raise SpecError(f"level must be 'indicator' or 'pillar', got {level!r}")
+    deep = level == "indicator"
+    inds = [v[0] for k, v in INDICATORS.items() if k != "0" and ("." in k) == deep]
     out = pd.concat([out, wide[inds]], axis=1)
     return out.sort_values(["Time", "uCode"]).reset_index(drop=True)
 
@@ -494,12 +528,14 @@ def aggregate(idata: pd.DataFrame, imeta: pd.DataFrame) -> pd.DataFrame:
 
 
 def adapt(raw_dir: Path) -> SourceResult:
-    """Read the workbook: ``egov_scores``, ``egov_services``, ``iMeta_egov``, ``iData_egov``, ``cities``."""
+    """Read the workbook into the tables of the module docstring (and the pillar-level preset)."""
     result = read_workbook(raw_dir)
     scores = result.tables["egov_scores"]
     idata = country_data(scores)
     result.tables["iMeta_egov"] = framework()
     result.tables["iData_egov"] = idata
+    result.tables["iMeta_egov_pillars"] = framework("pillar")
+    result.tables["iData_egov_pillars"] = country_data(scores, level="pillar")
     countries = sorted(idata["uCode"].unique())
     names = _country_names()
     result.tables["cities"] = pd.DataFrame(
