@@ -74,6 +74,7 @@ class _Panel:
     x: np.ndarray | None  # (T, n, k) design matrix by period (intercept included), or None
     x_names: list[str]
     cluster: np.ndarray | None  # (n,) integer cluster codes
+    control_only: float  # cohort used only as a not-yet-treated control (inf if none)
     notes: list[str] = field(default_factory=list)
 
 
@@ -150,6 +151,7 @@ def _prepare(
             )
     formula, xvars = _parse_covariates(covariates, data)
     notes: list[str] = []
+    control_only = np.inf  # a cohort that only serves as a control (R did, see below)
 
     for role, col in (("unit", unit), ("time", time)):
         miss = data[col].isna()
@@ -275,6 +277,11 @@ def _prepare(
                 "control='not_yet_treated' (later cohorts serve as controls until they adopt)"
             )
         last = np.max(g)
+        if not np.any(g < last):
+            raise SpecError(
+                f"no control units: every unit adopts in period {last:g} and none is never "
+                "treated, so there is no never-treated or not-yet-treated comparison group"
+            )
         cutoff = last - anticipation
         keep_t = periods < cutoff
         msg = (
@@ -283,6 +290,7 @@ def _prepare(
         )
         warnings.warn(msg, UserWarning, stacklevel=3)
         notes.append(msg)
+        control_only = last
         periods = periods[keep_t]
         y = y[:, keep_t]
         if x is not None:
@@ -314,7 +322,7 @@ def _prepare(
             f"only {len(units)} usable unit(s) remain; staggered DiD needs treated and control "
             "units observed in every period"
         )
-    return _Panel(units, periods, y, g, x, x_names, cl, notes)
+    return _Panel(units, periods, y, g, x, x_names, cl, control_only, notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +347,7 @@ def _se_from_inf(inf: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
 def _att_gt(panel: _Panel, control: str, method: str, base_period: str, anticipation: int):
     periods, g_unit = panel.periods, panel.cohort
     n, n_t = panel.y.shape
-    cohorts = np.unique(g_unit[np.isfinite(g_unit)])
+    cohorts = np.unique(g_unit[np.isfinite(g_unit) & (g_unit != panel.control_only)])
     if len(cohorts) == 0:
         raise SpecError("no unit adopts the treatment within the observed periods")
     k = 1 if panel.x is None else panel.x.shape[2]
