@@ -271,11 +271,12 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "sophistication_step": 0.6,  # probability of each of up to four level increases
     },
     "divide": {
-        "gap": {"18-34": 0.06, "35-64": 0.0, "65+": -0.22},  # vs 35-64, share scale
-        "narrow_65plus": {"accessibility": 0.05, "proactive": 0.04, "eid_login": -0.02},
-        "female_65plus": -0.04,
+        # log-odds of a digital transaction relative to men aged 35-64 of the same city-service-year
+        "gap": {"18-34": 0.25, "35-64": 0.0, "65+": -1.2},
+        # added to the 65+ gap per unit of the year's exposure (share of months the feature was on)
+        "narrow_65plus": {"accessibility": 0.3, "proactive": 0.25, "eid_login": -0.15},
+        "female_65plus": -0.2,
         "female_other": 0.0,
-        "clip": [0.005, 0.995],
     },
 }
 
@@ -659,7 +660,9 @@ def generate(
     for col in ["city_id", "service_id", "period"]:
         po[col] = po[col].astype("string")
 
-    takeup = _make_takeup(seed, P["divide"], cities, services, panel, X, year_of_t, noise)
+    takeup, divide_truth = _make_takeup(
+        seed, P["divide"], cities, services, panel, X, year_of_t, noise
+    )
     idata, imeta = _make_indicators(seed, cities, panel, takeup, noise)
 
     truth = _make_truth(
@@ -687,6 +690,7 @@ def generate(
         sat_lin=sat_lin + dlt,
         comp_lin=comp_lin,
         po=po,
+        divide=divide_truth,
     )
     return DemoData(
         cities=cities,
@@ -704,7 +708,7 @@ def _make_cities(seed: int, n: int, population_scale: float) -> pd.DataFrame:
     r = _rng(seed, 1)
     names, iso = _city_names(n)
     ctx = np.array([_COUNTRY_CONTEXT[c] for c in iso])
-    pop = np.exp(r.normal(np.log(180_000), 0.8, n)).clip(40_000, 2_500_000) * population_scale
+    pop = np.exp(r.normal(np.log(150_000), 1.0, n)).clip(40_000, 2_500_000) * population_scale
     internet = np.clip(ctx[:, 0] + r.normal(0, 0.025, n), 0.6, 0.995)
     skills = np.clip(ctx[:, 1] + r.normal(0, 0.05, n), 0.2, 0.95)
     old = np.clip(ctx[:, 2] + r.normal(0, 0.025, n), 0.10, 0.35)
@@ -844,9 +848,10 @@ def _make_takeup(
     """Annual users and digital users by age group and gender, with a known digital divide.
 
     Users of a city-service-year (its transactions) are split over the six groups by a
-    multinomial draw; a group's expected digital share is the year's observed share plus the
-    group's gap, centred so that the user-weighted mean gap is zero (the groups add up to the
-    year's share in expectation).
+    multinomial draw. A group's expected digital share is ``expit(L + d_g)``: ``d_g`` is the
+    group's known log-odds gap to men aged 35-64 (the 65+ gap moves with the year's feature
+    exposure) and ``L`` is solved so that the groups average to the year's observed share.
+    The log-odds gap between two groups of a cell is therefore exactly ``d_g - d_h``.
     """
     r = _rng(seed, 11)
     C, S, T = X["proactive"].shape
@@ -870,17 +875,44 @@ def _make_takeup(
         axis=-1,
     )  # (C, S, 6)
     xbar = {k: _annual(X[k], "mean") for k in dv["narrow_65plus"]}
-    gap65 = dv["gap"]["65+"] + sum(v * xbar[k] for k, v in dv["narrow_65plus"].items())
-    d = np.zeros((C, S, Y, 6))
-    d[..., 0] = dv["gap"]["18-34"] + dv["female_other"]
-    d[..., 1] = dv["gap"]["18-34"]
-    d[..., 2] = dv["gap"]["35-64"] + dv["female_other"]
-    d[..., 3] = dv["gap"]["35-64"]
-    d[..., 4] = gap65 + dv["female_65plus"]
-    d[..., 5] = gap65
     w4 = np.broadcast_to(w[:, :, None, :], (C, S, Y, 6))
-    d_centred = d - (w4 * d).sum(-1, keepdims=True)
-    p_g = np.clip(p_year[..., None] + d_centred, *dv["clip"])
+
+    def log_odds_gaps(exposure: dict[str, np.ndarray]) -> np.ndarray:
+        gap65 = dv["gap"]["65+"] + sum(v * exposure[k] for k, v in dv["narrow_65plus"].items())
+        d = np.zeros((C, S, Y, 6))
+        d[..., 0] = dv["gap"]["18-34"] + dv["female_other"]
+        d[..., 1] = dv["gap"]["18-34"]
+        d[..., 2] = dv["gap"]["35-64"] + dv["female_other"]
+        d[..., 3] = dv["gap"]["35-64"]
+        d[..., 4] = gap65 + dv["female_65plus"]
+        d[..., 5] = gap65
+        return d
+
+    d = log_odds_gaps(xbar)
+    # reference log-odds L (men aged 35-64) such that the user-weighted group shares average to
+    # the year's share: solve sum_g w_g expit(L + d_g) = p_year by Newton's method
+    target = np.clip(p_year, 1e-4, 1 - 1e-4)
+    L = _logit(target)
+    for _ in range(50):
+        s = _expit(L[..., None] + d)
+        f = (w4 * s).sum(-1) - target
+        L = L - f / (w4 * s * (1 - s)).sum(-1)
+        if np.max(np.abs(f)) < 1e-12:
+            break
+    p_g = _expit(L[..., None] + d)
+
+    def mean_gap(exposure: dict[str, np.ndarray]) -> float:
+        pg = _expit(L[..., None] + log_odds_gaps(exposure))  # 65+ minus 35-64, same gender
+        return float(np.mean(pg[..., 4:6] - pg[..., 2:4]))
+
+    truth = {
+        "mean_gap_65plus_vs_35_64_share": mean_gap(xbar),
+        "average_effect_on_gap_65plus_share": {
+            k: mean_gap({**xbar, k: np.ones_like(xbar[k])})
+            - mean_gap({**xbar, k: np.zeros_like(xbar[k])})
+            for k in dv["narrow_65plus"]
+        },
+    }
     users = r.multinomial(total, np.ascontiguousarray(w4))
     digital_users = r.binomial(users, p_g)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -906,7 +938,7 @@ def _make_takeup(
     )
     for col in ["city_id", "service_id", "age_group", "gender", "source"]:
         out[col] = out[col].astype("string")
-    return out
+    return out, truth
 
 
 # iCode, iName, Parent, Direction, Unit (Level-1 indicators of the demo user-centricity index)
@@ -1002,14 +1034,14 @@ def _make_indicators(
             "uCode": ind["city_id"].astype("string"),
             "uName": c.loc[ind["city_id"], "name"].to_numpy(),
             "Time": ind["year"].astype("int64"),
-            "country": c.loc[ind["city_id"], "country"].to_numpy(),
-            "size_class": c.loc[ind["city_id"], "size_class"].to_numpy(),
+            "Group_country": c.loc[ind["city_id"], "country"].to_numpy(),
+            "Group_size": c.loc[ind["city_id"], "size_class"].to_numpy(),
             "population": c.loc[ind["city_id"], "population"].to_numpy().astype(float),
         }
     )
     for code, *_ in _INDICATORS:
         idata[code] = ind[code].to_numpy()
-    for col in ["uName", "country", "size_class"]:
+    for col in ["uName", "Group_country", "Group_size"]:
         idata[col] = idata[col].astype("string")
     rows = []
     for code, name, parent, direction, unit in _INDICATORS:
@@ -1043,10 +1075,10 @@ def _make_indicators(
             "score",
         )
     )
-    rows.append(("country", "Country", None, None, None, None, "Group", None, None, None))
+    rows.append(("Group_country", "Country", None, None, None, None, "Group", None, None, None))
     rows.append(
         (
-            "size_class",
+            "Group_size",
             "City size class (S < 100k, M < 500k, L)",
             None,
             None,
@@ -1277,6 +1309,7 @@ def _make_truth(
     sat_lin: np.ndarray,
     comp_lin: np.ndarray,
     po: pd.DataFrame,
+    divide: dict,
 ) -> dict:
     ds, sp, cp = P["digital_share"], P["satisfaction"], P["completion_rate"]
     lo, hi = ds["clip"]
@@ -1365,12 +1398,15 @@ def _make_truth(
                 "month": transfer_truth(stub, "month"),
             },
             "digital_divide": {
+                "scale": "log-odds of a digital transaction, relative to men aged 35-64 of the "
+                "same city, service and year",
                 "gap_vs_35_64": P["divide"]["gap"],
-                "gap_65plus": "gap['65+'] + sum_k narrow_65plus[k] * (share of the year the "
-                "feature k was on)",
+                "gap_65plus": "gap['65+'] + sum_k narrow_65plus[k] * (share of the year's months "
+                "feature k was on); women aged 65+ add female_65plus",
                 "narrow_65plus": P["divide"]["narrow_65plus"],
                 "female_65plus": P["divide"]["female_65plus"],
                 "female_other": P["divide"]["female_other"],
+                **divide,
             },
         },
     }
@@ -1464,10 +1500,13 @@ origin excluded) the true ATT is {yr["overall"]["simple"]:.4f} (simple), {yr["ov
 Monthly and satisfaction ATTs are in `truth.json` (`true_effects.transfer`).
 
 ## Digital divide (take-up by group)
-Group share = the year's share + gap, centred over the groups: gaps vs 35-64 are
-{P["divide"]["gap"]}; the 65+ gap moves by {P["divide"]["narrow_65plus"]} x (share of the year the
-feature was on), so accessibility and proactive delivery narrow it and eID login widens it;
-women aged 65+ have an extra {P["divide"]["female_65plus"]}.
+A group's digital share is `expit(L + d_g)`, with `L` set so that the groups average to the
+year's share and `d_g` the log-odds gap to men aged 35-64: {P["divide"]["gap"]}. The 65+ gap
+moves by {P["divide"]["narrow_65plus"]} x (share of the year's months the feature was on), so
+accessibility and proactive delivery narrow it and eID login widens it; women aged 65+ add
+{P["divide"]["female_65plus"]}. On the share scale the mean 65+ minus 35-64 gap is
+{te["digital_divide"]["mean_gap_65plus_vs_35_64_share"]:.3f} and the features change it by
+{ {k: round(v, 4) for k, v in te["digital_divide"]["average_effect_on_gap_65plus_share"].items()} }.
 
 ## Indicators (iData/iMeta)
 Computed per city and year from the panel. `use_app` is a count with Denominator `population`;
