@@ -17,10 +17,17 @@ from ucc_research.errors import SpecError
 _SHOW = 5  # how many offending values a message lists before "..."
 
 
+def _plain(v: object) -> object:
+    """numpy scalars as Python ones, so messages read ``5``, not ``np.int64(5)``."""
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def show(values: Iterable[object]) -> str:
     """A short, readable list of offending values for an error message."""
     values = list(values)
-    text = ", ".join(repr(v) for v in values[:_SHOW])
+    text = ", ".join(repr(_plain(v)) for v in values[:_SHOW])
     return text + (f", ... ({len(values)} in all)" if len(values) > _SHOW else "")
 
 

@@ -123,6 +123,7 @@ class _Fit:
     loss_w: float
     n_starts: int
     converged: bool
+    starts: pd.DataFrame
 
 
 def _fit_weights(
@@ -152,7 +153,8 @@ def _fit_weights(
     if v_fixed is not None:
         v = v_fixed / v_fixed.sum()
         w = solve_w(v)
-        return _Fit(w, v, loss(w), _loss_w(gaps, v, w), 0, True)
+        lv = loss(w)
+        return _Fit(w, v, lv, _loss_w(gaps, v, w), 0, True, pd.DataFrame())
 
     def objective(par: np.ndarray) -> float:
         a = np.abs(par)
@@ -163,13 +165,19 @@ def _fit_weights(
 
     base = max(loss(solve_w(np.full(k, 1.0 / k))), 1e-300)
     best: tuple[float, np.ndarray, bool] | None = None
-    for start in _starts(gaps, z1, z0, n_starts, rng):
+    runs = []
+    for kind, start in _starts(gaps, z1, z0, n_starts, rng):
         state["w"] = None
-        res = minimize(
-            objective,
-            start,
-            method="Nelder-Mead",
-            options=_NM_OPTIONS,
+        res = minimize(objective, start, method="Nelder-Mead", options=_NM_OPTIONS)
+        runs.append(
+            {
+                "start": kind,
+                "loss_v": float(res.fun) * base,
+                "converged": bool(res.success),
+                "n_evaluations": int(res.nfev),
+                "top_donor": int(np.argmax(state["w"])),
+                "top_weight": float(np.max(state["w"])),
+            }
         )
         if best is None or res.fun < best[0] - 1e-12:
             best = (float(res.fun), res.x, bool(res.success))
@@ -177,7 +185,7 @@ def _fit_weights(
     v = np.abs(best[1]) / np.abs(best[1]).sum()
     state["w"] = None
     w = solve_w(v)
-    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2])
+    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], pd.DataFrame(runs))
 
 
 def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
@@ -187,10 +195,10 @@ def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
 
 def _starts(
     gaps: np.ndarray, z1: np.ndarray, z0: np.ndarray, n: int, rng: np.random.Generator
-) -> list[np.ndarray]:
-    """Equal weights, Synth's regression-based start, then seeded Dirichlet draws."""
+) -> list[tuple[str, np.ndarray]]:
+    """Equal weights, Synth's regression-based start, then seeded Dirichlet draws (labelled)."""
     k = gaps.shape[0]
-    starts = [np.full(k, 1.0 / k)]
+    starts = [("equal", np.full(k, 1.0 / k))]
     if n > 1:
         # Regress every unit's outcome path on its (scaled) predictors; a predictor that explains
         # much of the outcome starts with a large weight (pysyncon's ``optim_initial="ols"``).
@@ -199,9 +207,9 @@ def _starts(
         beta = np.linalg.lstsq(x, z, rcond=None)[0][1:]
         ols = np.einsum("ij,ij->i", beta, beta)
         if np.all(np.isfinite(ols)) and ols.sum() > 0:
-            starts.append(ols / ols.sum())
+            starts.append(("regression", ols / ols.sum()))
     while len(starts) < n:
-        starts.append(rng.dirichlet(np.ones(k)))
+        starts.append((f"random {len(starts) - 1}", rng.dirichlet(np.ones(k))))
     return starts[:n]
 
 
@@ -397,6 +405,9 @@ class SynthResult(ImpactResult):
         Predictors of the treated unit, its synthetic control and the donors' mean.
     placebos : PlaceboResult or None
         In-space placebo inference (``placebo=True``).
+    starts : DataFrame
+        One row per start of the ``V`` search: its loss, convergence and largest donor. The
+        problem is not convex; starts reaching different donors flag weakly identified weights.
     """
 
     weights: pd.Series
@@ -416,6 +427,7 @@ class SynthResult(ImpactResult):
     outcome: str
     n_starts: int
     converged: bool
+    starts: pd.DataFrame
     _refit: Any = field(default=None, repr=False)
 
     def tidy(self) -> pd.DataFrame:
@@ -445,6 +457,15 @@ class SynthResult(ImpactResult):
             f"  V chosen by Nelder-Mead from {self.n_starts} start(s)"
             + ("" if self.converged else " (best start hit the iteration limit)"),
         ]
+        if len(self.starts) > 1:
+            near = self.starts["loss_v"] <= self.loss_v * 1.05
+            if self.starts.loc[near, "top_donor"].nunique() > 1 or (
+                self.starts["top_donor"].nunique() > 1
+            ):
+                lines.append(
+                    "  note: starts ended at different donor mixes (non-convex V search); "
+                    "see .starts and .leave_one_out() before relying on the weights"
+                )
         if self.placebos is not None:
             t = self.placebos.table
             lines.append(
@@ -624,6 +645,9 @@ def synthetic_control(
             )
     donor_list = prob.units[1:]
     fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v)
+    starts = fit.starts
+    if len(starts):
+        starts = starts.assign(top_donor=[donor_list[i] for i in starts["top_donor"]])
     pre_mask = gap.index < treatment_time
     synthetic = prob.y[treated] - gap
 
@@ -682,6 +706,7 @@ def synthetic_control(
         outcome=outcome,
         n_starts=fit.n_starts,
         converged=fit.converged,
+        starts=starts,
         _refit=refit,
     )
 
@@ -689,7 +714,8 @@ def synthetic_control(
 def _placebo_table(gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray) -> PlaceboResult:
     pre = np.sqrt((gaps[pre_mask] ** 2).mean())
     post = np.sqrt((gaps[~pre_mask] ** 2).mean())
-    ratio = post / pre
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = post / pre  # an exact pre-fit gives inf (ranked first); 0/0 gives NaN (last)
     table = pd.DataFrame(
         {
             "unit": gaps.columns,
@@ -700,6 +726,8 @@ def _placebo_table(gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray) -> Pl
             "att": gaps[~pre_mask].mean().to_numpy(),
         }
     )
-    table["rank"] = table["ratio"].rank(ascending=False, method="max").astype(int)
+    table["rank"] = (
+        table["ratio"].rank(ascending=False, method="max", na_option="bottom").astype(int)
+    )
     p = float((ratio >= ratio[treated]).mean())
     return PlaceboResult(table=table, gaps=gaps, p_value=p)

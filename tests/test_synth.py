@@ -1,0 +1,214 @@
+"""Synthetic control: the Synth vignette (Basque Country) and simulated panels with known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ucc_research import config
+from ucc_research.errors import SpecError
+from ucc_research.impact import synthetic_control
+from ucc_research.impact.synth import _simplex_qp
+
+BASQUE = "Basque Country (Pais Vasco)"
+SECTORS = [
+    "sec.agriculture",
+    "sec.energy",
+    "sec.industry",
+    "sec.construction",
+    "sec.services.venta",
+    "sec.services.nonventa",
+]
+VIGNETTE = dict(
+    predictors=["school.illit", "school.prim", "school.med", "school.high", "school.post.high"]
+    + ["invest"],
+    predictor_period=range(1964, 1970),
+    special_predictors=[("gdpcap", range(1960, 1970), "mean")]
+    + [(c, range(1961, 1970, 2), "mean") for c in SECTORS]
+    + [("popdens", [1969], "mean")],
+    optimize_period=range(1960, 1970),
+)
+
+
+@pytest.fixture(scope="module")
+def basque() -> pd.DataFrame:
+    return pd.read_csv(config.shared_data_dir() / "basque" / "basque.csv")
+
+
+@pytest.fixture(scope="module")
+def basque_fit(basque):
+    return synthetic_control(
+        basque, "gdpcap", "regionname", "year", BASQUE, 1975, n_starts=4, placebo=False, **VIGNETTE
+    )
+
+
+def test_basque_reproduces_synth_weights(basque_fit):
+    w = basque_fit.weights
+    assert w["Cataluna"] == pytest.approx(0.8508, abs=0.02)
+    assert w["Madrid (Comunidad De)"] == pytest.approx(0.1492, abs=0.02)
+    others = w.drop(["Cataluna", "Madrid (Comunidad De)"])
+    assert others.max() < 0.01
+    assert w.sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_basque_att_and_fit_match_reference(basque_fit):
+    # pysyncon / Synth reference: ATT 1975-1997 = -0.6996, MSPE over 1960-1969 = 0.008865.
+    assert basque_fit.att == pytest.approx(-0.6996, rel=0.03)
+    assert basque_fit.loss_v == pytest.approx(0.008865, rel=0.02)
+    gap = basque_fit.gap
+    assert gap.loc[1975:].mean() == pytest.approx(basque_fit.att)
+    assert basque_fit.v.sum() == pytest.approx(1.0)
+    assert (basque_fit.v >= 0).all()
+    bal = basque_fit.predictor_balance
+    assert bal.loc["gdpcap", "synthetic"] == pytest.approx(bal.loc["gdpcap", "treated"], rel=0.02)
+
+
+def test_more_starts_never_do_worse_and_are_reported(basque):
+    # Without the Spain aggregate the V search is harder: the equal start alone stalls.
+    donors = [u for u in basque["regionname"].unique() if u not in (BASQUE, "Spain (Espana)")]
+    args = (basque, "gdpcap", "regionname", "year", BASQUE, 1975)
+    one = synthetic_control(*args, donors=donors, n_starts=1, placebo=False, **VIGNETTE)
+    many = synthetic_control(*args, donors=donors, n_starts=4, placebo=False, **VIGNETTE)
+    assert many.loss_v <= one.loss_v + 1e-12
+    assert len(many.starts) == 4 and many.starts["loss_v"].min() == pytest.approx(many.loss_v)
+    assert many.starts["start"].iloc[0] == "equal"
+    assert "Spain (Espana)" not in many.weights.index
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_simplex_qp_satisfies_kkt(seed):
+    rng = np.random.default_rng(seed)
+    k, j = rng.integers(2, 8), rng.integers(2, 15)
+    d = rng.normal(size=(k, j)) + rng.normal(size=(k, 1))
+    q = d.T @ d
+    w = _simplex_qp(q)
+    assert w.min() >= 0 and w.sum() == pytest.approx(1.0)
+    grad, mu = q @ w, w @ q @ w
+    tol = 1e-8 * np.abs(q).max()
+    assert np.all(grad >= mu - tol)  # no donor outside the support would lower the loss
+    assert np.allclose(grad[w > 1e-9], mu, atol=tol)  # stationarity on the support
+    # Same optimum from a warm start anywhere on the simplex.
+    w2 = _simplex_qp(q, rng.dirichlet(np.ones(j)))
+    assert w2 @ q @ w2 == pytest.approx(mu, rel=1e-8, abs=1e-12)
+
+
+T0 = 8  # first treated period of the simulated panels (8 pre-periods, 6 post)
+
+
+def _sim_panel(effect: float = 2.0, seed: int = 4, n_units: int = 6, n_t: int = 14):
+    """SYNTHETIC panel: a treated unit close to 0.6*u1 + 0.4*u2 before treatment.
+
+    Four factors and five donors: the donors' loadings are affinely independent, so the weights
+    that reproduce the treated unit are unique.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_t)
+    factors = np.column_stack([np.ones(n_t), np.sin(t / 2), t / n_t, np.cos(t / 1.5)])
+    loadings = rng.normal(size=(n_units, 4)) + np.array([5, 0, 0, 0])
+    y = loadings @ factors.T + 0.01 * rng.normal(size=(n_units, n_t))
+    treated = 0.6 * y[1] + 0.4 * y[2] + 0.01 * rng.normal(size=n_t)
+    treated = treated + np.where(t >= T0, effect, 0.0)
+    units = ["treated"] + [f"u{i}" for i in range(1, n_units)]
+    ys = np.vstack([treated, y[1:]])
+    return pd.DataFrame(
+        {"unit": np.repeat(units, n_t), "period": np.tile(t, n_units), "y": ys.ravel()}
+    )
+
+
+def test_simulated_weights_effect_and_placebo_pvalue():
+    df = _sim_panel()
+    res = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=2, seed=3)
+    assert res.weights["u1"] == pytest.approx(0.6, abs=0.03)
+    assert res.weights["u2"] == pytest.approx(0.4, abs=0.03)
+    assert res.att == pytest.approx(2.0, abs=0.05)
+    assert res.pre_rmspe < 0.05
+    # The only real effect: the treated unit's post/pre ratio is the largest of the 6.
+    assert res.placebos.p_value == pytest.approx(1 / 6)
+    assert res.placebos.table["rank"].iloc[0] == 1
+    assert list(res.placebos.gaps.columns[:1]) == ["treated"]
+    tidy = res.tidy()
+    assert tidy.loc[tidy["term"] == "att", "estimate"].item() == pytest.approx(res.att)
+    assert "p-value = 0.1667" in res.summary()
+
+
+def test_no_effect_gives_no_significance():
+    res = synthetic_control(
+        _sim_panel(effect=0.0), "y", "unit", "period", "treated", T0, n_starts=1
+    )
+    assert abs(res.att) < 0.1
+    assert res.placebos.p_value > 0.1
+
+
+def test_deterministic_given_seed():
+    df = _sim_panel(seed=5)
+    a = synthetic_control(
+        df, "y", "unit", "period", "treated", T0, n_starts=3, seed=7, placebo=False
+    )
+    b = synthetic_control(
+        df, "y", "unit", "period", "treated", T0, n_starts=3, seed=7, placebo=False
+    )
+    pd.testing.assert_series_equal(a.weights, b.weights)
+
+
+def test_leave_one_out_replaces_a_dropped_donor():
+    df = _sim_panel()
+    # u5 becomes a near copy of u1, so dropping u1 should move its weight to u5.
+    u1 = df.loc[df["unit"] == "u1", "y"].to_numpy()
+    df.loc[df["unit"] == "u5", "y"] = u1 + 0.01
+    res = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=1, placebo=False)
+    loo = res.leave_one_out(min_weight=0.2)
+    assert set(loo.table["dropped"]) == {d for d, w in res.weights.items() if w > 0.2}
+    row = loo.table.set_index("dropped")
+    dropped_u1 = "u1" if "u1" in row.index else "u5"
+    assert row.loc[dropped_u1, "att"] == pytest.approx(2.0, abs=0.1)
+    assert "(none)" in loo.gaps.columns
+
+
+def test_fixed_v_skips_optimisation():
+    df = _sim_panel()
+    res = synthetic_control(df, "y", "unit", "period", "treated", T0, v=np.ones(T0), placebo=False)
+    assert res.v.to_numpy() == pytest.approx(np.full(T0, 1 / T0))
+    assert res.weights["u1"] == pytest.approx(0.6, abs=0.03)
+
+
+# ---------------------------------------------------------------- bad input
+def test_treated_unit_absent():
+    with pytest.raises(SpecError, match="treated unit 'Atlantis'"):
+        synthetic_control(_sim_panel(), "y", "unit", "period", "Atlantis", T0)
+
+
+def test_fewer_pre_periods_than_predictors():
+    df = _sim_panel()
+    df["x"] = np.random.default_rng(0).normal(size=len(df))
+    with pytest.raises(SpecError, match="predictors but only 3 pre-treatment periods"):
+        synthetic_control(
+            df, "y", "unit", "period", "treated", 3, predictors=["x"],
+            special_predictors=[("y", [0]), ("y", [1]), ("y", [2])],
+        )  # fmt: skip
+
+
+def test_non_numeric_outcome():
+    df = _sim_panel()
+    df["y"] = df["y"].astype(str)
+    with pytest.raises(SpecError, match="outcome 'y' must be numeric"):
+        synthetic_control(df, "y", "unit", "period", "treated", T0)
+
+
+def test_missing_unit_period_row():
+    df = _sim_panel()
+    df = df[~((df["unit"] == "u3") & (df["period"] == 5))]
+    with pytest.raises(SpecError, match=r"missing for unit-period\(s\) \('u3', 5\)"):
+        synthetic_control(df, "y", "unit", "period", "treated", T0)
+
+
+def test_duplicated_unit_period_row():
+    df = _sim_panel()
+    df = pd.concat([df, df.iloc[[7]]], ignore_index=True)
+    with pytest.raises(SpecError, match="duplicated unit-period rows"):
+        synthetic_control(df, "y", "unit", "period", "treated", T0)
+
+
+def test_unknown_column():
+    with pytest.raises(SpecError, match="'income' not in the data"):
+        synthetic_control(_sim_panel(), "y", "unit", "period", "treated", T0, predictors=["income"])
