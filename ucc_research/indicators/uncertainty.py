@@ -322,16 +322,14 @@ class _Plan:
             for r, k in enumerate(self.choice["drop"]):
                 if drop.alternatives[k] is not None:
                     self.weights[r, self.hier.codes.index(drop.alternatives[k])] = 0.0
-        self.steps = [i for i in inputs if i.name in STEP_KEYS]
-
-    def variant_key(self, r: int) -> tuple[int, ...]:
-        return tuple(int(self.choice[i.name][r]) for i in self.steps)
-
-    def step_changes(self, key: tuple[int, ...]) -> dict[str, Any]:
-        return {i.name: dict(i.alternatives[k]) for i, k in zip(self.steps, key, strict=True)}
+        # pipeline order, so that variants can be built by extending shorter ones
+        self.steps = sorted(
+            (i for i in inputs if i.name in STEP_KEYS), key=lambda i: STEP_KEYS.index(i.name)
+        )
 
     def changes(self, r: int) -> dict[str, Any]:
-        ch = self.step_changes(self.variant_key(r))
+        """The :meth:`Coin.rebuild` arguments of run ``r`` (the replay)."""
+        ch = {i.name: dict(i.alternatives[self.choice[i.name][r]]) for i in self.steps}
         if self.fixed_weights:
             ch["weights"] = dict(zip(self.hier.codes, self.weights[r].tolist(), strict=True))
         return ch
@@ -399,25 +397,59 @@ def _level_settings(spec_agg: Mapping[str, Any], n_levels: int):
     return methods, thresh
 
 
+def _merged_step(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's settings after a change, as :meth:`Coin.rebuild` documents it."""
+    if "method" not in new or new["method"] == old.get("method"):
+        return {**old, **new}
+    return dict(new)
+
+
 def _run_vectorised(plan: _Plan, target: str, rows: pd.Index):
+    from ucc_research.indicators.coin import load_spec
+
     n = plan.weights.shape[0]
     scores = np.full((n, len(rows)), np.nan)
     failed: dict[int, str] = {}
-    keys = [plan.variant_key(r) for r in range(n)]
-    for key in dict.fromkeys(keys):
-        reps = np.array([r for r in range(n) if keys[r] == key])
-        variant, err = _rebuild(plan.coin, plan.step_changes(key)) if key else (plan.coin, None)
+    pre = list(plan.steps)
+    agg_input = None
+    data_driven = plan.coin.spec["weight"]["method"] in ("pca", "optimise")
+    if pre and pre[-1].name == "aggregate" and (plan.fixed_weights or not data_driven):
+        agg_input = pre.pop()  # aggregation is done here; data-driven weights need a rebuild
+    cache: dict[tuple, tuple] = {(): (plan.coin, None)}
+
+    def variant(prefix: tuple) -> tuple:
+        # each variant extends the one without its last change, re-using the earlier stages
+        if prefix not in cache:
+            parent, err = variant(prefix[:-1])
+            j, k = prefix[-1]
+            change = {pre[j].name: dict(pre[j].alternatives[k])}
+            cache[prefix] = (None, err) if err else _rebuild(parent, change)
+        return cache[prefix]
+
+    groups: dict[tuple, list[int]] = {}
+    for r in range(n):
+        key = tuple((j, int(plan.choice[inp.name][r])) for j, inp in enumerate(pre))
+        a = int(plan.choice[agg_input.name][r]) if agg_input is not None else -1
+        groups.setdefault((key, a), []).append(r)
+    for (key, a), reps in groups.items():
+        coin_v, err = variant(key)
         if err is not None:
-            failed.update(dict.fromkeys(reps.tolist(), err))
+            failed.update(dict.fromkeys(reps, err))
             continue
+        agg = coin_v.spec["aggregate"]
+        if agg_input is not None:
+            merged = _merged_step(agg, agg_input.alternatives[a])
+            try:
+                agg = load_spec({"aggregate": merged})["aggregate"]
+            except SpecError as exc:
+                failed.update(dict.fromkeys(reps, str(exc)))
+                continue
         if plan.fixed_weights:
             w = plan.weights[reps]
         else:  # the variant's own weights (data-driven weights are recomputed per variant)
-            w0 = variant.weights_raw.reindex(plan.hier.codes).to_numpy(dtype=float)
+            w0 = coin_v.weights_raw.reindex(plan.hier.codes).to_numpy(dtype=float)
             w = np.tile(w0, (len(reps), 1))
-        norm = variant.stages["normalised"]
-        x = norm[plan.hier.levels[1]].reindex(rows).to_numpy(dtype=float)
-        agg = variant.spec["aggregate"]
+        x = coin_v.stages["normalised"][plan.hier.levels[1]].reindex(rows).to_numpy(dtype=float)
         methods, thresh = _level_settings(agg, plan.hier.top)
         res = batch_aggregate(
             x,
@@ -432,7 +464,7 @@ def _run_vectorised(plan: _Plan, target: str, rows: pd.Index):
             unit_labels=[str(u) for u in rows],
         )
         scores[reps] = res.scores
-        failed.update({int(reps[i]): why for i, why in res.failed.items()})
+        failed.update({reps[i]: why for i, why in res.failed.items()})
     return scores, failed
 
 
