@@ -409,7 +409,10 @@ def _coerce(
 
 
 def _problems(raw: pd.Series, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
-    idx = mask.index[mask.to_numpy(dtype=bool)]
+    flags = mask.to_numpy(dtype=bool)
+    if not flags.any():
+        return _empty_problems()
+    idx = mask.index[flags]
     return pd.DataFrame(
         {"index": idx, "column": column, "value": raw.loc[idx].to_numpy(), "reason": reason}
     )

@@ -33,11 +33,11 @@ from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
-from ucc_research.cleaning.readers import LINE, parse_datetimes, read_table
+from ucc_research.cleaning.readers import LINE, US_12H, parse_datetimes, read_table
 from ucc_research.cleaning.schemas import validate_frame
 
 TIMEZONE = "America/New_York"
-DATE_FORMAT = "%m/%d/%Y %I:%M:%S %p"
+DATE_FORMAT = US_12H
 
 
 @dataclass(frozen=True)
@@ -169,8 +169,8 @@ def clean_requests(
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Map a raw 311 frame (text, with ``_line``) to validated ``requests`` rows.
 
-    Returns the kept rows (sorted by ``created_at``, ``request_id``), the quarantine records of
-    the others, and notes (channel mapping counts, DST handling).
+    Returns the kept rows (in file order), the quarantine records of the others, and notes
+    (channel mapping counts, DST handling).
     """
     channel, unmapped = map_channels(df[spec.channel], spec.channel_map)
     created, bad_created, dst_created = parse_datetimes(df[spec.created], DATE_FORMAT, tz=TIMEZONE)
@@ -218,7 +218,6 @@ def clean_requests(
         "status": spec.status,
     }
     rule_q["column"] = rule_q["column"].replace(raw_names)
-    kept = kept.sort_values(["created_at", "request_id"], kind="stable").reset_index(drop=True)
 
     counts = pd.crosstab(df[spec.channel].fillna(""), channel)
     mapping = "; ".join(

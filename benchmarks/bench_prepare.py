@@ -1,0 +1,172 @@
+"""Speed and peak memory of the 311 request-log path against a bare ``pandas.read_csv``.
+
+Generates a 311-style CSV in the Baltimore schema (26 columns, default 1,000,000 rows; seeded),
+then runs, each in a fresh subprocess so peak memory (``ru_maxrss``) is its own:
+
+* ``bare read``: ``pandas.read_csv(path)`` with default type inference;
+* ``clean + validate``: :func:`ucc_research.cleaning.sources.requests_311.adapt_log`: dialect and
+  encoding detection, read as text, channel mapping, local-time parsing with DST rules, every
+  ``requests`` rule, quarantine, and the monthly ``service_panel`` (validated too).
+
+Goal: clean + validate within 3x the bare read's time. Run::
+
+    .venv/bin/python benchmarks/bench_prepare.py [--rows N] [--seed S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+COLUMNS = [
+    "SRRecordID", "ServiceRequestNum", "SRType", "MethodReceived", "CreatedDate", "SRStatus",
+    "StatusDate", "DueDate", "CloseDate", "Agency", "LastActivity", "LastActivityDate", "Outcome",
+    "Address", "ZipCode", "Neighborhood", "CouncilDistrict", "PoliceDistrict", "PolicePost",
+    "Latitude", "Longitude", "GeoLocation", "2010 Census Wards Precincts",
+    "2010 Census Neighborhoods", "Zip Codes", "DaysOpen",
+]  # fmt: skip
+
+
+def _fmt(ts: pd.Series) -> pd.Series:
+    """``MM/DD/YYYY hh:mm:ss AM`` text, formatted by pyarrow (pandas' strftime is slow)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(ts.astype("datetime64[s]"))
+    text = pc.strftime(arr, format="%m/%d/%Y %I:%M:%S %p")
+    return pd.Series(text.to_numpy(zero_copy_only=False), index=ts.index, dtype="str")
+
+
+def generate(path: Path, n: int, seed: int) -> None:
+    """A Baltimore-schema 311 CSV with realistic values and a few bad rows (about 0.1%)."""
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp("2014-01-01").value
+    span = pd.Timestamp("2019-01-01").value - start
+    created = pd.Series(pd.to_datetime(start + rng.integers(0, span, n), unit="ns").floor("s"))
+    days = rng.exponential(6.0, n)
+    closed = created + pd.to_timedelta(days * 86400, unit="s").floor("s")
+    open_ = rng.random(n) < 0.03
+    methods = np.array(["Phone", "API", "Internal", "Mail", "System", "Other", "Email", "Web"])
+    method = methods[rng.choice(8, n, p=[0.5, 0.26, 0.2, 0.02, 0.01, 0.006, 0.002, 0.002])]
+    types = np.array([f"SW-Type {i}" for i in range(60)])
+    lat = 39.2 + rng.random(n) * 0.2
+    lon = -76.7 + rng.random(n) * 0.2
+    ids = pd.Series(np.arange(n)).astype("str").str.zfill(8)
+    close_text = _fmt(closed).where(~open_, "")
+    bad = rng.random(n) < 0.001
+    close_text = close_text.where(~bad, "not a date")
+    df = pd.DataFrame(
+        {
+            "SRRecordID": "18-" + ids,
+            "ServiceRequestNum": "18-" + ids,
+            "SRType": types[rng.integers(0, 60, n)],
+            "MethodReceived": method,
+            "CreatedDate": _fmt(created),
+            "SRStatus": np.where(open_, "Open", "Closed"),
+            "StatusDate": _fmt(closed),
+            "DueDate": _fmt(created + pd.Timedelta("7D")),
+            "CloseDate": close_text,
+            "Agency": "Solid Waste",
+            "LastActivity": "",
+            "LastActivityDate": "",
+            "Outcome": "",
+            "Address": "3400 GARRISON BLVD, BALTIMORE, MD, 21215",
+            "ZipCode": rng.integers(21201, 21240, n),
+            "Neighborhood": "Dorchester",
+            "CouncilDistrict": rng.integers(1, 15, n),
+            "PoliceDistrict": "Northwestern",
+            "PolicePost": rng.integers(100, 999, n),
+            "Latitude": lat.round(6),
+            "Longitude": lon.round(6),
+            "GeoLocation": "(39.0, -77.0)",
+            "2010 Census Wards Precincts": rng.integers(1, 300, n),
+            "2010 Census Neighborhoods": rng.integers(1, 300, n),
+            "Zip Codes": rng.integers(20000, 40000, n),
+            "DaysOpen": np.where(open_, -1, np.floor(days)).astype("int64"),
+        }
+    )[COLUMNS]
+    df["DaysOpen"] = df["DaysOpen"].astype("str").replace("-1", "")
+    df.to_csv(path, index=False)
+
+
+_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+mode, path = sys.argv[1], Path(sys.argv[2])
+import pandas as pd
+from ucc_research.cleaning.sources.requests_311 import BALTIMORE, adapt_log
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+if mode == "bare":
+    n = len(pd.read_csv(path))
+    extra = {}
+else:
+    r = adapt_log(path.parent, BALTIMORE, path=path)
+    n = sum(r.rows_in.values())
+    assert not r.conservation_problems(), r.conservation_problems()
+    extra = {"kept": len(r.tables["requests"]), "quarantined": int(r.quarantine["line"].nunique()),
+             "panel_rows": len(r.tables["service_panel"])}
+secs = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": n, "seconds": secs, "peak_mb": peak / 1024, "import_mb": base / 1024,
+                  **extra}))
+"""
+
+
+def measure(mode: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, mode, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=311)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "311_bench.csv"
+        t0 = time.perf_counter()
+        generate(path, args.rows, args.seed)
+        size = path.stat().st_size / 1e6
+        print(f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        bare = measure("bare", path)
+        full = measure("clean", path)
+    print()
+    print(
+        f"{'path':<18}{'rows':>11}{'seconds':>9}{'rows/s':>12}{'peak MB':>9}{'MB over import':>16}"
+    )
+    for label, m in (("bare read_csv", bare), ("clean + validate", full)):
+        print(
+            f"{label:<18}{m['rows']:>11,}{m['seconds']:>9.2f}{m['rows'] / m['seconds']:>12,.0f}"
+            f"{m['peak_mb']:>9.0f}{m['peak_mb'] - m['import_mb']:>16.0f}"
+        )
+    print()
+    print(
+        f"time ratio (clean + validate / bare read): {full['seconds'] / bare['seconds']:.2f}x "
+        "(goal <= 3x)"
+    )
+    print(f"peak memory ratio: {full['peak_mb'] / bare['peak_mb']:.2f}x")
+    print(
+        f"kept {full['kept']:,}, quarantined {full['quarantined']:,} rows, "
+        f"panel {full['panel_rows']:,} rows"
+    )
+
+
+if __name__ == "__main__":
+    main()
