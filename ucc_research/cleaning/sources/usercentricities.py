@@ -116,10 +116,10 @@ def _read_indicators(raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         problems.append((line, "field_key", v, "duplicated field key"))
     quarantine = concat_quarantine(
         [
-            reader_problems(detected, source=SOURCE, table="iMeta", file=rel),
+            reader_problems(detected, source=SOURCE, table="iMeta_ucc_2023", file=rel),
             problems_frame(
                 source=SOURCE,
-                table="iMeta",
+                table="iMeta_ucc_2023",
                 file=rel,
                 lines=[p[0] for p in problems],
                 columns=[p[1] for p in problems],
@@ -243,10 +243,10 @@ def _read_points(raw_dir: Path, subpillar_n: dict[str, int]):
                 problems.append((line, col, v, "must be a whole number"))
     quarantine = concat_quarantine(
         [
-            reader_problems(detected, source=SOURCE, table="iData", file=rel),
+            reader_problems(detected, source=SOURCE, table="iData_ucc_2022", file=rel),
             problems_frame(
                 source=SOURCE,
-                table="iData",
+                table="iData_ucc_2022",
                 file=rel,
                 lines=[p[0] for p in problems],
                 columns=[p[1] for p in problems],
