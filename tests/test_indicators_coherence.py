@@ -160,3 +160,16 @@ def test_bad_input_is_reported_clearly(asem):
         coherence(data, meta.drop(columns="Parent"))
     with pytest.raises(SpecError, match="two items"):
         cronbach_alpha(np.ones((5, 1)))
+
+
+def test_a_built_coin_is_accepted_directly():
+    from ucc_research.indicators import build
+    from ucc_research.indicators.uncertainty import synthetic_index_inputs
+
+    idata, imeta = synthetic_index_inputs(n_units=30, n_indicators=8, n_pillars=2, seed=2)
+    coin = build(idata, imeta)
+    from_coin = coherence(coin, method="spearman")
+    from_table = coherence(coin.stages["aggregated"].reset_index(), imeta, method="spearman")
+    pd.testing.assert_frame_equal(from_coin.within, from_table.within)
+    pd.testing.assert_frame_equal(from_coin.alpha, from_table.alpha)
+    assert from_coin.within["n"].lt(30).any()  # pairwise-complete: synthetic values are missing

@@ -262,3 +262,21 @@ def test_asem_sensitivity_agrees_with_coinr_vignette():
     m = res.rank_stats.merge(stats, on="uCode", validate="one_to_one")
     assert len(m) == 51 and (m["nominal_rank"] == m["Nominal"]).all()
     assert (m["median_rank"] - m["Median"]).abs().max() <= 4  # 128 vs 200 runs of rank noise
+
+
+def test_panel_ranks_within_each_year_and_engines_agree(inputs):
+    idata, imeta = synthetic_index_inputs(n_units=10, n_indicators=6, n_pillars=2, seed=1)
+    later = idata.copy()
+    later.iloc[:, 2:] = later.iloc[:, 2:] * 1.1 + 3
+    panel = pd.concat([idata.assign(Time=2022), later.assign(Time=2023)], ignore_index=True)
+    c = build(panel, imeta, SPEC)
+    vec = uncertainty_analysis(c, None, 8, engine="vectorised")
+    rep = uncertainty_analysis(c, None, 8, engine="replay")
+    np.testing.assert_array_equal(vec.ranks.to_numpy(), rep.ranks.to_numpy())
+    for _, block in vec.ranks.groupby(level="Time"):
+        assert sorted(block["r_1"]) == list(range(1, 11))  # a full ranking per year
+    nominal = c.ranks.set_index(["uCode", "Time"])["Index"].astype(float)
+    stats = vec.rank_stats.set_index(["uCode", "Time"])
+    pd.testing.assert_series_equal(stats["nominal_rank"], nominal, check_names=False)
+    table = rank_intervals(c, 8)
+    assert list(table["Time"]) == [2022] * 10 + [2023] * 10

@@ -4,7 +4,8 @@ Everything works on a plain table (one row per unit, one column per indicator or
 optionally a ``uCode`` column) and the hierarchy in COINr's ``iMeta`` form (``iCode``, ``Level``,
 ``Parent``). Use the normalised (direction-adjusted) data so that a negative correlation means a
 real conflict rather than a "lower is better" indicator. A built coin is accepted directly: its
-aggregated stage and metadata are used.
+aggregated stage and metadata are used. Rows are pooled: for a panel, pass one year's rows to
+study that year alone.
 
 All tables are tidy (one row per pair, aggregate or component) so they plot directly with seaborn,
 and every correlation carries its p-value and the number of units it rests on.

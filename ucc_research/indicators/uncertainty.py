@@ -331,7 +331,9 @@ class _Plan:
         """The :meth:`Coin.rebuild` arguments of run ``r`` (the replay)."""
         ch = {i.name: dict(i.alternatives[self.choice[i.name][r]]) for i in self.steps}
         if self.fixed_weights:
-            ch["weights"] = dict(zip(self.hier.codes, self.weights[r].tolist(), strict=True))
+            # the top code's weight is unused and may be blank in iMeta
+            w = zip(self.hier.codes, self.weights[r].tolist(), strict=True)
+            ch["weights"] = {c: v for c, v in w if np.isfinite(v)}
         return ch
 
     def runs_table(self) -> pd.DataFrame:
@@ -650,11 +652,15 @@ def rank_intervals(
     Returns
     -------
     pandas.DataFrame
-        ``uCode``, ``nominal_rank``, ``median_rank``, ``q05``, ``q95``, ``mean_rank``, sorted by
-        nominal rank; ``attrs`` holds ``n_runs``, ``n_failed``, ``seed`` and ``target``.
+        ``uCode`` (+ ``Time`` for a panel, ranks within each year), ``nominal_rank``,
+        ``median_rank``, ``q05``, ``q95``, ``mean_rank``, sorted by (year and) nominal rank;
+        ``attrs`` holds ``n_runs``, ``n_failed``, ``seed`` and ``target``.
     """
     res = uncertainty_analysis(coin, vary, n, seed=seed, target=target)
-    out = res.rank_stats.sort_values(["nominal_rank", "uCode"], kind="stable")
+    keys = (
+        ["Time", "nominal_rank", "uCode"] if "Time" in res.rank_stats else ["nominal_rank", "uCode"]
+    )
+    out = res.rank_stats.sort_values(keys, kind="stable")
     out = out.reset_index(drop=True)
     out.attrs.update(n_runs=n, n_failed=len(res.failed), seed=seed, target=res.target)
     return out
