@@ -25,6 +25,8 @@ TRIM_LEVEL = 0.995
 
 def logit_fit(x: np.ndarray, d: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
     """Maximum-likelihood logit of ``d`` on ``x`` (Newton-Raphson); returns (fitted p, converged)."""
+    if x.shape[1] == 1 and np.all(x[:, 0] == 1.0):  # intercept only: the MLE is the mean
+        return np.full(len(d), d.mean()), True
     beta = np.zeros(x.shape[1])
     # Start from the marginal log-odds, as glm's mustart does, for fewer iterations.
     p_bar = min(max(d.mean(), 1e-8), 1 - 1e-8)

@@ -175,8 +175,11 @@ def _prepare(
     never = np.isnan(g_all) | np.isinf(g_all) | (g_all == 0)
     g_all = np.where(never, np.inf, g_all)
     codes, uniq_units = pd.factorize(data[unit], sort=True)
-    per_unit = pd.DataFrame({"u": codes, "g": g_all}).groupby("u")["g"].nunique()
-    varying = per_unit[per_unit > 1].index.to_numpy()
+    g_min = np.full(len(uniq_units), np.inf)
+    g_max = np.full(len(uniq_units), -np.inf)
+    np.minimum.at(g_min, codes, g_all)
+    np.maximum.at(g_max, codes, g_all)
+    varying = np.flatnonzero(g_min != g_max)
     if len(varying):
         raise SpecError(
             f"cohort column {cohort!r} varies within {len(varying)} unit(s) "
@@ -409,8 +412,8 @@ def _att_gt(panel: _Panel, control: str, method: str, base_period: str, anticipa
             full[cell] = psi * (n / cell.sum())
             rows.append(row | {"att": att, "n_treated": int(treated.sum()), "n_control": n_c})
             infs.append(full)
-    table = pd.DataFrame(rows)
-    table["normalised"] = table["n_control"] == 0
+    table = pd.DataFrame({k: [r[k] for r in rows] for k in rows[0]})
+    table["normalised"] = table["n_control"].to_numpy() == 0
     return table, np.column_stack(infs)
 
 
@@ -614,20 +617,24 @@ class StaggeredDiDResult(ImpactResult):
             bse, crit = self._boot.se_and_crit(inf)
             se = bse
         se = np.where(se > _TINY, se, np.nan)
-        out = table[["cohort", "time"]].copy()
-        out["event_time"] = out["time"] - out["cohort"]
-        out["base_period"] = table["base"]
-        out["att"] = table["att"].to_numpy()
-        out["se"] = se
-        out["ci_low"] = out["att"] - self._z * out["se"]
-        out["ci_high"] = out["att"] + self._z * out["se"]
+        att = table["att"].to_numpy()
+        cols = {
+            "cohort": table["cohort"].to_numpy(),
+            "time": table["time"].to_numpy(),
+            "event_time": (table["time"] - table["cohort"]).to_numpy(),
+            "base_period": table["base"].to_numpy(),
+            "att": att,
+            "se": se,
+            "ci_low": att - self._z * se,
+            "ci_high": att + self._z * se,
+        }
         if crit is not None and np.isfinite(crit):
             crit = max(crit, self._z)  # R: never narrower than the pointwise interval
-            out["band_low"] = out["att"] - crit * out["se"]
-            out["band_high"] = out["att"] + crit * out["se"]
-        out["post"] = table["post"].to_numpy()
-        out["n_treated"] = table["n_treated"].to_numpy()
-        out["n_control"] = table["n_control"].to_numpy()
+            cols["band_low"] = att - crit * se
+            cols["band_high"] = att + crit * se
+        for c in ("post", "n_treated", "n_control"):
+            cols[c] = table[c].to_numpy()
+        out = pd.DataFrame(cols)
         self.crit_val = crit
         self._normalised = table["normalised"].to_numpy()
         self.att_gt = out
