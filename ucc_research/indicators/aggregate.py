@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.errors import SpecError
+from ucc_research.indicators.meta import show
 
 METHODS = ("arith_mean", "geom_mean", "harm_mean", "gen_mean", "median", "copeland")
 
@@ -180,7 +181,7 @@ def aggregate_level(
                 i, j = (int(v[0]) for v in np.nonzero(bad & ~np.isnan(xs)))
                 raise SpecError(
                     f"aggregate: {meth} of {code!r} needs {need} values but {kids[j]!r} is "
-                    f"{x[i, j]!r} for unit {data.index[i]!r}; normalise onto e.g. [1, 100] "
+                    f"{show(x[i, j])} for unit {data.index[i]!r}; normalise onto e.g. [1, 100] "
                     "or set zero_shift"
                 )
         if meth == "copeland" and "Time" in data.index.names:

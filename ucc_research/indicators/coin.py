@@ -209,10 +209,17 @@ def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
     >>> rank_scores(pd.DataFrame({"I": [50.0, 70.0, 50.0]}))["I"].tolist()
     [2.0, 1.0, 2.0]
     """
+    # scores equal up to floating-point noise (summation order) are ties: compare on 12
+    # significant digits, so that permuting the units never reorders tied units
+    x = scores.to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = 10.0 ** np.floor(np.log10(np.abs(x)))
+    mag = np.where(np.isfinite(mag) & (mag > 0), mag, 1.0)
+    snapped = pd.DataFrame(np.round(x / mag, 11) * mag, index=scores.index, columns=scores.columns)
     if "Time" in scores.index.names:
-        r = scores.groupby(level="Time").rank(method="min", ascending=False)
+        r = snapped.groupby(level="Time").rank(method="min", ascending=False)
     else:
-        r = scores.rank(method="min", ascending=False)
+        r = snapped.rank(method="min", ascending=False)
     return r.astype(float)
 
 

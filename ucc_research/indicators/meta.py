@@ -20,6 +20,16 @@ META_TYPES = {"Indicator", "Aggregate", "Group", "Denominator", "Other"}
 REQUIRED_META = ("iCode", "Level", "Parent")
 
 
+def show(v: object) -> str:
+    """A value for an error message: ``2`` rather than ``np.float64(2.0)``."""
+    if isinstance(v, (bool, np.bool_)):
+        return repr(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        f = float(v)
+        return str(int(f)) if f.is_integer() else repr(f)
+    return repr(v)
+
+
 def _blank(v: object) -> bool:
     if isinstance(v, str):
         return not v.strip()
@@ -96,7 +106,7 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
             direction[code] = 1.0
         elif d not in (-1, 1):
             raise SpecError(
-                f"iMeta: Direction of {code!r} is {m.at[code, 'Direction']!r}; must be +1 or -1"
+                f"iMeta: Direction of {code!r} is {show(m.at[code, 'Direction'])}; must be +1 or -1"
             )
     m["Direction"] = direction.where(ind_agg)
 
@@ -107,7 +117,9 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
         if _blank(m.at[code, "Weight"]):
             weight[code] = 1.0
         elif not np.isfinite(weight[code]):
-            raise SpecError(f"iMeta: Weight of {code!r} is {m.at[code, 'Weight']!r}, not a number")
+            raise SpecError(
+                f"iMeta: Weight of {code!r} is {show(m.at[code, 'Weight'])}, not a number"
+            )
     m["Weight"] = weight.where(ind_agg).astype(float)
 
     for col in ("Target", "Denominator", "goalpost_lower", "goalpost_upper"):

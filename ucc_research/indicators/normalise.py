@@ -30,7 +30,9 @@ years so that scores are comparable over time; ``False`` normalises each year se
 from __future__ import annotations
 
 from collections.abc import Mapping
+import warnings
 from typing import Any
+
 
 import numpy as np
 import pandas as pd
@@ -202,6 +204,7 @@ def normalise(
     for c, s in specs.items():
         key = repr(sorted((k, repr(v)) for k, v in s.items() if k != "gposts"))
         groups.setdefault(key, []).append(c)
+    undefined: dict[str, int] = {}
     for cols in groups.values():
         s = specs[cols[0]]
         args = _args(s, cols, meta, data)
@@ -210,17 +213,31 @@ def normalise(
             ref_row = None
             if s["method"] == "dist_to_ref":
                 ref_row = _ref_row(block, s.get("ref"))
-            out.loc[idx, cols] = normalise_array(
+            values = normalise_array(
                 block.to_numpy(dtype=float),
                 s["method"],
                 direction=np.array([dirs[c] for c in cols]),
                 ref_row=ref_row,
                 **args,
             )
+            # a zero range (constant column, reference at the minimum, ...) leaves the
+            # score undefined: NaN, listed in the record rather than propagated as inf
+            values[~np.isfinite(values)] = np.nan
+            lost = np.isnan(values) & ~np.isnan(block.to_numpy(dtype=float))
+            for j in np.flatnonzero(lost.any(axis=0)):
+                undefined.setdefault(cols[j], 0)
+                undefined[cols[j]] += int(lost[:, j].sum())
+            out.loc[idx, cols] = values
+    if undefined:
+        warnings.warn(
+            f"normalise: scores undefined (zero range) for {undefined}; set to NaN",
+            stacklevel=2,
+        )
     record = {
         "method": {c: specs[c]["method"] for c in codes},
         "direction": dirs,
         "settings": {c: {k: v for k, v in specs[c].items() if k != "method"} for c in codes},
+        "undefined": undefined,
     }
     return out, record
 

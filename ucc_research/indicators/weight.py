@@ -131,22 +131,27 @@ def pca_loadings(x: pd.DataFrame) -> pd.Series:
 
 def _opt_group(x: np.ndarray, method: str, optype: str, p: float) -> np.ndarray:
     n = x.shape[1]
-    ok = ~np.isnan(x).any(axis=1)
-    x = x[ok]
+    x = x[~np.isnan(x).any(axis=1)]
     if n < 2 or len(x) < 3:
         return np.full(n, 1.0 / n)
+    sd = x.std(axis=0, ddof=1)
+    if (sd == 0).any():
+        return np.full(n, 1.0 / n)
+    zx = (x - x.mean(axis=0)) / sd
 
-    def corrs(theta):
+    def weights(theta: np.ndarray) -> np.ndarray:
         w = np.exp(theta - theta.max())
-        w = w / w.sum()
-        y = aggregate_block(x, w, method, p=p)
-        c = np.array([np.corrcoef(x[:, j], y)[0, 1] for j in range(n)])
-        return w, c
+        return w / w.sum()
 
-    def objective(theta):
-        _, c = corrs(theta)
+    def corrs(theta: np.ndarray) -> np.ndarray:
+        y = aggregate_block(x, weights(theta), method, p=p)
+        zy = (y - y.mean()) / y.std(ddof=1)
+        return zx.T @ zy / (len(y) - 1)
+
+    def objective(theta: np.ndarray) -> float:
+        c = corrs(theta)
         if optype == "infomax":
-            return -np.nansum(c)
+            return -float(np.sum(c))
         c = np.clip(c, 1e-12, None)
         return float(np.sum((c / c.sum() - 1.0 / n) ** 2))
 
@@ -154,9 +159,9 @@ def _opt_group(x: np.ndarray, method: str, optype: str, p: float) -> np.ndarray:
         objective,
         np.zeros(n),
         method="Nelder-Mead",
-        options={"xatol": 1e-8, "fatol": 1e-14, "maxiter": 4000},
+        options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 400 * n},
     )
-    return corrs(res.x)[0]
+    return weights(res.x)
 
 
 def data_driven_weights(
