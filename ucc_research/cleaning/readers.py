@@ -602,7 +602,7 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> tuple[pd.Data
             sheet = names[sheet]
         elif sheet not in names:
             raise DataFileError(name, f"has no sheet {sheet!r}; sheets: {', '.join(names)}")
-        raw = book.parse(sheet, header=None, dtype=object)
+        raw = pd.read_excel(book, sheet_name=sheet, header=None, dtype=object)
     # pandas keeps leading blank rows: the header is the first non-blank row (sheet rows 1-based)
     raw.index = np.arange(1, len(raw) + 1)
     filled = raw.notna().any(axis=1)

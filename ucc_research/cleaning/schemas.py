@@ -612,7 +612,8 @@ def _pandera_problems(
         i = int(rec.index)
         check = str(rec.check)
         if check in by_reason:
-            col = by_reason[check].column
+            # column checks name their column; frame checks are found by their reason
+            col = str(rec.column) if rec.schema_context == "Column" else by_reason[check].column
             rows.append((i, col, _raw_value(raw, typed, col, i), check))
         elif check == "not_nullable":
             continue  # already reported by the parser as "missing value"

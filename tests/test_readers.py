@@ -1,0 +1,212 @@
+"""Readers: dialect detection, line numbers, parsers that flag what they cannot parse."""
+
+import codecs
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ucc_research.cleaning.readers import (
+    US_12H,
+    parse_bools,
+    parse_datetimes,
+    parse_numbers,
+    read_table,
+)
+from ucc_research.errors import DataFileError
+
+# --------------------------------------------------------------------------- round trips
+
+_text = st.text(
+    alphabet=st.sampled_from(list("abcxyzéèüßøçÅ Ö-_'.,;\t\"\n")), min_size=1, max_size=8
+).filter(lambda s: s.strip() != "")
+
+
+@st.composite
+def tables(draw):
+    n = draw(st.integers(1, 6))
+    names = draw(st.lists(st.sampled_from(["ville", "Größe", "code", "x y", "note"]),
+                          min_size=1, max_size=3, unique=True))  # fmt: skip
+    labels = draw(st.lists(_text, min_size=n, max_size=n))
+    values = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 3)),
+                           min_size=n, max_size=n))  # fmt: skip
+    cols = {names[0]: labels}
+    if len(names) > 1:
+        cols[names[1]] = values
+    for extra in names[2:]:
+        cols[extra] = draw(st.lists(_text, min_size=n, max_size=n))
+    return pd.DataFrame(cols)
+
+
+def _write(df, path, sep, decimal, encoding, bom):
+    text = df.to_csv(sep=sep, decimal=decimal, index=False, lineterminator="\n")
+    data = text.encode(encoding)
+    if bom:
+        data = codecs.BOM_UTF8 + data
+    path.write_bytes(data)
+    return text
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    df=tables(),
+    sep=st.sampled_from([",", ";", "\t"]),
+    decimal=st.sampled_from([".", ","]),
+    encoding=st.sampled_from(["utf-8", "cp1252"]),
+    bom=st.booleans(),
+)
+def test_round_trip_every_dialect(tmp_path, df, sep, decimal, encoding, bom):
+    if sep == decimal:
+        decimal = "."
+    bom = bom and encoding == "utf-8"
+    path = tmp_path / "t.csv"
+    text = _write(df, path, sep, decimal, encoding, bom)
+    got, det = read_table(path, sep=sep if df.shape[1] == 1 else None)
+    assert det["separator"] == sep
+    assert det["bom"] is bom
+    assert det["encoding"] == ("utf-8" if encoding == "utf-8" else det["encoding"])
+    assert det["n_rows"] == len(df)
+    assert list(got.columns[:-1]) == list(df.columns)
+    # text columns come back exactly, including quoted separators and newlines
+    for c in df.columns:
+        if df[c].dtype != "float64":
+            assert got[c].str.strip().tolist() == df[c].str.strip().tolist()
+    # numbers parse back with the detected decimal mark
+    for c in df.columns:
+        if df[c].dtype == "float64":
+            dec = det["decimal"] if (df[c] % 1 != 0).any() else decimal
+            values, bad = parse_numbers(got[c], decimal=dec)
+            assert not bad.any()
+            np.testing.assert_allclose(values, df[c])
+    # _line is the physical line where each record starts
+    starts = [2]
+    for i in range(len(df) - 1):
+        starts.append(starts[-1] + 1 + sum(str(v).count("\n") for v in df.iloc[i]))
+    assert got["_line"].tolist() == starts
+    assert text.count("\n") == starts[-1] + sum(str(v).count("\n") for v in df.iloc[-1])
+
+
+def test_lines_with_blank_lines_and_malformed_records(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('a,b\n1,2\n\n"x\ny",3\n4,5,6\n7,8\n')
+    df, det = read_table(path)
+    assert df["_line"].tolist() == [2, 4, 7]
+    assert df["a"].tolist() == ["1", "x\ny", "7"]
+    assert det["empty_lines"] == [3]
+    assert det["bad_lines"] == [{"line": 6, "reason": "expected 2 fields, saw 3"}]
+    assert det["n_rows"] == 4
+    # reading only some columns gives the same lines
+    sub, det2 = read_table(path, usecols=["b"])
+    assert sub.loc[sub["b"].notna(), "_line"].tolist() == [2, 4, 7]
+    assert det2["bad_lines"] == det["bad_lines"]
+
+
+def test_utf16_and_crlf_and_values_kept_as_text(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes("code\tvalue\r\n007\t1,5\r\nNA\t\r\n".encode("utf-16"))
+    df, det = read_table(path)
+    assert (det["encoding"], det["separator"], det["line_terminator"]) == ("utf-16", "\t", "CRLF")
+    assert df["code"].tolist() == ["007", "NA"]  # no leading-zero loss, "NA" is not missing
+    assert df["value"].isna().tolist() == [False, True]
+
+
+def test_excel_rows_and_parquet(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Data"
+    ws["A3"], ws["B3"] = "a", "b"  # header on sheet row 3
+    ws["A4"], ws["B4"] = 1, 2.5
+    ws["A6"] = "x"
+    wb.save(tmp_path / "t.xlsx")
+    df, det = read_table(tmp_path / "t.xlsx", sheet="Data")
+    assert df["_line"].tolist() == [4, 6]
+    assert df["a"].tolist() == ["1", "x"] and df["b"].tolist()[0] == "2.5"
+    assert det["empty_lines"] == [5] and det["header_row"] == 3
+    pd.DataFrame({"v": [1.5, 2.0]}).to_parquet(tmp_path / "t.parquet")
+    df, det = read_table(tmp_path / "t.parquet")
+    assert det["format"] == "parquet" and df["v"].dtype == "float64"
+    assert df["_line"].tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "file is empty"),
+        (b"\n\n", "file is empty"),
+        (b"a,b\x00\x01\x02", "NUL bytes"),
+        (b"<html><body>404</body></html>", "HTML"),
+        (b'{"a": 1}', "JSON"),
+    ],
+)
+def test_unreadable_files(tmp_path, content, message):
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataFileError, match=message) as exc:
+        read_table(path)
+    assert str(path) in str(exc.value)
+
+
+def test_missing_columns_hint_at_separator(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a|b\n1|2\n")
+    with pytest.raises(DataFileError, match="missing required column"):
+        read_table(path, required_columns=["a", "c"])
+    with pytest.raises(DataFileError, match="cannot be decoded: not valid utf-8"):
+        path.write_bytes("a,b\nÄ,1\n".encode("latin-1"))
+        read_table(path, encoding="utf-8")
+    path.write_bytes("a,b\nÄ,1\n".encode("latin-1"))
+    df, det = read_table(path)
+    assert det["encoding"] == "cp1252" and df["a"].tolist() == ["Ä"]
+
+
+# --------------------------------------------------------------------------- parsers
+
+
+def test_parse_numbers_formats_and_flags():
+    v, bad = parse_numbers(pd.Series(["1.234,5", "12,0", "1,2,3", "", None, " 7 "]), ",", ".")
+    assert v.tolist()[:2] == [1234.5, 12.0] and v.tolist()[5] == 7.0
+    assert bad.tolist() == [False, False, True, False, False, False]
+    v, bad = parse_numbers(pd.Series(["1 234,5", "2\u00a0000"]), ",", " ")
+    assert v.tolist() == [1234.5, 2000.0] and not bad.any()
+    v, bad = parse_numbers(pd.Series(["1.5", "1,5"]), decimal=",")
+    assert bad.tolist() == [True, False]  # a dot in a decimal-comma file is not silently read
+
+
+def test_parse_bools():
+    v, bad = parse_bools(pd.Series(["Yes", "n", "1", "", "maybe"]))
+    assert v.tolist()[:3] == [True, False, True] and bad.tolist() == [False] * 4 + [True]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.datetimes(min_value=pd.Timestamp("1990-01-01").to_pydatetime(),
+                             max_value=pd.Timestamp("2040-01-01").to_pydatetime()),
+                min_size=1, max_size=30),
+       st.lists(st.sampled_from(["02/30/2019 01:00:00 AM", "13/01/2019 01:00:00 PM",
+                                 "1/2/2019 1:02:03 PM", "01/02/2019 00:10:00 AM", "x", ""]),
+                max_size=5))  # fmt: skip
+def test_us_12h_fast_path_matches_strptime(times, odd):
+    text = pd.Series([t.replace(microsecond=0).strftime(US_12H) for t in times] + odd, dtype="str")
+    got, bad, _ = parse_datetimes(text, US_12H)
+    ref = pd.to_datetime(text, format=US_12H, errors="coerce").astype("datetime64[ns]")
+    pd.testing.assert_series_equal(got, ref, check_names=False)
+    assert bad.tolist() == (ref.isna() & (text.str.strip() != "")).tolist()
+
+
+def test_dst_rules_are_explicit_and_counted():
+    text = pd.Series(["11/03/2024 01:30:00 AM", "03/10/2024 02:30:00 AM", "07/01/2024 12:00:00 PM"])
+    got, bad, dst = parse_datetimes(text, US_12H, tz="America/New_York")
+    assert dst == {"ambiguous": 1, "nonexistent": 1}
+    assert not bad.any()
+    assert got.iloc[0] == pd.Timestamp("2024-11-03 05:30", tz="UTC")  # first (EDT) occurrence
+    assert got.iloc[1] == pd.Timestamp("2024-03-10 03:00", tz="America/New_York")
+    got, _, _ = parse_datetimes(text, US_12H, tz="America/New_York", ambiguous="latest")
+    assert got.iloc[0] == pd.Timestamp("2024-11-03 06:30", tz="UTC")
+    # text with an offset is converted, not re-localised
+    got, _, _ = parse_datetimes(pd.Series(["2024-07-01T12:00:00+02:00"]), tz="America/New_York")
+    assert got.iloc[0] == pd.Timestamp("2024-07-01 10:00", tz="UTC")
