@@ -280,3 +280,22 @@ def test_panel_ranks_within_each_year_and_engines_agree(inputs):
     pd.testing.assert_series_equal(stats["nominal_rank"], nominal, check_names=False)
     table = rank_intervals(c, 8)
     assert list(table["Time"]) == [2022] * 10 + [2023] * 10
+
+
+def test_data_driven_weights_are_recomputed_per_variant_in_both_engines():
+    idata, imeta = synthetic_index_inputs(n_units=20, n_indicators=6, n_pillars=2, seed=1)
+    c = build(idata, imeta, {**SPEC, "weight": {"method": "optimise"}})
+    vary = {"normalise": [{"range": [1, 100]}, {"method": "zscore", "m_sd": [50, 10]}],
+            "aggregate": ["arith_mean", "geom_mean"]}  # fmt: skip
+    vec = uncertainty_analysis(c, vary, 8, engine="vectorised")
+    rep = uncertainty_analysis(c, vary, 8, engine="replay")
+    np.testing.assert_allclose(vec.scores.to_numpy(), rep.scores.to_numpy(), rtol=1e-11)
+    np.testing.assert_array_equal(vec.ranks.to_numpy(), rep.ranks.to_numpy())
+
+
+def test_copeland_falls_back_to_the_replay(coin):
+    c = coin.rebuild(aggregate={"method": "copeland"})
+    vary = {"weights": {"noise": 0.2}, "normalise": [{"range": [1, 100]}, {"range": [1, 10]}]}
+    assert uncertainty_analysis(c, vary, 4).engine == "replay"
+    with pytest.raises(SpecError, match="no vectorised form"):
+        uncertainty_analysis(c, vary, 4, engine="vectorised")

@@ -420,12 +420,17 @@ def _run_vectorised(plan: _Plan, target: str, rows: pd.Index):
     cache: dict[tuple, tuple] = {(): (plan.coin, None)}
 
     def variant(prefix: tuple) -> tuple:
-        # each variant extends the one without its last change, re-using the earlier stages
         if prefix not in cache:
-            parent, err = variant(prefix[:-1])
-            j, k = prefix[-1]
-            change = {pre[j].name: dict(pre[j].alternatives[k])}
-            cache[prefix] = (None, err) if err else _rebuild(parent, change)
+            if agg_input is None and data_driven:
+                # data-driven weights: the very call of the replay, so that the weights are
+                # recomputed (or re-used) exactly as there
+                changes = {pre[j].name: dict(pre[j].alternatives[k]) for j, k in prefix}
+                cache[prefix] = _rebuild(plan.coin, changes)
+            else:  # extend the variant without the last change, re-using its earlier stages
+                parent, err = variant(prefix[:-1])
+                j, k = prefix[-1]
+                change = {pre[j].name: dict(pre[j].alternatives[k])}
+                cache[prefix] = (None, err) if err else _rebuild(parent, change)
         return cache[prefix]
 
     groups: dict[tuple, list[int]] = {}
