@@ -12,8 +12,8 @@ import pytest
 from ucc_research import config
 from ucc_research.cleaning.schemas import validate_frame
 from ucc_research.cleaning.sources import usercentricities as ucc
-from ucc_research.cleaning.sources.egov_benchmark import aggregate
 from ucc_research.errors import SpecError
+from ucc_research.indicators.coin import build
 from ucc_research.indicators.meta import validate_meta
 
 
@@ -125,7 +125,8 @@ def test_subpillar_preset_aggregates_to_mean_of_twelve(result):
     idata = result.tables["iData_ucc_2022"]
     meta = result.tables["iMeta_ucc_dashboard"]
     validate_meta(meta)
-    agg = aggregate(idata, meta).set_index("uCode")
+    spec = {"normalise": {"method": "none"}, "aggregate": {"method": "arith_mean"}}
+    agg = build(idata, meta, spec).scores.set_index("uCode")
     subs = [c for c in idata.columns if c.startswith("SP")]
     expected = idata.set_index("uCode")[subs].mean(axis=1)
     np.testing.assert_allclose(agg["UCC"], expected, rtol=0, atol=1e-12)
@@ -149,6 +150,7 @@ def test_conservation_spot_values_and_schemas(result):
         ("iData_ucc_2022", "iData"),
         ("iMeta_ucc_2022", "iMeta"),
         ("iMeta_ucc_2023", "iMeta"),
+        ("iMeta_ucc_dashboard", "iMeta"),
     ]:
         _, q = validate_frame(result.tables[table], kind, file=table, source=ucc.SOURCE)
         assert q.empty, (table, q)

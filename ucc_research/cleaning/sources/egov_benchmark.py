@@ -42,8 +42,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ucc_research.cleaning.base import QUARANTINE_COLUMNS, SourceResult
+from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.countries import EU_TO_ISO
+from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame
 from ucc_research.errors import DataFileError, SpecError
 
 SOURCE = "egov_benchmark_2024"
@@ -139,17 +140,38 @@ def _period(header: str, group: str | None) -> tuple[str, str, int, int]:
 
 def _quarantine_row(file: str, table: str, line: int, column: str, value, reason: str) -> dict:
     return {
-        "source": SOURCE,
         "table": table,
         "file": file,
         "line": line,
         "column": column,
-        "value": None if value is None else str(value),
+        "value": value,
         "reason": reason,
     }
 
 
-@cache
+def _quarantine_frame(records: list[dict]) -> pd.DataFrame:
+    frames = [
+        problems_frame(
+            source=SOURCE,
+            table=table,
+            file=file,
+            lines=[r["line"] for r in group],
+            columns=[r["column"] for r in group],
+            values=[r["value"] for r in group],
+            reasons=[r["reason"] for r in group],
+        )
+        for (table, file), group in _group(records).items()
+    ]
+    return concat_quarantine(frames)
+
+
+def _group(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    out: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        out.setdefault((r["table"], r["file"]), []).append(r)
+    return out
+
+
 def _read_sheets(path: Path) -> dict[str, list[tuple]]:
     import openpyxl
 
@@ -332,9 +354,9 @@ def read_workbook(raw_dir: Path) -> SourceResult:
     sheets = _read_sheets(path.resolve())
     result = SourceResult(source=SOURCE, tables={})
     quarantine: list[dict] = []
-    for sheet, table, reader in (
-        (SCORES_SHEET, "egov_scores", _read_scores),
-        (SERVICES_SHEET, "egov_services", _read_services),
+    for sheet, table, reader, header in (
+        (SCORES_SHEET, "egov_scores", _read_scores, ("Country", "Scoring")),
+        (SERVICES_SHEET, "egov_services", _read_services, ("Country", "Life event")),
     ):
         # one conservation entry per sheet: sheet rows are the "lines" of that entry
         key = f"{rel}::{sheet}"
@@ -343,10 +365,14 @@ def read_workbook(raw_dir: Path) -> SourceResult:
         quarantine += q
         result.rows_in[key] = n_in
         result.rows_kept[key] = n_kept
-        result.detected[key] = {"reader": "openpyxl", "sheet": sheet, "format": "xlsx"}
-    result.quarantine = pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS).astype(
-        {"line": "Int64", **{c: "string" for c in QUARANTINE_COLUMNS if c != "line"}}
-    )
+        result.detected[key] = {
+            "format": "xlsx",
+            "reader": "openpyxl (two-row title block: the header row is found by its labels)",
+            "sheet": sheet,
+            "header_row": _header_row(sheets[sheet], *header, key) + 1,
+            "n_rows": n_in,
+        }
+    result.quarantine = _quarantine_frame(quarantine)
     return result
 
 
@@ -502,29 +528,6 @@ def country_data(scores: pd.DataFrame, level: str = "indicator") -> pd.DataFrame
     inds = [v[0] for k, v in INDICATORS.items() if k != "0" and ("." in k) == deep]
     out = pd.concat([out, wide[inds]], axis=1)
     return out.sort_values(["Time", "uCode"]).reset_index(drop=True)
-
-
-def aggregate(idata: pd.DataFrame, imeta: pd.DataFrame) -> pd.DataFrame:
-    """Weighted arithmetic aggregation of ``idata`` up the ``imeta`` hierarchy.
-
-    Missing values are skipped (weights re-scaled over the available children), as the
-    benchmark does for indicator 2.3 before 2020. Returns ``uCode``, ``Time`` and one column
-    per aggregate. Kept deliberately plain: it is the published rule, used to check the preset.
-    """
-    meta = imeta[imeta["Type"].isin(["Indicator", "Aggregate"])].set_index("iCode")
-    values = idata.set_index(["uCode", "Time"])[list(meta.index[meta["Type"] == "Indicator"])]
-    values = values.astype(float)
-    for level in range(2, int(meta["Level"].max()) + 1):
-        for code in meta.index[meta["Level"] == level]:
-            kids = meta.index[meta["Parent"] == code]
-            w = meta.loc[kids, "Weight"].to_numpy(float)
-            x = values[list(kids)].to_numpy(float)
-            avail = ~np.isnan(x)
-            num = np.where(avail, x * w, 0.0).sum(axis=1)
-            den = np.where(avail, w, 0.0).sum(axis=1)
-            values[code] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    aggs = list(meta.index[meta["Type"] == "Aggregate"])
-    return values[aggs].reset_index()
 
 
 def adapt(raw_dir: Path) -> SourceResult:

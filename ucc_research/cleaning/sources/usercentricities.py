@@ -141,7 +141,8 @@ def framework(year: int, *, level: str = "indicator", raw_dir: Path | None = Non
     year : 2022 (39 indicators: no 2.6, with 3.4) or 2023 (41 indicators).
     level : ``"indicator"`` (yes/no indicators Level 1, sub-pillars 2, pillars 3, index 4) or
         ``"subpillar"`` (sub-pillars Level 1, pillars 2, index 3: the level at which city
-        points are published; use with :func:`city_data`).
+        points are published; use with :func:`city_data`, whose ``x_yes_*`` / ``x_n_*``
+        points columns it lists with Type ``Other``).
     raw_dir : raw data folder (default ``config.raw_dir()``).
 
     Returns
@@ -197,6 +198,29 @@ def framework(year: int, *, level: str = "indicator", raw_dir: Path | None = Non
     out["Direction"] = 1.0
     out["Denominator"] = pd.array([None] * len(out), dtype="string")
     out["Target"] = np.nan
+    if level == "subpillar":
+        # the points columns of city_data(): carried along, not aggregated (COINr Type Other)
+        other = [
+            (f"x_{kind}_{subpillar_code(k)}", f"{label} of sub-pillar {k}")
+            for kind, label in (("yes", "points"), ("n", "maximum points"))
+            for k in subs["subpillar_key"]
+        ]
+        out = pd.concat(
+            [
+                out,
+                pd.DataFrame(
+                    {
+                        "iCode": [o[0] for o in other],
+                        "iName": [o[1] for o in other],
+                        "Level": None,
+                        "Type": "Other",
+                        "Direction": np.nan,
+                        "Weight": np.nan,
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     out["Level"] = out["Level"].astype("Int64")
     out["Parent"] = out["Parent"].astype("string")
     cols = ["iCode", "iName", "Level", "Parent", "Direction", "Weight", "Type"]
