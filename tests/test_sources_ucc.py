@@ -50,6 +50,9 @@ def test_published_overall_pct_and_rank_order_reproduced(result, published):
     for a, b in [("Tallinn", "Ghent"), ("Helsinki", "Kyiv"), ("Porto", "Espoo")]:
         assert scores.at[a, "rank"] == scores.at[b, "rank"]
     assert scores["rank"].tolist() == [1, 2, 3, 3, 5, 6, 7, 7, 9, 9, 11]
+    # the same from the iData table's points columns
+    from_idata = ucc.dashboard_scores(result.tables["iData_ucc_2022"])
+    pd.testing.assert_frame_equal(from_idata, scores.reset_index())
 
 
 def test_average_matches_readme_recomputation_within_last_digit(published):

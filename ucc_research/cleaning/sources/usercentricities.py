@@ -339,7 +339,9 @@ def dashboard_scores(points: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     points : long table with columns ``city``, ``subpillar``, ``yes``, ``n`` (as returned by
-        :func:`city_points`); every city must have the same sub-pillars.
+        :func:`city_points`), or an ``iData`` with ``x_yes_<iCode>`` / ``x_n_<iCode>`` points
+        columns (as returned by :func:`city_data`; cities are then named by ``uName``).
+        Every city must have the same sub-pillars.
 
     Returns
     -------
@@ -362,6 +364,8 @@ def dashboard_scores(points: pd.DataFrame) -> pd.DataFrame:
     >>> dashboard_scores(pts)[["city", "overall", "shown_pct", "rank"]].values.tolist()
     [['B', 0.665, 67, 1], ['A', 0.585, 59, 2]]
     """
+    if "uCode" in points.columns:
+        points = _points_from_idata(points)
     missing = [c for c in ("city", "subpillar", "yes", "n") if c not in points.columns]
     if missing:
         raise SpecError(f"points: missing column(s) {missing}")
@@ -398,6 +402,26 @@ def dashboard_scores(points: pd.DataFrame) -> pd.DataFrame:
         prev = shown
         out.append((city, float(overall), float(overall * 100), shown, rank))
     return pd.DataFrame(out, columns=["city", "overall", "overall_pct", "shown_pct", "rank"])
+
+
+def _points_from_idata(idata: pd.DataFrame) -> pd.DataFrame:
+    codes = [c[len("x_yes_") :] for c in idata.columns if c.startswith("x_yes_")]
+    absent = [f"x_n_{c}" for c in codes if f"x_n_{c}" not in idata.columns]
+    if not codes or absent:
+        raise SpecError(
+            "iData: needs x_yes_<iCode> and x_n_<iCode> points columns"
+            + (f"; missing {absent}" if absent else "")
+        )
+    names = idata["uName"] if "uName" in idata.columns else idata["uCode"]
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {"city": names, "subpillar": c, "yes": idata[f"x_yes_{c}"], "n": idata[f"x_n_{c}"]}
+            )
+            for c in codes
+        ],
+        ignore_index=True,
+    )
 
 
 def city_data(points: pd.DataFrame, *, time: int = DATA_YEAR) -> pd.DataFrame:
