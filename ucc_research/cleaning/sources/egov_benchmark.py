@@ -31,6 +31,23 @@ by the tests as a cross-check) and produces:
 The published aggregation rule (checked on every country and period of the workbook from
 2020-21 on): user centricity = (6 OA + 1 MF + 2 US) / 9, transparency = mean of its three
 indicators, overall = mean of the four top-level scores.
+
+Conservation and quarantine entries name the sheet as ``<file>::<sheet>``; ``line`` is the
+sheet row.
+
+Examples
+--------
+Rebuild the published overall scores with the indicators engine (scores are already 0-100,
+so no normalisation):
+
+>>> from ucc_research import config
+>>> from ucc_research.indicators.coin import build
+>>> res = adapt(config.raw_dir())  # doctest: +SKIP
+>>> d = res.tables["iData_egov_pillars"]  # doctest: +SKIP
+>>> coin = build(d[d["Time"] == 2023], res.tables["iMeta_egov_pillars"],
+...              {"normalise": {"method": "none"}})  # doctest: +SKIP
+>>> round(coin.scores.set_index("uCode").at["AL", "Overall"], 2)  # doctest: +SKIP
+49.52
 """
 
 from __future__ import annotations
