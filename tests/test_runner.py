@@ -1,0 +1,273 @@
+"""The batch runner (`ucc run`) on a tiny notebook: failures, resume, kills, hostile names, Dask.
+
+The notebook here is a stand-in for the real reports (those are tested in test_notebooks.py):
+it records the city it was given and fails for one city, so every property of the runner can
+be checked in a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import yaml
+
+from ucc_research import cli
+from ucc_research.errors import SpecError
+from ucc_research.reports import notebook as nbmod
+from ucc_research.reports.index import render_index
+from ucc_research.reports.runner import run_study
+from ucc_research.reports.study import load_study
+
+HOSTILE = [
+    '\'"); import os; os.system("touch PWNED") #',
+    "<script>alert(1)</script>",
+    "../../evil",
+    "Київ",
+]
+UNITS = ["BOOM", *HOSTILE]
+
+TOY_CODE = """\
+import json, os, time
+from IPython.display import HTML, display
+import html as _html
+if city == "BOOM":
+    raise ValueError("boom for " + city)
+if city == "SLOW" and os.path.exists(marker):
+    time.sleep(60)
+display(HTML("<h1>" + _html.escape(city) + "</h1>"))
+with open(results_path, "w", encoding="utf-8") as fh:
+    json.dump({"city": city, "headline": {"length": len(city) * scale}}, fh)
+"""
+
+
+def _toy_notebook(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell(
+        'study: str = ""\ncity: str = ""\nresults_path: str = ""\nscale: int = 1\nmarker: str = ""'
+    )
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(TOY_CODE)]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A throw-away project: a units table, the toy notebook and a study naming them."""
+    processed = tmp_path / "processed"
+    processed.mkdir()
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(processed))
+    monkeypatch.setenv("UCC_OUTPUTS_DIR", str(tmp_path / "outputs"))
+    monkeypatch.chdir(tmp_path)
+
+    def make(units=UNITS, parameters=None):
+        pd.DataFrame({"city_id": units}).to_parquet(processed / "units.parquet")
+        nb = _toy_notebook(tmp_path / "toy.ipynb")
+        doc = {
+            "name": "toy",
+            "title": "Toy study",
+            "synthetic": True,
+            "tables": ["units"],
+            "units": {"table": "units", "column": "city_id"},
+            "notebooks": {"per_city": [str(nb)]},
+            "parameters": {"toy": {"marker": str(tmp_path / "slow.marker"), **(parameters or {})}},
+        }
+        path = tmp_path / "toy.yml"
+        path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+        return path
+
+    return make
+
+
+def test_failure_isolation_hostile_names_and_index(project, tmp_path, capsys):
+    study = project()
+    assert cli.main(["run", str(study), "--jobs", "2"]) == 1  # exit status: not all succeeded
+    printed = capsys.readouterr().out
+    assert "FAILED city:BOOM:toy" in printed and "index.html" in printed
+    summary = run_study(study, jobs=2, progress=False)  # nothing to do but collect the records
+    assert all(r["reused"] for r in summary.records.values() if r["status"] == "ok")
+    out = summary.out_dir
+
+    # one failing city does not stop the others, and is the only failure
+    assert [r["unit"] for r in summary.failed] == ["BOOM"]
+    assert not summary.ok
+    ok = [r for r in summary.records.values() if r["status"] == "ok"]
+    assert len(ok) == len(UNITS) - 1
+
+    # every name reaches the notebook unchanged, as a string (injected as a Python literal)
+    for r in ok:
+        results = json.loads((out / "results" / f"{r['stem']}.json").read_text("utf-8"))
+        assert results["city"] == r["unit"]
+        assert results["headline"] == {"length": len(r["unit"])}
+    assert not list(tmp_path.rglob("PWNED"))
+
+    # file names stay inside the output folder and carry no quotes, slashes or markup
+    for r in summary.records.values():
+        assert set(r["stem"]) <= set(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_Київ"
+        )
+        assert (out / r["html"]).resolve().is_relative_to(out)
+    assert len({r["stem"] for r in summary.records.values()}) == len(UNITS)
+
+    # the failed notebook is linked and shows its error at the top
+    failed = summary.failed[0]
+    page = (out / failed["html"]).read_text("utf-8")
+    assert failed["html"].startswith("failed/")
+    assert page.find("This report failed") < page.find("boom for BOOM")
+    assert "ValueError" in failed["error"]
+    index = (out / "index.html").read_text("utf-8")
+    assert 'href="failed/BOOM.html"' in index
+    assert "<script>alert(1)</script>" not in index
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    # the city's own report escapes the name too (the notebook used html.escape)
+    script = next(r for r in ok if r["unit"].startswith("<script>"))
+    assert "<h1><script>" not in (out / script["html"]).read_text("utf-8")
+
+    manifest = json.loads((out / "run.json").read_text("utf-8"))
+    assert manifest["reports"].keys() == summary.records.keys()
+    assert all(r["seconds"] > 0 for r in manifest["reports"].values())
+
+
+def test_resume(project, tmp_path):
+    study = project(units=["A", "B"])
+    summary = run_study(study, jobs=1, progress=False)
+    assert summary.ok and not any(r["reused"] for r in summary.records.values())
+
+    # unchanged inputs: nothing runs again
+    summary = run_study(study, jobs=1, progress=False)
+    assert all(r["reused"] for r in summary.records.values())
+
+    # a deleted report is missing, so it is made again
+    (summary.out_dir / "B.html").unlink()
+    summary = run_study(study, jobs=1, progress=False)
+    assert {r["unit"]: r["reused"] for r in summary.records.values()}["B"] is False
+
+    # a changed parameter re-runs everything, and --force re-runs everything
+    study = project(units=["A", "B"], parameters={"scale": 2})
+    summary = run_study(study, jobs=1, progress=False)
+    assert summary.ok and not any(r["reused"] for r in summary.records.values())
+    assert json.loads((summary.out_dir / "results" / "A.json").read_text())["headline"] == {
+        "length": 2
+    }
+    summary = run_study(study, jobs=1, force=True, only=["A"], progress=False)
+    # --only re-runs just that city; the others stay listed from the previous run
+    assert {r["unit"]: r["reused"] for r in summary.records.values()} == {"A": False, "B": True}
+
+
+def test_unknown_or_mistyped_parameter_is_an_error_before_anything_runs(project, tmp_path):
+    study = project(parameters={"scael": 2})
+    with pytest.raises(SpecError, match=r"unknown parameter 'scael' \(did you mean 'scale'\?\)"):
+        run_study(study, progress=False)
+    assert not (tmp_path / "outputs" / "toy" / "run.json").exists()
+    study = project(parameters={"scale": "2"})
+    with pytest.raises(SpecError, match="parameter 'scale' must be int, got str"):
+        run_study(study, progress=False)
+    assert cli.main(["run", str(study)]) == 2
+
+
+def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_path):
+    study = project(units=["A", "SLOW", "Z"])
+    marker = tmp_path / "slow.marker"
+    marker.touch()
+    out = tmp_path / "outputs" / "toy"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "1"],
+        start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # A is done and SLOW is running
+            if (out / "A.html").exists() and list((out / ".staging").glob("SLOW.*")):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run did not reach the slow report")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the runner and its kernels, mid-report
+        proc.wait()
+    assert not (out / "SLOW.html").exists() and not (out / "SLOW.ipynb").exists()
+    assert not (out / "results" / "SLOW.json").exists()
+    assert not (out / "Z.html").exists()
+
+    marker.unlink()
+    summary = run_study(study, jobs=1, progress=False)
+    assert summary.ok
+    assert {r["unit"]: r["reused"] for r in summary.records.values()} == {
+        "A": True,
+        "SLOW": False,
+        "Z": False,
+    }
+    assert not list((out / ".staging").iterdir())
+
+
+def test_dask_path_runs_the_same_reports(project):
+    from distributed import LocalCluster
+
+    study = project(units=["A", "BOOM", "Київ"])
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as c:
+        summary = run_study(study, scheduler=c.scheduler_address, progress=False)
+    status = {r["unit"]: r["status"] for r in summary.records.values()}
+    errors = {r["unit"]: (r.get("error"), r.get("traceback")) for r in summary.records.values()}
+    assert status == {"A": "ok", "BOOM": "failed", "Київ": "ok"}, errors
+    results = json.loads((summary.out_dir / "results" / "Київ.json").read_text("utf-8"))
+    assert results["city"] == "Київ"
+
+
+def test_safe_name_never_escapes_and_never_collides():
+    names = [*HOSTILE, "index", "INDEX", "a/b", "a_b", "", ".", "..", "con"]
+    stems = [nbmod.safe_name(n) for n in names]
+    assert len(set(stems)) == len(names)
+    for s in stems:
+        assert s and "/" not in s and "\\" not in s and not s.startswith(".")
+        assert s.lower() not in {"index", "run", "con"}
+    assert nbmod.safe_name("DEMO-001") == "DEMO-001"
+    assert nbmod.safe_name("Київ") == "Київ"
+
+
+def test_ensure_kernel_points_at_this_interpreter():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    name = nbmod.ensure_kernel()
+    spec = KernelSpecManager().get_kernel_spec(name)
+    assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+
+
+def test_index_escapes_every_field(project):
+    study = load_study(project())
+    evil = "<img src=x onerror=alert(1)>"
+    manifest = {
+        "reports": {
+            "k": {
+                "kind": "city",
+                "unit": evil,
+                "notebook": "toy",
+                "status": "failed",
+                "error": evil,
+                "html": f"failed/{evil}.html",
+                "headline": {evil: 1.23456},
+            }
+        }
+    }
+    page = render_index(study, manifest)
+    assert "<img" not in page
+    assert "1.23" in page and "SYNTHETIC" in page

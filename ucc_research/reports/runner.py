@@ -1,0 +1,505 @@
+"""``ucc run``: execute a study's notebooks, per city and once per study, into HTML reports.
+
+For a study ``S`` the runner writes into ``outputs/S/`` (or ``--out``)::
+
+    _shared/                   study-level analyses computed once (see reports.shared)
+    <stem>.ipynb, <stem>.html  one executed notebook and its code-hidden HTML per report
+    results/<stem>.json        full-precision results recorded by the notebook
+    failed/<stem>.ipynb|.html  a failed report, its error shown at the top
+    index.html                 every report with its headline numbers and links
+    run.json                   parameters, fingerprints, timings and status per report
+
+Reports run in parallel on a local process pool (``--jobs``) or on an existing Dask cluster
+(``--scheduler`` / ``$UCC_DASK_SCHEDULER``). Every file is written under a temporary name and
+renamed, so a killed run leaves only complete reports; re-running skips reports whose notebook,
+parameters and inputs are unchanged (their fingerprint), so the next run completes what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ucc_research import __version__, config, io
+from ucc_research.errors import SpecError
+from ucc_research.reports import notebook as nbmod
+from ucc_research.reports.study import Study, load_study
+
+#: Parameters the runner fills in itself when a notebook declares them.
+PLUMBING = ("study", "city", "shared_dir", "results_path")
+
+
+@dataclass(frozen=True)
+class ReportTask:
+    """One notebook to execute: a city report or a cross-city report.
+
+    ``parameters`` excludes ``results_path`` (set per attempt by :func:`run_task`).
+    """
+
+    key: str
+    kind: str  # "city" or "study"
+    unit: str | None
+    notebook: str
+    notebook_name: str
+    stem: str
+    out_dir: str
+    parameters: dict[str, Any]
+    fingerprint: str
+    wants_results: bool
+    kernel_name: str = nbmod.KERNEL_NAME
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_study` did: one record per report, and where the index is."""
+
+    study: str
+    out_dir: Path
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.records.values() if r["status"] == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def index(self) -> Path:
+        return self.out_dir / "index.html"
+
+
+def _sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _task_fingerprint(notebook_sha: str, parameters: dict[str, Any], data_fp: str) -> str:
+    # paths that only say where files go (shared_dir) are left out: moving the output folder
+    # must not invalidate the reports, but any other parameter, the notebook or the data does
+    payload = {
+        "notebook": notebook_sha,
+        "parameters": {k: v for k, v in parameters.items() if k != "shared_dir"},
+        "data": data_fp,
+        "version": __version__,
+    }
+    return hashlib.sha256(io.to_json(payload).encode()).hexdigest()
+
+
+def data_fingerprint(study: Study) -> str:
+    """SHA-256 of the study's input tables (``data/processed/<table>.parquet``)."""
+    paths = []
+    for table in study.tables:
+        p = study.table_path(table)
+        if not p.is_file():
+            raise SpecError(
+                f"study {study.name!r}: input table {table!r} not found at {p}; "
+                "run `ucc prepare` first"
+            )
+        paths.append(p)
+    return io.fingerprint(paths)
+
+
+def build_tasks(
+    study: Study,
+    out_dir: Path,
+    *,
+    data_fp: str,
+    only: Sequence[str] | None = None,
+    kernel_name: str = nbmod.KERNEL_NAME,
+) -> list[ReportTask]:
+    """Every report of the study, with parameters checked against each notebook.
+
+    Raises
+    ------
+    SpecError
+        For an unknown city in ``only``, a notebook without a ``city`` parameter in
+        ``per_city``, or an unknown/misspelt/mistyped parameter; nothing has run yet.
+    """
+    units = study.unit_ids() if study.per_city else []
+    if only:
+        missing = [c for c in only if c not in set(units)]
+        if missing:
+            raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
+        units = [u for u in units if u in set(only)]
+    shared_dir = str(out_dir / "_shared")
+    cross_names = {Path(n).stem for n in study.cross_city}
+    tasks: list[ReportTask] = []
+    stems: dict[str, str] = {}
+
+    def make(kind: str, nb_name: str, unit: str | None) -> ReportTask:
+        path = study.notebook_path(nb_name)
+        declared = nbmod.notebook_parameters(path)
+        user = dict(study.parameters.get(Path(nb_name).stem, {}))
+        clash = sorted(set(user) & set(PLUMBING))
+        if clash:
+            raise SpecError(f"study {study.name!r}: parameters {clash} are set by the runner")
+        nbmod.check_parameters(path, user)
+        if kind == "city" and "city" not in declared:
+            raise SpecError(f"{path.name}: a per-city notebook must declare a 'city' parameter")
+        plumbing = {"study": str(study.path), "city": unit, "shared_dir": shared_dir}
+        params = {k: v for k, v in plumbing.items() if k in declared and v is not None}
+        params.update(user)
+        nb_stem = Path(nb_name).stem
+        if kind == "city":
+            base = nbmod.safe_name(unit, reserved=cross_names)
+            stem = base if len(study.per_city) == 1 else f"{base}__{nb_stem}"
+        else:
+            stem = nb_stem
+        if stem in stems:
+            raise SpecError(f"study {study.name!r}: two reports would share the name {stem!r}")
+        key = f"city:{unit}:{nb_stem}" if kind == "city" else f"study:{nb_stem}"
+        stems[stem] = key
+        return ReportTask(
+            key=key,
+            kind=kind,
+            unit=unit,
+            notebook=str(path),
+            notebook_name=nb_stem,
+            stem=stem,
+            out_dir=str(out_dir),
+            parameters=params,
+            fingerprint=_task_fingerprint(_sha256_file(path), params, data_fp),
+            wants_results="results_path" in declared,
+            kernel_name=kernel_name,
+        )
+
+    for nb_name in study.cross_city:
+        tasks.append(make("study", nb_name, None))
+    for unit in units:
+        for nb_name in study.per_city:
+            tasks.append(make("city", nb_name, unit))
+    return tasks
+
+
+_KERNEL_READY: set[str] = set()
+
+
+def _outputs(task: ReportTask) -> dict[str, Path]:
+    out = Path(task.out_dir)
+    return {
+        "ipynb": out / f"{task.stem}.ipynb",
+        "html": out / f"{task.stem}.html",
+        "results": out / "results" / f"{task.stem}.json",
+        "failed_ipynb": out / "failed" / f"{task.stem}.ipynb",
+        "failed_html": out / "failed" / f"{task.stem}.html",
+    }
+
+
+def run_task(task: ReportTask) -> dict[str, Any]:
+    """Execute one report and commit its files; returns its record for ``run.json``.
+
+    Runs in a worker (process pool or Dask). A failing notebook is recorded, never raised.
+    """
+    start = time.perf_counter()
+    out = Path(task.out_dir)
+    paths = _outputs(task)
+    staging = out / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    attempt = uuid.uuid4().hex[:12]
+    tmp_nb = staging / f"{task.stem}.{attempt}.ipynb"
+    tmp_results = staging / f"{task.stem}.{attempt}.json"
+    params = dict(task.parameters)
+    if task.wants_results:
+        params["results_path"] = str(tmp_results)
+    title = f"{task.notebook_name}: {task.unit}" if task.unit is not None else task.notebook_name
+    record: dict[str, Any] = {
+        "key": task.key,
+        "kind": task.kind,
+        "unit": task.unit,
+        "notebook": task.notebook_name,
+        "stem": task.stem,
+        "parameters": task.parameters,
+        "fingerprint": task.fingerprint,
+    }
+    try:
+        if task.kernel_name not in _KERNEL_READY:
+            nbmod.ensure_kernel(task.kernel_name)
+            _KERNEL_READY.add(task.kernel_name)
+        nb, error = nbmod.execute(
+            task.notebook, tmp_nb, params, kernel_name=task.kernel_name, cwd=out, title=title
+        )
+        if error is None and task.wants_results and not tmp_results.is_file():
+            error = SpecError(f"{task.notebook_name} ran but did not write its results_path")
+        import nbformat
+
+        if error is None:
+            headline: dict[str, Any] = {}
+            if task.wants_results:
+                results = json.loads(tmp_results.read_text(encoding="utf-8"))
+                headline = results.get("headline", {}) if isinstance(results, dict) else {}
+                paths["results"].parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_results, paths["results"])
+            page = nbmod.to_html(nb, title)
+            with io.atomic_open(paths["ipynb"]) as fh:
+                nbformat.write(nb, fh)
+            io.write_text(paths["html"], page)  # last: its presence marks a complete report
+            for stale in ("failed_ipynb", "failed_html"):
+                paths[stale].unlink(missing_ok=True)
+            record.update(status="ok", headline=headline, html=paths["html"].name)
+        else:
+            with io.atomic_open(paths["failed_ipynb"]) as fh:
+                nbformat.write(nb, fh)
+            io.write_text(paths["failed_html"], nbmod.to_html(nb, f"FAILED {title}"))
+            for stale in ("html", "ipynb", "results"):
+                paths[stale].unlink(missing_ok=True)
+            record.update(
+                status="failed",
+                error=f"{getattr(error, 'ename', type(error).__name__)}: "
+                f"{getattr(error, 'evalue', str(error))}",
+                html=f"failed/{paths['failed_html'].name}",
+            )
+    except Exception as exc:  # the runner itself failed for this report: record, go on
+        record.update(
+            status="failed",
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(),
+            html=None,
+        )
+    finally:
+        tmp_nb.unlink(missing_ok=True)
+        tmp_results.unlink(missing_ok=True)
+    record["seconds"] = round(time.perf_counter() - start, 3)
+    return record
+
+
+def run_task_isolated(task: ReportTask) -> dict[str, Any]:
+    """:func:`run_task` in a thread of its own, for Dask workers.
+
+    A Dask worker runs tasks in a pool of long-lived threads; papermill's synchronous wrappers
+    keep an event loop per thread, and a second report in the same thread can find that loop
+    still marked running ("This event loop is already running"). A fresh thread per report has
+    no such state.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: box.update(record=run_task(task)), daemon=True)
+    thread.start()
+    thread.join()
+    return box["record"]
+
+
+def _is_current(task: ReportTask, previous: dict[str, Any] | None) -> bool:
+    if not previous or previous.get("status") != "ok":
+        return False
+    if previous.get("fingerprint") != task.fingerprint:
+        return False
+    paths = _outputs(task)
+    needed = ["ipynb", "html"] + (["results"] if task.wants_results else [])
+    return all(paths[k].is_file() for k in needed)
+
+
+def _load_manifest(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:  # cannot happen with atomic writes; start afresh if it does
+        return {}
+
+
+def _iter_local(tasks: list[ReportTask], jobs: int):
+    if jobs <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield run_task(t)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: the parent may hold pyarrow/BLAS thread pools that fork would copy
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        futures = {pool.submit(run_task, t): t for t in tasks}
+        for fut in as_completed(futures):
+            yield _result_or_failure(fut, futures[fut])
+
+
+def _iter_dask(tasks: list[ReportTask], scheduler: str):
+    from distributed import Client, as_completed
+
+    with Client(scheduler) as client:
+        futures = client.map(
+            run_task_isolated, tasks, pure=False, key=[f"ucc-{t.stem}" for t in tasks]
+        )
+        by_key = {f.key: t for f, t in zip(futures, tasks)}
+        for fut in as_completed(futures):
+            yield _result_or_failure(fut, by_key[fut.key])
+
+
+def _result_or_failure(fut: Any, task: ReportTask) -> dict[str, Any]:
+    try:
+        return fut.result()
+    except Exception as exc:  # the worker died or the task could not be shipped
+        return {
+            "key": task.key,
+            "kind": task.kind,
+            "unit": task.unit,
+            "notebook": task.notebook_name,
+            "stem": task.stem,
+            "parameters": task.parameters,
+            "fingerprint": task.fingerprint,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "html": None,
+            "seconds": None,
+        }
+
+
+def run_study(
+    study: Study | str | Path,
+    *,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    only: Sequence[str] | None = None,
+    force: bool = False,
+    out: str | Path | None = None,
+    progress: bool = True,
+    kernel_name: str = nbmod.KERNEL_NAME,
+) -> RunSummary:
+    """Run every report of a study; never stops at a failing report.
+
+    Parameters
+    ----------
+    study : a :class:`Study`, a study file or the name of one in ``studies/``.
+    jobs : reports run at once on the local process pool (default: the number of cores).
+    scheduler : address of an existing Dask scheduler; the reports run there instead.
+    only : run only these cities (cross-city reports run too).
+    force : re-run reports even when their fingerprint is unchanged.
+    out : output folder (default ``outputs/<study>``).
+    progress : show a progress bar (tqdm) over the reports.
+    kernel_name : the Jupyter kernel the notebooks run on (registered if missing).
+
+    Returns
+    -------
+    RunSummary
+        ``.ok`` is False when any report failed; ``.index`` is the ``index.html`` written.
+
+    Examples
+    --------
+    >>> summary = run_study("demo", jobs=2)  # doctest: +SKIP
+    >>> summary.ok, summary.index
+    (True, PosixPath('outputs/demo/index.html'))
+    """
+    from ucc_research.reports import index as index_mod
+    from ucc_research.reports import shared
+
+    t0 = time.perf_counter()
+    if not isinstance(study, Study):
+        study = load_study(study)
+    out_dir = Path(out) if out else config.outputs_dir() / study.name
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise SpecError(f"--jobs must be at least 1, got {jobs}")
+
+    data_fp = data_fingerprint(study)
+    shared_info = shared.prepare_shared(study, out_dir / "_shared", data_fp=data_fp, force=force)
+    tasks = build_tasks(
+        study, out_dir, data_fp=shared_info["fingerprint"], only=only, kernel_name=kernel_name
+    )
+    selected = {t.key for t in tasks}
+    if only:  # the other cities stay listed with their previous reports
+        tasks = build_tasks(
+            study, out_dir, data_fp=shared_info["fingerprint"], kernel_name=kernel_name
+        )
+    nbmod.ensure_kernel(kernel_name)
+    _KERNEL_READY.add(kernel_name)
+
+    # leftovers of a killed run: partial notebooks that were never renamed into place
+    for leftover in (out_dir / ".staging").glob("*"):
+        leftover.unlink(missing_ok=True)
+    manifest = _load_manifest(out_dir)
+    previous = manifest.get("reports", {})
+    todo = [
+        t for t in tasks if t.key in selected and (force or not _is_current(t, previous.get(t.key)))
+    ]
+    records: dict[str, dict[str, Any]] = {}
+    for t in tasks:
+        if t not in todo and t.key in previous:
+            records[t.key] = dict(previous[t.key], reused=True)
+    manifest = {
+        "study": study.name,
+        "study_file": str(study.path),
+        "package_version": __version__,
+        "data_fingerprint": data_fp,
+        "shared": shared_info,
+        "synthetic": study.synthetic,
+        "jobs": jobs,
+        "scheduler": scheduler,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "reports": records,
+    }
+
+    def save() -> None:
+        io.write_json(out_dir / "run.json", manifest)
+
+    save()
+    if todo:
+        from tqdm.auto import tqdm
+
+        results = _iter_dask(todo, scheduler) if scheduler else _iter_local(todo, jobs)
+        bar = tqdm(
+            total=len(todo), desc=f"{study.name} reports", unit="report", disable=not progress
+        )
+        for record in results:
+            record["reused"] = False
+            records[record["key"]] = record
+            save()  # after every report: a killed run keeps what it finished
+            bar.update(1)
+            if record["status"] == "failed":
+                bar.write(f"failed: {record['key']}: {record.get('error', '')[:200]}")
+        bar.close()
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    manifest["seconds"] = round(time.perf_counter() - t0, 3)
+    # keep the order of the study (cross-city first, then cities) whatever order they finished in
+    manifest["reports"] = {t.key: records[t.key] for t in tasks if t.key in records}
+    save()
+    index_mod.write_index(out_dir / "index.html", study, manifest)
+    return RunSummary(
+        study=study.name,
+        out_dir=out_dir,
+        records=manifest["reports"],
+        seconds=manifest["seconds"],
+    )
+
+
+def cli_run(args: Any) -> int:
+    """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]``.
+
+    Exit status 0 when every report succeeded, 1 when any failed (they are listed).
+    """
+    scheduler = args.scheduler or os.environ.get("UCC_DASK_SCHEDULER") or None
+    summary = run_study(
+        args.study,
+        jobs=args.jobs,
+        scheduler=scheduler,
+        only=args.only,
+        force=args.force,
+        out=args.out,
+    )
+    n = len(summary.records)
+    reused = sum(1 for r in summary.records.values() if r.get("reused"))
+    print(
+        f"{summary.study}: {n - len(summary.failed)}/{n} reports ok "
+        f"({reused} unchanged, reused) in {summary.seconds:.1f} s"
+    )
+    for r in summary.failed:
+        where = summary.out_dir / r["html"] if r.get("html") else summary.out_dir / "run.json"
+        print(f"  FAILED {r['key']}: {r.get('error', '')[:300]}\n         see {where}")
+    print(f"index: {summary.index}")
+    return 0 if summary.ok else 1
+
+
+__all__ = ["ReportTask", "RunSummary", "build_tasks", "cli_run", "run_study", "run_task"]
