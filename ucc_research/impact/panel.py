@@ -18,6 +18,7 @@ recomputed on each bootstrap sample. The symmetric bootstrap p-value is
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,13 +210,16 @@ def fe_regression(
         raise SpecError(f"only {len(df)} complete rows for {formula!r}")
 
     vcov: Any = {"CRV1": cluster} if cluster else "hetero"
-    model = pf.feols(
-        formula,
-        data=df,
-        vcov=vcov,
-        weights=weights,
-        fixef_rm="singleton" if drop_singletons else "none",
-    )
+    with warnings.catch_warnings():
+        # pyfixest 0.60 uses pandas' deprecated ``inplace=``; not the user's concern.
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        model = pf.feols(
+            formula,
+            data=df,
+            vcov=vcov,
+            weights=weights,
+            fixef_rm="singleton" if drop_singletons else "none",
+        )
     tab = model.tidy(alpha=alpha)
     coef = pd.DataFrame(
         {
