@@ -29,10 +29,9 @@ years so that scores are comparable over time; ``False`` normalises each year se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import warnings
+from collections.abc import Mapping
 from typing import Any
-
 
 import numpy as np
 import pandas as pd
@@ -57,7 +56,7 @@ SETTINGS = ("range", "m_sd", "cap_max", "ref", "gposts", "trunc")
 
 def _rank_min(x: np.ndarray) -> np.ndarray:
     """rank(x, ties = "min", na.last = "keep") column-wise."""
-    return pd.DataFrame(x).rank(method="min", na_option="keep").to_numpy()
+    return pd.DataFrame(x).rank(method="min", na_option="keep").to_numpy(dtype=float, copy=True)
 
 
 def normalise_array(
