@@ -147,6 +147,12 @@ def test_truth_atts_equal_the_potential_outcomes_recomputed(full):
     by_e = te.groupby(post["year"] - post["cohort"]).mean()
     got = {r["event_time"]: r["att"] for r in truth["att_by_event_time"]}
     assert got == pytest.approx({int(k): v for k, v in by_e.items()}, abs=1e-12)
+    cell = post.assign(te=te).groupby(["cohort", "year"])["te"].mean()
+    theta_g = cell.groupby(level="cohort").mean()
+    n_g = annual.groupby("cohort")["city_id"].nunique()
+    assert truth["overall"]["group"] == pytest.approx(
+        np.average(theta_g, weights=n_g[theta_g.index])
+    )
     # before adoption and for never-adopters the two potential outcomes coincide
     pre = po[~po["treated"]]
     assert (pre["digital_share_y1"] == pre["digital_share_y0"]).all()

@@ -1190,8 +1190,11 @@ def _att_summary(df: pd.DataFrame, te: str) -> dict:
     att_e = post.groupby(e)[te].agg(["mean", "size"])
     theta_g = att_gt.groupby(level="cohort").mean()
     w_g = sizes.reindex(theta_g.index)
-    calendar = att_gt.groupby(level="time").apply(
-        lambda s: np.average(s.to_numpy(), weights=sizes.reindex(s.index.get_level_values(0)))
+    w_cell = att_gt.index.get_level_values("cohort").map(sizes).to_numpy(dtype=float)
+    by_time = att_gt.index.get_level_values("time")
+    calendar = (
+        pd.Series(att_gt.to_numpy() * w_cell).groupby(by_time).sum()
+        / pd.Series(w_cell).groupby(by_time).sum()
     )
     return {
         "att_gt": [
@@ -1433,7 +1436,10 @@ def _readme(data: DemoData) -> str:
     gp = t["good_practice"]
     te = t["true_effects"]
     yr = te["transfer"]["year"]["digital_share"]
-    beta = P["digital_share"]["beta"]
+    ds = P["digital_share"]
+    cc = ds["city"]
+    clip_pct = f"{te['digital_share']['clipped_fraction']:.2%}"
+    beta = ds["beta"]
     gamma = P["satisfaction"]["gamma"]
     rows = "\n".join(
         f"| `{k}` | {beta[k]:+.3f} | {te['digital_share']['average_effect'][k]:+.4f} | "
@@ -1462,14 +1468,13 @@ regenerates it byte for byte. Every parameter and every true effect is in `truth
 | `truth.json` | all parameters, city and service effects, cohorts, true effects |
 
 ## Model (city c, service s, month t)
-- **Digital share**, linear on the share scale, clipped to {P["digital_share"]["clip"]}
-  (clipped rows: {te["digital_share"]["clipped_fraction"]:.2%}):
-  `p = a_c + a_s + v_cs + g(t) + r_c t/12 + sum_k beta_k x_k + D tau_c(e) + eps`, where `a_c`
-  depends on internet use ({P["digital_share"]["city"]["internet_use"]:+}), digital skills
-  ({P["digital_share"]["city"]["digital_skills"]:+}) and share 65+
-  ({P["digital_share"]["city"]["share_65plus"]:+}) plus a random part; `g(t)` = a trend of
-  {P["digital_share"]["trend_per_year"]} a year plus a COVID bump of
-  {P["digital_share"]["covid_bump"]} (2020-03 to 2021-12); eps ~ N(0, {P["digital_share"]["sd_noise"]}).
+- **Digital share**, linear on the share scale, clipped to {ds["clip"]} ({clip_pct} of rows):
+  `p = a_c + a_s + v_cs + g(t) + r_c t/12 + sum_k beta_k x_k + D tau_c(e) + eps`, where the
+  city effect `a_c` = {cc["internet_use"]:+} internet use {cc["digital_skills"]:+} digital skills
+  {cc["share_65plus"]:+} share 65+ (centred) + N(0, {cc["sd_random"]}); `a_s` the service base
+  share; `v_cs` ~ N(0, {ds["sd_city_service"]}); `g(t)` a trend of {ds["trend_per_year"]} a year
+  plus a COVID bump of {ds["covid_bump"]} (2020-03 to 2021-12); `r_c` ~ N(0,
+  {ds["sd_city_trend_per_year"]}) a city trend; eps ~ N(0, {ds["sd_noise"]}).
 - **Transactions**: `1 + Poisson(lambda - 1)` with lambda = population x service rate x
   seasonality x growth; digital ~ Binomial(total, p), split into web / mobile app / email, the
   rest into phone / in person / mail. `digital_share = transactions_digital / transactions_total`.
