@@ -126,7 +126,7 @@ def adapt_log(raw_dir: Path, spec: Log311, *, path: Path | None = None) -> Sourc
     path : read this file instead of ``raw_dir/spec.folder/spec.file`` (benchmarks, tests).
     """
     path = path or raw_dir / spec.folder / spec.file
-    rel = f"{spec.folder}/{spec.file}" if path.is_relative_to(raw_dir) else str(path)
+    rel = path.relative_to(raw_dir).as_posix() if path.is_relative_to(raw_dir) else str(path)
     df, detected = read_table(path, usecols=spec.columns, display_name=rel)
     requests, quarantine, notes = clean_requests(df, spec, file=rel, detected=detected)
     panel, panel_q = validate_frame(

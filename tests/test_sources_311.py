@@ -1,0 +1,127 @@
+"""311 adapters on the real Baltimore and NYC samples."""
+
+import pandas as pd
+import pytest
+
+from ucc_research.cleaning.channels import CHANNELS, DIGITAL_CHANNELS
+from ucc_research.cleaning.sources.requests_311 import (
+    BALTIMORE,
+    adapt_baltimore,
+    adapt_log,
+    adapt_nyc,
+)
+
+BALT = "baltimore_311_sample/311_sample.csv"
+NYC = "nyc_311_sample_2025/311.csv"
+
+
+@pytest.fixture(scope="module")
+def baltimore(tmp_path_factory):
+    from conftest import RAW
+
+    return adapt_baltimore(RAW)
+
+
+def test_baltimore_rows_conserved_and_channels_match_readme(baltimore):
+    r = baltimore
+    assert r.rows_in == {BALT: 10000}
+    assert r.conservation_problems() == []
+    req = r.tables["requests"]
+    assert req["created_at"].dt.tz is not None
+    year = req["created_at"].dt.tz_convert("America/New_York").dt.year
+    counts = pd.crosstab(year, req["channel_raw"])
+    # README.txt: Phone/API/Internal by year
+    readme = {2014: (972, 362, 375), 2015: (1013, 447, 363), 2016: (993, 559, 443),
+              2017: (851, 569, 442), 2018: (1052, 576, 533)}  # fmt: skip
+    for y, (phone, api, internal) in readme.items():
+        assert tuple(counts.loc[y, ["Phone", "API", "Internal"]]) == (phone, api, internal)
+    assert set(req["channel"]) <= set(CHANNELS)
+    assert (req.loc[req["channel_raw"] == "API", "channel"] == "api").all()
+    assert (req.loc[req["channel_raw"] == "System", "channel"] == "internal").all()
+
+
+def test_baltimore_days_to_close_agree_with_daysopen(baltimore):
+    from conftest import RAW
+
+    raw = pd.read_csv(RAW / BALT, dtype=str, keep_default_na=False)
+    req = baltimore.tables["requests"].set_index("request_id")
+    closed = raw[raw["CloseDate"] != ""]
+    days = req.loc[closed["ServiceRequestNum"], "days_to_close"].to_numpy()
+    daysopen = pd.to_numeric(closed["DaysOpen"]).to_numpy()
+    # DaysOpen is whole days to close: our exact span floors to it for nearly every request
+    agree = (abs(days.round() - daysopen) <= 1).mean()
+    assert agree > 0.97
+
+
+def test_panel_adds_up_to_the_requests(baltimore):
+    req = baltimore.tables["requests"]
+    panel = baltimore.tables["service_panel"]
+    assert panel["transactions_total"].sum() == len(req)
+    digital = [f"transactions_{c}" for c in CHANNELS if c in DIGITAL_CHANNELS]
+    assert (panel[digital].sum(axis=1) == panel["transactions_digital"]).all()
+    assert panel["transactions_api"].sum() == (req["channel"] == "api").sum()
+    share = panel["transactions_digital"] / panel["transactions_total"]
+    assert (share - panel["digital_share"]).abs().max() < 1e-12
+    one = panel[(panel["service_id"] == "SW-Dirty Alley") & (panel["period"] == "2018-04")]
+    local = req["created_at"].dt.tz_convert("America/New_York")
+    mask = (req["service_type"] == "SW-Dirty Alley") & (local.dt.strftime("%Y-%m") == "2018-04")
+    assert one["transactions_total"].item() == mask.sum()
+    assert one["days_to_close_median"].item() == pytest.approx(
+        req.loc[mask, "days_to_close"].median()
+    )
+
+
+def test_nyc_maps_channels_and_city():
+    from conftest import RAW
+
+    r = adapt_nyc(RAW)
+    assert r.rows_in == {NYC: 235} and r.conservation_problems() == []
+    counts = r.tables["requests"]["channel"].value_counts().to_dict()
+    assert counts == {"web": 107, "phone": 72, "mobile_app": 40, "unknown": 16}  # README counts
+    assert set(r.tables["service_panel"]["period"]) == {"2025-03"}
+    city = r.tables["cities"].iloc[0]
+    assert (city["city_id"], city["country"], bool(city["synthetic"])) == ("US-NYC", "US", False)
+    assert "real request-log" in city["note"]
+
+
+def test_bad_rows_are_quarantined_with_raw_column_names(tmp_path):
+    from conftest import RAW
+
+    lines = (RAW / BALT).read_text().splitlines()
+    header = lines[0].split(",")
+    rows = lines[1:6]
+    ci, cl, mi = (
+        header.index("CreatedDate"),
+        header.index("CloseDate"),
+        header.index("MethodReceived"),
+    )
+
+    def edit(line, i, value):
+        import csv
+        import io
+
+        f = next(csv.reader(io.StringIO(line)))
+        f[i] = value
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow(f)
+        return out.getvalue()
+
+    rows[0] = edit(rows[0], ci, "31/12/2018 10:00:00 AM")  # bad date
+    rows[1] = edit(rows[1], cl, "01/01/2000 10:00:00 AM")  # closed before created
+    rows[2] = edit(rows[2], mi, "Carrier pigeon")  # unknown channel: kept as unknown
+    rows[3] = rows[4]  # duplicate request id
+    f = tmp_path / "311.csv"
+    f.write_text("\n".join([lines[0], *rows]) + "\n")
+    r = adapt_log(tmp_path, BALTIMORE, path=f)
+    q = r.quarantine
+    assert r.conservation_problems() == []
+    assert r.rows_in == {"311.csv": 5} and r.rows_kept == {"311.csv": 1}
+    got = set(zip(q["line"], q["column"], q["reason"].str.split(";").str[0], strict=True))
+    assert (2, "CreatedDate", "not a date/time in the format %m/%d/%Y %I:%M:%S %p") in got
+    assert (3, "CloseDate", "closed_at is before created_at") in got
+    assert {g[0] for g in got if g[2] == "duplicate key (city_id, request_id)"} == {5, 6}
+    kept = r.tables["requests"]
+    assert kept["channel"].tolist() == ["unknown"] and kept["channel_raw"].tolist() == [
+        "Carrier pigeon"
+    ]
+    assert any("Carrier pigeon" in n for n in r.notes)
