@@ -188,7 +188,7 @@ def _check_domain(cur, kid_rows, meth, p, zero_shift, kids, lev, n_rep, failed, 
         unit = labels[i] if labels is not None else i
         reason = (
             f"{meth} at level {lev} needs {need} values but {kid_codes[k]!r} is "
-            f"{cur[r, i, kid_rows][k]!r} for unit {unit!r}"
+            f"{float(cur[r, i, kid_rows][k])!r} for unit {unit!r}"
         )
         # shared children (level 2): every replication of this data set fails the same way
         for rep in range(n_rep) if cur.shape[0] == 1 else [int(r)]:

@@ -55,6 +55,8 @@ import yaml
 
 from ucc_research.errors import SpecError
 from ucc_research.indicators._vectorised import VECTORISED_METHODS, Hierarchy, batch_aggregate
+from ucc_research.indicators.aggregate import level_methods
+from ucc_research.indicators.coin import load_spec
 from ucc_research.indicators.sensitivity import (
     mean_abs_rank_shift,
     rank_desc,
@@ -364,7 +366,7 @@ def _vectorisable(plan: _Plan) -> bool:
     specs = [plan.coin.spec["aggregate"]]
     agg = next((i for i in plan.steps if i.name == "aggregate"), None)
     if agg is not None:
-        specs = [{**plan.coin.spec["aggregate"], **a} for a in agg.alternatives]
+        specs = [_merged_step(plan.coin.spec["aggregate"], a) for a in agg.alternatives]
     for s in specs:
         m = s.get("method", "arith_mean")
         entries = [m] if isinstance(m, str) else list(m.values() if isinstance(m, Mapping) else m)
@@ -388,8 +390,7 @@ def _run_replay(plan: _Plan, target: str, rows: pd.Index) -> tuple[np.ndarray, d
 
 
 def _level_settings(spec_agg: Mapping[str, Any], n_levels: int):
-    from ucc_research.indicators.aggregate import level_methods
-
+    """Aggregation method and ``dat_thresh`` of each level, expanded as the build does."""
     methods = level_methods(spec_agg["method"], n_levels)
     thr = spec_agg.get("dat_thresh")
     if thr is None or isinstance(thr, (int, float)):
@@ -407,8 +408,6 @@ def _merged_step(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, An
 
 
 def _run_vectorised(plan: _Plan, target: str, rows: pd.Index):
-    from ucc_research.indicators.coin import load_spec
-
     n = plan.weights.shape[0]
     scores = np.full((n, len(rows)), np.nan)
     failed: dict[int, str] = {}
