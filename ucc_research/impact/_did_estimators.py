@@ -84,16 +84,19 @@ def _ps_asy(x: np.ndarray, d: np.ndarray, ps: np.ndarray) -> np.ndarray:
     return (x * (d - ps)[:, None]) @ (np.linalg.inv(xtwx) * n)
 
 
-def _pscore(x: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ps, _ = logit_fit(x, d)
+def _pscore(x: np.ndarray, d: np.ndarray, ps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if ps is None:
+        ps, _ = logit_fit(x, d)
     ps = np.minimum(ps, 1.0 - 1e-6)
     trim = np.where(d == 1, True, ps < TRIM_LEVEL)
     return ps, trim
 
 
-def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """Locally efficient doubly robust DiD (R ``DRDID::drdid_panel``)."""
-    ps, trim = _pscore(x, d)
+def drdid_panel(
+    dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Locally efficient doubly robust DiD (R ``DRDID::drdid_panel``); ``ps``: fitted logit."""
+    ps, trim = _pscore(x, d, ps)
     control = d == 0
     beta = _wols(x, dy, control)
     out = x @ beta
@@ -116,8 +119,10 @@ def drdid_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np
     return float(att), inf_t - inf_c
 
 
-def reg_did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """Outcome-regression DiD (R ``DRDID::reg_did_panel``)."""
+def reg_did_panel(
+    dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Outcome-regression DiD (R ``DRDID::reg_did_panel``); ``ps`` is not used."""
     control = d == 0
     beta = _wols(x, dy, control)
     out = x @ beta
@@ -133,9 +138,11 @@ def reg_did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, 
     return float(att), inf_t - inf_c
 
 
-def std_ipw_did_panel(dy: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[float, np.ndarray]:
-    """Normalised (Hajek) inverse-probability-weighted DiD (R ``DRDID::std_ipw_did_panel``)."""
-    ps, trim = _pscore(x, d)
+def std_ipw_did_panel(
+    dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """Normalised (Hajek) IPW DiD (R ``DRDID::std_ipw_did_panel``); ``ps``: fitted logit."""
+    ps, trim = _pscore(x, d, ps)
     w_t = trim * d
     w_c = trim * ps * (1.0 - d) / (1.0 - ps)
     eta_t = np.mean(w_t * dy) / np.mean(w_t)

@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import stats
 
 from ucc_research.errors import SpecError
-from ucc_research.impact._did_estimators import ESTIMATORS, logit_fit
+from ucc_research.impact._did_estimators import ESTIMATORS, TRIM_LEVEL, logit_fit
 from ucc_research.impact.base import ImpactResult
 
 __all__ = ["staggered_did", "event_study_plot", "att_gt_heatmap", "StaggeredDiDResult"]
@@ -353,68 +353,109 @@ def _att_gt(panel: _Panel, control: str, method: str, base_period: str, anticipa
     cohorts = np.unique(g_unit[np.isfinite(g_unit) & (g_unit != panel.control_only)])
     if len(cohorts) == 0:
         raise SpecError("no unit adopts the treatment within the observed periods")
-    k = 1 if panel.x is None else panel.x.shape[2]
-    estimator = ESTIMATORS[method]
-    ones = np.ones((n, 1))
-    rows, infs = [], []
+
+    # The cells, in R's order (cohort-major): current and base period index, control cutoff.
+    g_c, cur, base, cutoff = [], [], [], []
     t_start = 1 if base_period == "varying" else 0
     for g in cohorts:
-        pre_idx = np.flatnonzero(periods + anticipation < g)
-        pre_g = int(pre_idx[-1])
-        treated = g_unit == g
+        pre_g = int(np.flatnonzero(periods + anticipation < g)[-1])
         for c in range(t_start, n_t):
-            post = bool(g <= periods[c])
-            base = pre_g if (post or base_period == "universal") else c - 1
-            row = {"cohort": g, "time": periods[c], "base": periods[base], "post": post}
-            if base == c:  # universal base period: the reference cell is 0 by construction
-                rows.append(row | {"att": 0.0, "n_treated": int(treated.sum()), "n_control": 0})
-                infs.append(np.zeros(n))
-                continue
-            if control == "never_treated":
-                ctrl = np.isinf(g_unit)
-            else:
-                cutoff = max(periods[c], periods[base]) + anticipation
-                ctrl = np.isinf(g_unit) | ((g_unit > cutoff) & ~treated)
-            n_c = int(ctrl.sum())
-            where = f"cohort {g:g}, period {periods[c]:g} (base period {periods[base]:g})"
-            if n_c == 0:
-                raise SpecError(
-                    f"no control units for {where}: no never-treated or not-yet-treated unit is "
-                    "available; use control='not_yet_treated', drop that cohort or shorten "
-                    "the window"
-                )
-            if method in ("dr", "reg") and n_c <= k:
-                raise SpecError(
-                    f"too few control units for {where}: {n_c} control unit(s) for {k} "
-                    "outcome-regression coefficient(s); use fewer covariates or more units"
-                )
-            cell = treated | ctrl
-            d = treated[cell].astype(float)
-            dy = panel.y[cell, c] - panel.y[cell, base]
-            x = ones[cell] if panel.x is None else panel.x[min(base, c)][cell]
-            if method in ("dr", "ipw") and panel.x is not None:
+            post = g <= periods[c]
+            b = pre_g if (post or base_period == "universal") else c - 1
+            g_c.append(g)
+            cur.append(c)
+            base.append(b)
+            cutoff.append(max(periods[c], periods[b]) + anticipation)
+    g_c, cur, base, cutoff = map(np.asarray, (g_c, cur, base, cutoff))
+    normalised = cur == base  # universal base period: the reference cell is 0 by construction
+    treated = g_unit[:, None] == g_c[None, :]
+    if control == "never_treated":
+        ctrl = np.repeat(np.isinf(g_unit)[:, None], len(g_c), axis=1)
+    else:
+        ctrl = np.isinf(g_unit)[:, None] | ((g_unit[:, None] > cutoff[None, :]) & ~treated)
+    ctrl[:, normalised] = False
+    n_treat, n_ctrl = treated.sum(axis=0), ctrl.sum(axis=0)
+    k = 1 if panel.x is None else panel.x.shape[2]
+
+    def where(j: int) -> str:
+        return f"cohort {g_c[j]:g}, period {periods[cur[j]]:g} (base period {periods[base[j]]:g})"
+
+    for j in np.flatnonzero((n_ctrl == 0) & ~normalised)[:1]:
+        raise SpecError(
+            f"no control units for {where(j)}: no never-treated or not-yet-treated unit is "
+            "available; use control='not_yet_treated', drop that cohort or shorten the window"
+        )
+    if panel.x is not None and method in ("dr", "reg"):
+        for j in np.flatnonzero((n_ctrl <= k) & ~normalised)[:1]:
+            raise SpecError(
+                f"too few control units for {where(j)}: {n_ctrl[j]} control unit(s) for {k} "
+                "outcome-regression coefficient(s); use fewer covariates or more units"
+            )
+    if method in ("dr", "ipw"):
+        # DRDID gives controls with a propensity score >= 0.995 weight 0; without covariates the
+        # score is the treated share of the cell, so no control would be left.
+        share = n_treat / np.maximum(n_treat + n_ctrl, 1)
+        for j in np.flatnonzero((share >= TRIM_LEVEL) & ~normalised)[:1]:
+            raise SpecError(
+                f"no overlap for {where(j)}: {n_ctrl[j]} control unit(s) against {n_treat[j]} "
+                "treated, too few for propensity-score weighting; use method='reg'"
+            )
+
+    dy = panel.y[:, cur] - panel.y[:, base]
+    if panel.x is None:
+        # Without covariates reg, ipw and dr all reduce to the difference in mean changes, with
+        # influence function n * [D (dY - m1) / n1 - C (dY - m0) / n0]: all cells at once.
+        tm, cm = treated.astype(float), ctrl.astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m1 = (tm * dy).sum(axis=0) / n_treat
+            m0 = (cm * dy).sum(axis=0) / n_ctrl
+            att = np.where(normalised, 0.0, m1 - m0)
+            inf = n * (tm * (dy - m1) / n_treat - cm * (dy - m0) / n_ctrl)
+        inf[:, normalised] = 0.0
+    else:
+        estimator = ESTIMATORS[method]
+        att = np.zeros(len(g_c))
+        inf = np.zeros((n, len(g_c)))
+        for j in np.flatnonzero(~normalised):
+            cell = treated[:, j] | ctrl[:, j]
+            d = treated[cell, j].astype(float)
+            x = panel.x[min(base[j], cur[j])][cell]
+            ps = None
+            if method in ("dr", "ipw"):
                 ps, _ = logit_fit(x, d)
                 if ps.max() >= 0.999:
                     raise SpecError(
-                        f"no overlap for {where}: the propensity score reaches {ps.max():.4f} "
-                        f"(>= 0.999), so treated units have no comparable controls; use "
-                        "method='reg' or fewer covariates"
+                        f"no overlap for {where(j)}: the propensity score reaches "
+                        f"{ps.max():.4f} (>= 0.999), so treated units have no comparable "
+                        "controls; use method='reg' or fewer covariates"
                     )
-            if method in ("dr", "reg") and panel.x is not None:
+                if not np.any((d == 0) & (ps < TRIM_LEVEL)):
+                    raise SpecError(
+                        f"no overlap for {where(j)}: every control unit has a propensity score "
+                        f">= {TRIM_LEVEL}; use method='reg' or fewer covariates"
+                    )
+            if method in ("dr", "reg"):
                 xc = x[d == 0]
                 if 1.0 / np.linalg.cond(xc.T @ xc, 1) < np.finfo(float).eps:
                     raise SpecError(
-                        f"the covariates are collinear among the control units for {where}; "
+                        f"the covariates are collinear among the control units for {where(j)}; "
                         "drop a covariate"
                     )
-            att, psi = estimator(dy, d, x)
-            full = np.zeros(n)
-            full[cell] = psi * (n / cell.sum())
-            rows.append(row | {"att": att, "n_treated": int(treated.sum()), "n_control": n_c})
-            infs.append(full)
-    table = pd.DataFrame({k: [r[k] for r in rows] for k in rows[0]})
-    table["normalised"] = table["n_control"].to_numpy() == 0
-    return table, np.column_stack(infs)
+            att[j], psi = estimator(dy[cell, j], d, x, ps)
+            inf[cell, j] = psi * (n / cell.sum())
+    table = pd.DataFrame(
+        {
+            "cohort": g_c,
+            "time": periods[cur],
+            "base": periods[base],
+            "post": g_c <= periods[cur],
+            "att": att,
+            "n_treated": n_treat,
+            "n_control": n_ctrl,
+            "normalised": normalised,
+        }
+    )
+    return table, inf
 
 
 def staggered_did(
