@@ -53,13 +53,17 @@ from ucc_research import io
 from ucc_research.errors import SpecError
 
 __all__ = [
+    "AGE_GROUPS",
     "DEFAULT_PARAMS",
     "DEFAULT_SEED",
     "FEATURES",
     "CHANNELS",
+    "FILES",
+    "LIFE_EVENTS",
     "DemoData",
     "generate",
     "transfer_panel",
+    "transfer_truth",
     "write_demo",
     "cli_demo",
 ]
@@ -79,7 +83,6 @@ FEATURES = [
 ]
 BINARY_FEATURES = FEATURES[1:]
 CHANNELS = ["web", "mobile_app", "phone", "in_person", "email", "mail"]
-DIGITAL_CHANNELS = ["web", "mobile_app", "email"]
 AGE_GROUPS = ["18-34", "35-64", "65+"]
 GENDERS = ["female", "male"]
 LIFE_EVENTS = [
@@ -355,11 +358,6 @@ def _default_cohorts(first: int, last: int) -> list[int]:
     return years
 
 
-def _period_to_ym(period: str) -> tuple[int, int]:
-    y, m = period.split("-")
-    return int(y), int(m)
-
-
 # --------------------------------------------------------------------------------------------
 # generation
 
@@ -388,8 +386,10 @@ def generate(
     years : (first, last)
         Monthly periods from ``first``-01 to ``last``-12.
     noise : float
-        Multiplier of every idiosyncratic noise standard deviation (0 removes them; the
-        sampling noise of the transaction counts remains, see ``population_scale``).
+        Multiplier of every random standard deviation of the model: city, city-service and
+        residual effects, city trends, the heterogeneity of the transfer effect (0 removes
+        them all; the sampling noise of the counts remains, see ``population_scale``). The
+        country context covariates and the feature roll-outs are drawn as usual.
     cohorts : sequence of int, optional
         Adoption years (January) of the transferred good practice; default up to four years
         from ``first + 2`` to ``last - 2`` (2020-2023 for 2018-2025).
@@ -450,7 +450,7 @@ def generate(
     month_of_t = t_idx % 12 + 1
 
     cities = _make_cities(seed, n_cities, population_scale)
-    services = _make_services(n_services)
+    services = _make_services(n_services, P["good_practice"]["service_id"])
     C, S = len(cities), len(services)
 
     # ---- city effects
@@ -484,10 +484,7 @@ def generate(
     ramp = 1.0 - np.exp(-(e_ct + 1) / te["ramp_months"])
     tau_ct = np.where(treated_ct, te["digital_share_max"] * (k_city * m_city)[:, None] * ramp, 0.0)
     dlt_ct = np.where(treated_ct, te["satisfaction_max"] * (k_city * m_city)[:, None] * ramp, 0.0)
-    s_tr = services.index[services["service_id"] == P["good_practice"]["service_id"]]
-    if len(s_tr) != 1:
-        raise SpecError(f"good_practice.service_id {P['good_practice']['service_id']!r} not found")
-    s_tr = int(s_tr[0])
+    s_tr = int(np.flatnonzero(services["good_practice_transferred"].to_numpy())[0])
     is_tr_service = np.zeros(S, bool)
     is_tr_service[s_tr] = True
 
@@ -642,9 +639,9 @@ def generate(
             "year": np.tile(year_of_t, C),
             "adopted_period": np.repeat(adopted, T),
             "is_origin": np.repeat(adoption["is_origin"].to_numpy(), T),
-            "event_time_months": np.where(adopt_t[:, None] >= 0, e_ct, np.iinfo(np.int64).min)
-            .ravel()
-            .astype("int64"),
+            "event_time_months": pd.Series(e_ct.ravel(), dtype="Int64").mask(
+                np.repeat(adopt_t < 0, T)
+            ),
             "treated": treated_ct.ravel(),
             "digital_share_y0": np.clip(lin0[:, s_tr, :], lo, hi).ravel(),
             "digital_share_y1": np.clip(lin0[:, s_tr, :] + tau_ct, lo, hi).ravel(),
@@ -653,17 +650,12 @@ def generate(
             "synthetic": True,
         }
     )
-    po["event_time_months"] = (
-        po["event_time_months"].astype("Int64").mask(po["adopted_period"].isna())
-    )
     po["adopted_period"] = po["adopted_period"].astype("string")
     for col in ["city_id", "service_id", "period"]:
         po[col] = po[col].astype("string")
 
-    takeup, divide_truth = _make_takeup(
-        seed, P["divide"], cities, services, panel, X, year_of_t, noise
-    )
-    idata, imeta = _make_indicators(seed, cities, panel, takeup, noise)
+    takeup, divide_truth = _make_takeup(seed, P["divide"], cities, services, panel, X, year_of_t)
+    idata, imeta = _make_indicators(seed, cities, panel, takeup)
 
     truth = _make_truth(
         P=P,
@@ -731,9 +723,14 @@ def _make_cities(seed: int, n: int, population_scale: float) -> pd.DataFrame:
     )
 
 
-def _make_services(n: int) -> pd.DataFrame:
-    rows = [s for s in _SERVICES if s[0] == _TRANSFERRED_SERVICE]
-    rows += [s for s in _SERVICES if s[0] != _TRANSFERRED_SERVICE][: n - 1]
+def _make_services(n: int, transferred: str) -> pd.DataFrame:
+    if transferred not in [s[0] for s in _SERVICES]:
+        raise SpecError(
+            f"good_practice.service_id {transferred!r} is not a demo service; "
+            f"known: {', '.join(s[0] for s in _SERVICES)}"
+        )
+    rows = [s for s in _SERVICES if s[0] == transferred]
+    rows += [s for s in _SERVICES if s[0] != transferred][: n - 1]
     rows.sort(key=lambda s: [x[0] for x in _SERVICES].index(s[0]))
     df = pd.DataFrame(
         [
@@ -751,7 +748,7 @@ def _make_services(n: int) -> pd.DataFrame:
                 "female_share": s[8],
                 "phone_share": s[9],
                 "mail_share": s[10],
-                "good_practice_transferred": s[0] == _TRANSFERRED_SERVICE,
+                "good_practice_transferred": s[0] == transferred,
                 "synthetic": True,
             }
             for s in rows
@@ -843,8 +840,7 @@ def _make_takeup(
     panel: pd.DataFrame,
     X: dict[str, np.ndarray],
     year_of_t: np.ndarray,
-    noise: float,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, dict]:
     """Annual users and digital users by age group and gender, with a known digital divide.
 
     Users of a city-service-year (its transactions) are split over the six groups by a
@@ -967,7 +963,7 @@ _PILLARS = [
 
 
 def _make_indicators(
-    seed: int, cities: pd.DataFrame, panel: pd.DataFrame, takeup: pd.DataFrame, noise: float
+    seed: int, cities: pd.DataFrame, panel: pd.DataFrame, takeup: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """City-year indicators in COINr's iData/iMeta form, computed from the panel.
 
