@@ -133,12 +133,15 @@ def test_pca_two_identical_children_is_one_component():
 def test_coherence_bundle_flags_and_alpha_by_aggregate(asem):
     data, meta = asem
     res = coherence(data, meta, level=1, redundant=0.6)
-    assert set(res.flags["flag"]) == {"negative", "redundant"}
+    assert set(res.flags["flag"]) == {"negative", "redundant", "negative_with_parent"}
+    sib = res.flags[res.flags["flag"] != "negative_with_parent"]
     flagged = res.within[res.within["negative"] | res.within["redundant"]]
-    assert len(res.flags) == res.within["negative"].sum() + res.within["redundant"].sum()
-    assert set(zip(res.flags["var_1"], res.flags["var_2"])) == set(
-        zip(flagged["var_1"], flagged["var_2"])
-    )
+    assert len(sib) == res.within["negative"].sum() + res.within["redundant"].sum()
+    assert set(zip(sib["var_1"], sib["var_2"])) == set(zip(flagged["var_1"], flagged["var_2"]))
+    # TBTs (technical barriers to trade) pulls against its own pillar, and it alone
+    own = res.flags[res.flags["flag"] == "negative_with_parent"]
+    assert list(zip(own["var_1"], own["parent"])) == [("TBTs", "Instit")]
+    assert own["p_value"].iloc[0] < 1e-4
     alpha = cronbach_by_aggregate(data, meta, level=1).set_index("parent")
     pd.testing.assert_frame_equal(res.alpha.set_index("parent"), alpha)
     social = data[meta.loc[meta["Parent"] == "Social", "iCode"]]

@@ -364,7 +364,9 @@ def coherence(
         ``within`` (sibling correlations with flags), ``across`` (each child against each
         aggregate one level up, ``is_ancestor`` marking its own parent), ``alpha`` (Cronbach's
         alpha per aggregate), ``pca`` and ``loadings`` (per aggregate), and ``flags``: one row per
-        flagged sibling pair with a readable ``reason``.
+        flagged pair with a readable ``reason``; ``flag`` is ``negative`` (siblings with
+        ``r < 0``), ``redundant`` (siblings with ``|r| >`` the threshold) or
+        ``negative_with_parent`` (a child with ``r < 0`` against its own parent).
 
     Examples
     --------
@@ -373,8 +375,9 @@ def coherence(
     >>> df = pd.DataFrame({"uCode": list("uvwxy"), "a": [1.0, 2, 3, 4, 5],
     ...                    "b": [1.1, 2, 3.2, 4, 5], "c": [5.0, 3, 4, 1, 2]})
     >>> df["P"] = df[["a", "b", "c"]].mean(axis=1)
-    >>> coherence(df, meta).flags[["var_1", "var_2", "flag"]].values.tolist()
-    [['a', 'b', 'redundant'], ['a', 'c', 'negative'], ['b', 'c', 'negative']]
+    >>> coherence(df, meta).flags[["var_1", "var_2", "flag"]].values.tolist()  # doctest: +NORMALIZE_WHITESPACE
+    [['a', 'b', 'redundant'], ['a', 'c', 'negative'], ['b', 'c', 'negative'],
+     ['c', 'P', 'negative_with_parent']]
     """
     data, meta = _as_frame(data, meta)
     within = within_correlations(data, meta, level=level, method=method, redundant=redundant)
@@ -392,6 +395,11 @@ def coherence(
         if row.redundant:
             flag_rows.append((row.parent, row.var_1, row.var_2, row.r, row.p_value, "redundant",
                               f"|r| > {redundant} under {row.parent}: possibly redundant ({sig})"))  # fmt: skip
+    for row in across[across["is_ancestor"] & (across["r"] < 0)].itertuples(index=False):
+        sig = f"{method} r = {row.r:.3f}, p = {row.p_value:.3g}, n = {row.n}"
+        flag_rows.append((row.var_2, row.var_1, row.var_2, row.r, row.p_value,
+                          "negative_with_parent",
+                          f"{row.var_1} is negatively correlated with its parent {row.var_2} ({sig})"))  # fmt: skip
     flags = pd.DataFrame(
         flag_rows, columns=["parent", "var_1", "var_2", "r", "p_value", "flag", "reason"]
     )
