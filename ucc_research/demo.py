@@ -1509,6 +1509,20 @@ accessibility and proactive delivery narrow it and eID login widens it; women ag
 {te["digital_divide"]["mean_gap_65plus_vs_35_64_share"]:.3f} and the features change it by
 { {k: round(v, 4) for k, v in te["digital_divide"]["average_effect_on_gap_65plus_share"].items()} }.
 
+## Using it
+```python
+from ucc_research import demo
+from ucc_research.impact import staggered_did
+d = demo.generate()                      # the tables above, in memory, plus d.truth
+tp = demo.transfer_panel(d, "year")      # unit, time, cohort (0 = never), outcomes
+res = staggered_did(tp, "digital_share", "unit", "time", "cohort")
+res.aggregate("simple").overall_att      # vs d.truth["true_effects"]["transfer"]["year"]
+```
+Feature effects: a regression of `digital_share` on the 8 features with city-service and
+month fixed effects targets `true_effects.digital_share.average_effect`. Synthetic control:
+take one city of the last cohort (long pre-period) with the never-adopters as donors; its
+true effect path is `digital_share_y1 - digital_share_y0` in the potential-outcomes file.
+
 ## Indicators (iData/iMeta)
 Computed per city and year from the panel. `use_app` is a count with Denominator `population`;
 `exp_codesign` is heavily right-skewed (winsorisation); `exp_satisf` and `exp_codesign` have
