@@ -210,6 +210,8 @@ def test_vary_yaml_file_and_errors(coin, tmp_path):
         ({"weights": {"levels": [3]}}, "levels \\[3\\] invalid"),
         ({"normalise": [{"method": "minmax"}]}, "at least two"),
         ({"drop": ["Index"]}, "top-level"),
+        ({"normalise": ["minmax", "nonsense"]}, "normalise alternative 2: .*'nonsense'"),
+        ({"treat": [{"winmax": 2}, {"wimax": 3}]}, "treat alternative 2: .*'wimax'"),
         ({"drop": ["nope"]}, "'nope' is not an indicator"),
     ]:
         with pytest.raises(SpecError, match=msg):

@@ -177,6 +177,10 @@ def parse_vary(vary: Mapping[str, Any] | str | Path | None, coin) -> list[Uncert
                     alt = {"method": alt}
                 if not isinstance(alt, Mapping):
                     raise SpecError(f"vary: {name} alternative {i + 1} must be a mapping or a name")
+                try:  # a bad alternative is an error now, not a failure in every run using it
+                    load_spec({**coin.spec, name: _merged_step(coin.spec[name], alt)})
+                except SpecError as exc:
+                    raise SpecError(f"vary: {name} alternative {i + 1}: {exc}") from None
                 alts.append(dict(alt))
             inputs.append(UncertainInput(name, tuple(alts)))
         else:
