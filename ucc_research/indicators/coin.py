@@ -503,7 +503,8 @@ def _run(meta, raw, raw_units, spec, previous: Coin | None = None) -> Coin:
             data, records[step] = _apply(step, spec[step], data, meta, units)
         stages[stage] = data
 
-    if reuse(5):
+    data_driven = spec["weight"]["method"] in ("pca", "optimise")
+    if reuse(5) and not (data_driven and start == 6):  # data-driven weights use the aggregation
         weights = previous.weights_raw
         records["weight"] = prev_records["weight"]
     else:
