@@ -3,10 +3,10 @@
 Line-by-line ports of R ``DRDID``'s ``drdid_panel`` (locally efficient doubly robust, the
 default of R ``did``), ``reg_did_panel`` (outcome regression) and ``std_ipw_did_panel``
 (normalised / Hajek inverse probability weighting), with equal unit weights. Each function
-takes the outcome change ``dy`` (post minus base period), the treated indicator ``d`` and the
-design matrix ``x`` (intercept included) of the units in one (g, t) cell, and returns the ATT and
-its influence function (one value per unit of the cell, mean zero), so that the cell's variance
-is ``sum(psi**2) / n**2``.
+takes the outcome changes ``dy`` (post minus base period; one column per (g, t) cell that shares
+the same units and covariates), the treated indicator ``d`` and the design matrix ``x``
+(intercept included), and returns the ATTs and their influence functions (n x cells, mean zero),
+so that a cell's variance is ``sum(psi**2) / n**2``.
 
 The propensity score is a logit fitted by Newton-Raphson to full convergence (R's ``glm`` stops
 at a relative deviance change of 1e-8; both land on the same maximum to ~1e-10). As in DRDID,
@@ -59,20 +59,15 @@ def _rcond(a: np.ndarray) -> float:
         return 0.0
 
 
-def _wols(x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    xc = x[mask]
-    beta, *_ = np.linalg.lstsq(xc, y[mask], rcond=None)
-    return beta
-
-
-def _ols_asy(x: np.ndarray, resid: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Asymptotic linear representation of the control-group OLS coefficients (n x k)."""
+def _ols_proj(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``X (X'(1-D)X / n)^-1`` (n x k): the control-group OLS's asymptotic linear representation
+    for a cell is ``(1-D) * resid * X (X'(1-D)X/n)^-1``, so its product with a derivative vector
+    ``M`` is ``(1-D) * resid * (proj @ M)``."""
     n = len(d)
-    w = 1.0 - d
-    xpx = (x * w[:, None]).T @ x / n
+    xpx = (x * (1.0 - d)[:, None]).T @ x / n
     if _rcond(xpx) < _EPS:
         raise SpecError("the outcome regression design matrix is singular among control units")
-    return (x * (w * resid)[:, None]) @ np.linalg.inv(xpx)
+    return x @ np.linalg.inv(xpx)
 
 
 def _ps_asy(x: np.ndarray, d: np.ndarray, ps: np.ndarray) -> np.ndarray:
@@ -92,69 +87,73 @@ def _pscore(x: np.ndarray, d: np.ndarray, ps: np.ndarray | None) -> tuple[np.nda
     return ps, trim
 
 
+def _control_fit(x: np.ndarray, dy: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Fitted values of the OLS of each column of ``dy`` on ``x`` among the controls."""
+    control = d == 0
+    beta, *_ = np.linalg.lstsq(x[control], dy[control], rcond=None)
+    return x @ beta
+
+
 def drdid_panel(
     dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Locally efficient doubly robust DiD (R ``DRDID::drdid_panel``); ``ps``: fitted logit."""
+    n = len(d)
+    dy = dy.reshape(n, -1)
     ps, trim = _pscore(x, d, ps)
-    control = d == 0
-    beta = _wols(x, dy, control)
-    out = x @ beta
-    resid = dy - out
+    resid = dy - _control_fit(x, dy, d)
     w_t = trim * d
     w_c = trim * ps * (1.0 - d) / (1.0 - ps)
-    eta_t = np.mean(w_t * resid) / np.mean(w_t)
-    eta_c = np.mean(w_c * resid) / np.mean(w_c)
-    att = eta_t - eta_c
+    mw_t, mw_c = w_t.mean(), w_c.mean()
+    eta_t = (w_t @ resid) / n / mw_t
+    eta_c = (w_c @ resid) / n / mw_c
 
-    asy_ols = _ols_asy(x, resid, d)
-    asy_ps = _ps_asy(x, d, ps)
-    inf_t1 = w_t * resid - w_t * eta_t
-    inf_t2 = asy_ols @ np.mean(w_t[:, None] * x, axis=0)
-    inf_c1 = w_c * resid - w_c * eta_c
-    inf_c2 = asy_ps @ np.mean((w_c * (resid - eta_c))[:, None] * x, axis=0)
-    inf_c3 = asy_ols @ np.mean(w_c[:, None] * x, axis=0)
-    inf_t = (inf_t1 - inf_t2) / np.mean(w_t)
-    inf_c = (inf_c1 + inf_c2 - inf_c3) / np.mean(w_c)
-    return float(att), inf_t - inf_c
+    proj = _ols_proj(x, d)
+    wr = (1.0 - d)[:, None] * resid
+    inf_t1 = w_t[:, None] * (resid - eta_t)
+    inf_t2 = wr * (proj @ (w_t @ x / n))[:, None]
+    dev_c = w_c[:, None] * (resid - eta_c)
+    inf_c2 = _ps_asy(x, d, ps) @ (x.T @ dev_c / n)
+    inf_c3 = wr * (proj @ (w_c @ x / n))[:, None]
+    inf = (inf_t1 - inf_t2) / mw_t - (dev_c + inf_c2 - inf_c3) / mw_c
+    return eta_t - eta_c, inf
 
 
 def reg_did_panel(
     dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Outcome-regression DiD (R ``DRDID::reg_did_panel``); ``ps`` is not used."""
-    control = d == 0
-    beta = _wols(x, dy, control)
-    out = x @ beta
-    eta_t = np.mean(d * dy) / np.mean(d)
-    eta_c = np.mean(d * out) / np.mean(d)
-    att = eta_t - eta_c
+    n = len(d)
+    dy = dy.reshape(n, -1)
+    out = _control_fit(x, dy, d)
+    md = d.mean()
+    eta_t = (d @ dy) / n / md
+    eta_c = (d @ out) / n / md
 
-    asy_ols = _ols_asy(x, dy - out, d)
-    inf_t = (d * dy - d * eta_t) / np.mean(d)
-    inf_c1 = d * out - d * eta_c
-    inf_c2 = asy_ols @ np.mean(d[:, None] * x, axis=0)
-    inf_c = (inf_c1 + inf_c2) / np.mean(d)
-    return float(att), inf_t - inf_c
+    proj = _ols_proj(x, d)
+    inf_t = d[:, None] * (dy - eta_t) / md
+    inf_c1 = d[:, None] * (out - eta_c)
+    inf_c2 = ((1.0 - d)[:, None] * (dy - out)) * (proj @ (d @ x / n))[:, None]
+    return eta_t - eta_c, inf_t - (inf_c1 + inf_c2) / md
 
 
 def std_ipw_did_panel(
     dy: np.ndarray, d: np.ndarray, x: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Normalised (Hajek) IPW DiD (R ``DRDID::std_ipw_did_panel``); ``ps``: fitted logit."""
+    n = len(d)
+    dy = dy.reshape(n, -1)
     ps, trim = _pscore(x, d, ps)
     w_t = trim * d
     w_c = trim * ps * (1.0 - d) / (1.0 - ps)
-    eta_t = np.mean(w_t * dy) / np.mean(w_t)
-    eta_c = np.mean(w_c * dy) / np.mean(w_c)
-    att = eta_t - eta_c
+    mw_t, mw_c = w_t.mean(), w_c.mean()
+    eta_t = (w_t @ dy) / n / mw_t
+    eta_c = (w_c @ dy) / n / mw_c
 
-    asy_ps = _ps_asy(x, d, ps)
-    inf_t = (w_t * dy - w_t * eta_t) / np.mean(w_t)
-    inf_c1 = w_c * dy - w_c * eta_c
-    inf_c2 = asy_ps @ np.mean((w_c * (dy - eta_c))[:, None] * x, axis=0)
-    inf_c = (inf_c1 + inf_c2) / np.mean(w_c)
-    return float(att), inf_t - inf_c
+    inf_t = w_t[:, None] * (dy - eta_t) / mw_t
+    dev_c = w_c[:, None] * (dy - eta_c)
+    inf_c2 = _ps_asy(x, d, ps) @ (x.T @ dev_c / n)
+    return eta_t - eta_c, inf_t - (dev_c + inf_c2) / mw_c
 
 
 ESTIMATORS = {"dr": drdid_panel, "reg": reg_did_panel, "ipw": std_ipw_did_panel}

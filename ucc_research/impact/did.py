@@ -413,13 +413,21 @@ def _att_gt(panel: _Panel, control: str, method: str, base_period: str, anticipa
             inf = n * (tm * (dy - m1) / n_treat - cm * (dy - m0) / n_ctrl)
         inf[:, normalised] = 0.0
     else:
+        # Cells with the same units and covariate values share the logit, the OLS design and
+        # their asymptotic representations: estimate them together (one column per cell).
         estimator = ESTIMATORS[method]
         att = np.zeros(len(g_c))
         inf = np.zeros((n, len(g_c)))
-        for j in np.flatnonzero(~normalised):
+        invariant = bool(np.all(panel.x == panel.x[:1]))
+        x_period = np.where(invariant, 0, np.minimum(base, cur))
+        ctrl_key = cutoff if control == "not_yet_treated" else np.zeros(len(g_c))
+        keys = pd.DataFrame({"g": g_c, "c": ctrl_key, "x": x_period})[~normalised]
+        for _, cols in keys.groupby(["g", "c", "x"], sort=False).groups.items():
+            cols = np.asarray(cols)
+            j = cols[0]
             cell = treated[:, j] | ctrl[:, j]
             d = treated[cell, j].astype(float)
-            x = panel.x[min(base[j], cur[j])][cell]
+            x = panel.x[x_period[j]][cell]
             ps = None
             if method in ("dr", "ipw"):
                 ps, _ = logit_fit(x, d)
@@ -441,8 +449,8 @@ def _att_gt(panel: _Panel, control: str, method: str, base_period: str, anticipa
                         f"the covariates are collinear among the control units for {where(j)}; "
                         "drop a covariate"
                     )
-            att[j], psi = estimator(dy[cell, j], d, x, ps)
-            inf[cell, j] = psi * (n / cell.sum())
+            att[cols], psi = estimator(dy[np.ix_(cell, cols)], d, x, ps)
+            inf[np.ix_(cell, cols)] = psi * (n / cell.sum())
     table = pd.DataFrame(
         {
             "cohort": g_c,
