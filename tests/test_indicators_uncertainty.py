@@ -178,6 +178,9 @@ def test_sensitivity_of_an_inert_input_is_exactly_zero(coin):
     np.testing.assert_array_equal(res.ranks.iloc[:, 16:24].to_numpy(),
                                   res.ranks.iloc[:, 8:16].to_numpy())  # fmt: skip
     assert s.at["aggregate", "STi"] > 0.5
+    # rank statistics over the 2N runs of A and B only, as COINr
+    ab = res.ranks.iloc[:, :16].to_numpy()
+    np.testing.assert_array_equal(res.rank_stats["median_rank"], np.median(ab, axis=1))
     rep = sensitivity_analysis(coin, vary, 8, seed=2, n_boot=50, engine="replay")
     pd.testing.assert_frame_equal(res.sensitivity, rep.sensitivity)
 

@@ -257,6 +257,8 @@ class UncertaintyResult:
         ``Variable, Si, STi`` (+ bootstrap quantiles) for a sensitivity analysis.
     engine : str
         ``vectorised`` or ``replay``.
+    inputs : list of UncertainInput
+        The parsed ``vary`` (sample columns in this order).
     """
 
     target: str
