@@ -655,7 +655,9 @@ def rank_intervals(
         Seed of the Sobol' sequence.
     vary : mapping or path to YAML, optional
         Default :data:`DEFAULT_VARY` (weights +-25%, min-max or z-score, arithmetic or
-        geometric mean).
+        geometric mean). The build's own normalisation is not one of the defaults (as in
+        COINr's vignette), so a nominal rank can fall outside its interval; list it among the
+        ``normalise`` alternatives to include it.
     target : str, optional
         Default: the top-level aggregate.
 
