@@ -31,7 +31,6 @@ _LAZY = {
     ),
     **dict.fromkeys(
         (
-            "coherence",
             "CoherenceResult",
             "pairwise_correlations",
             "within_correlations",
@@ -42,17 +41,23 @@ _LAZY = {
         ),
         "coherence",
     ),
-    **dict.fromkeys(("rank_intervals",), "uncertainty"),
-    **dict.fromkeys(("presets", "preset"), "presets"),
+    **dict.fromkeys(
+        ("uncertainty_analysis", "sensitivity_analysis", "rank_intervals", "remove_one_at_a_time"),
+        "uncertainty",
+    ),
+    "preset": "presets",
+    # submodules (``indicators.coherence.coherence`` is the function of that name)
+    **dict.fromkeys(("presets", "coherence", "uncertainty", "sensitivity"), None),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    mod = importlib.import_module(f"{__name__}.{module}")
-    return mod if name == module else getattr(mod, name)
+    module = _LAZY[name]
+    if module is None:  # a submodule (``indicators.coherence.coherence`` is the function)
+        return importlib.import_module(f"{__name__}.{name}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 __all__ = [
