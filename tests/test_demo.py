@@ -340,3 +340,25 @@ def test_parameters_can_be_overridden():
     assert d.truth["true_effects"]["digital_share"]["average_effect"]["proactive"] == (
         pytest.approx(0.1, abs=0.005)
     )
+
+
+def test_truth_lists_the_drawn_effects_with_their_documented_spread(full):
+    t = full.truth
+    P = t["parameters"]
+    vcs = pd.DataFrame(t["city_service_effects_digital_share"])
+    assert len(vcs) == len(full.cities) * 20 and not vcs.duplicated(["city_id", "service_id"]).any()
+    assert vcs["effect"].std() == pytest.approx(P["digital_share"]["sd_city_service"], rel=0.15)
+    cities = pd.DataFrame(t["cities"]).set_index("city_id")
+    assert cities["city_trend_per_year"].std() == pytest.approx(
+        P["digital_share"]["sd_city_trend_per_year"], rel=0.4
+    )
+    # the city effect is the documented function of the covariates plus a N(0, sd) part
+    c = full.cities.set_index("city_id")
+    cp = P["digital_share"]["city"]
+    fitted = sum(cp[k] * (c[k] - cp["centre"][k]) for k in cp["centre"])
+    resid = cities["city_effect_digital_share"] - fitted
+    assert resid.std() == pytest.approx(cp["sd_random"], rel=0.4)
+    assert abs(resid.mean()) < 3 * cp["sd_random"] / np.sqrt(len(resid))
+    # observed mean shares follow the city effects (the city effect is not a free label)
+    mean_share = full.service_panel.groupby("city_id")["digital_share"].mean()
+    assert np.corrcoef(mean_share[cities.index], cities["city_effect_digital_share"])[0, 1] > 0.8

@@ -526,10 +526,12 @@ def generate(
     # ---- completion rate
     cp = P["completion_rate"]
     r = _rng(seed, 7)
+    comp_city = r.normal(0, cp["sd_city"] * noise, C)
+    comp_service = r.normal(0, cp["sd_service"] * noise, S)
     comp_lin = (
         cp["intercept"]
-        + r.normal(0, cp["sd_city"] * noise, C)[:, None, None]
-        + r.normal(0, cp["sd_service"] * noise, S)[None, :, None]
+        + comp_city[:, None, None]
+        + comp_service[None, :, None]
         + sum(cp["kappa"][k] * X[k] for k in FEATURES)
         + r.normal(0, cp["sd_noise"] * noise, (C, S, T))
     )
@@ -538,9 +540,10 @@ def generate(
     # ---- days to close
     dp = P["days_to_close"]
     r = _rng(seed, 8)
+    days_city = r.normal(0, dp["sd_city"] * noise, C)
     log_days = (
         np.log(services["base_days"].to_numpy())[None, :, None]
-        + r.normal(0, dp["sd_city"] * noise, C)[:, None, None]
+        + days_city[:, None, None]
         + sum(v * X[k] for k, v in dp["effect"].items())
         + r.normal(0, dp["sd_noise"] * noise, (C, S, T))
     )
@@ -676,6 +679,13 @@ def generate(
             "r_city": r_city,
             "m_city": m_city,
             "sat_city": sat_city,
+            "comp_city": comp_city,
+            "days_city": days_city,
+            "demand_city": city_demand,
+            "price_city": price,
+            "comp_service": comp_service,
+            "peak_service": peak,
+            "v_cs": v_cs,
         },
         X=X,
         lin=lin,
@@ -1338,6 +1348,10 @@ def _make_truth(
                 "city_trend_per_year": float(effects["r_city"][i]),
                 "city_effect_satisfaction": float(effects["sat_city"][i]),
                 "transfer_effect_multiplier": float(effects["m_city"][i] * a["cohort_multiplier"]),
+                "city_effect_completion_logit": float(effects["comp_city"][i]),
+                "city_effect_log_days": float(effects["days_city"][i]),
+                "demand_multiplier": float(effects["demand_city"][i]),
+                "price_level": float(effects["price_city"][i]),
                 "adopted_period": a["adopted_period"],
                 "is_origin": bool(a["is_origin"]),
             }
@@ -1370,7 +1384,17 @@ def _make_truth(
         "cities": city_rows,
         "services": services[
             ["service_id", "life_event", "base_share", "base_satisfaction", "base_days"]
-        ].to_dict("records"),
+        ]
+        .assign(
+            service_effect_completion_logit=effects["comp_service"],
+            seasonal_peak_month=effects["peak_service"],
+        )
+        .to_dict("records"),
+        "city_service_effects_digital_share": [
+            {"city_id": c, "service_id": s_id, "effect": float(effects["v_cs"][i, j])}
+            for i, c in enumerate(cities["city_id"])
+            for j, s_id in enumerate(services["service_id"])
+        ],
         "true_effects": {
             "note": (
                 "Feature effects are average effects on the outcome scale from the generated "
