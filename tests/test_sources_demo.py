@@ -60,6 +60,8 @@ def test_bad_rows_are_quarantined_with_line_column_and_reason(small):
     cities = pd.read_csv(folder / "demo_synthetic_cities.csv", dtype=str, keep_default_na=False)
     cities.loc[1, "country"] = "ZZ"
     cities.loc[3, "internet_use"] = "lots"
+    cities.loc[4, "share_65plus"] = "1.5"
+    cities = pd.concat([cities, cities.iloc[[6]]], ignore_index=True)  # a duplicated city
     cities.to_csv(folder / "demo_synthetic_cities.csv", index=False)
     tk = pd.read_csv(
         folder / "demo_synthetic_takeup_by_group.csv", dtype=str, keep_default_na=False
@@ -75,11 +77,14 @@ def test_bad_rows_are_quarantined_with_line_column_and_reason(small):
     qc = q.loc["demo/demo_synthetic_cities.csv"]
     assert qc.loc[3, "column"] == "country"  # header is line 1: row 1 is line 3
     assert qc.loc[5, "column"] == "internet_use" and qc.loc[5, "reason"] == "not a number"
+    assert qc.loc[6, "reason"] == "must be between 0 and 1"
+    assert qc.loc[[8, 10], "reason"].str.startswith("duplicate key (city_id)").all()
     qt = q.loc["demo/demo_synthetic_takeup_by_group.csv"]
     assert "digital_users is greater than population_in_group" in qt.loc[[2], "reason"].tolist()
     assert qt.loc[[7], "column"].tolist() == ["age_group"]
     assert qt.loc[[9], "reason"].str.startswith("differs from digital_users").tolist() == [True]
-    assert res.rows_kept["demo/demo_synthetic_cities.csv"] == SMALL["n_cities"] - 2
+    assert res.rows_in["demo/demo_synthetic_cities.csv"] == SMALL["n_cities"] + 1
+    assert res.rows_kept["demo/demo_synthetic_cities.csv"] == SMALL["n_cities"] - 4
     assert len(res.tables["takeup_by_group"]) == len(tk) - 3
 
 

@@ -108,7 +108,7 @@ _CITY_NAMES: dict[str, list[str]] = {
     "PL": ["Fikcjowo", "Przykładzin", "Udawanów", "Testogród", "Symulacjów"],
     "PT": ["Simuleira", "Fingimento", "Exemplarés", "Inventada do Norte", "Ficticiana"],
     "FI": ["Esimerkkilä", "Keksintälä", "Kuvitelmala", "Simulaatiola", "Datalahti-Demo"],
-    "AT": ["Fiktivbrunn", "Testalpen", "Beispielsdorf am Demo", "Mockenau", "Erfundenstein"],
+    "AT": ["Fiktivbrunn", "Testalpen", "Beispielsdorf am Demo", "Attrappenau", "Erfundenstein"],
 }
 # Country context: internet use, at least basic digital skills, share aged 65+ (rounded,
 # Eurostat-like levels; the cities themselves are fictional).

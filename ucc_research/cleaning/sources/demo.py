@@ -87,6 +87,9 @@ def adapt(raw_dir: Path) -> SourceResult:
         detected_all[rel] = {k: v for k, v in detected.items() if k != "columns"}
         rows_in[rel] = int(detected["n_rows"])
         q_reader = reader_problems(detected, source=SOURCE, table=kind or table, file=rel)
+        q_cov = empty_quarantine()
+        if kind == "cities":
+            df, q_cov = _check_covariates(df, file=rel)
         if kind is None:
             kept, q = _validate_takeup(df, file=rel)
         else:
@@ -99,13 +102,14 @@ def adapt(raw_dir: Path) -> SourceResult:
                 thousands=detected.get("thousands"),
             )
         if kind == "cities":
-            kept, q_cov = _type_covariates(kept, df, file=rel)
-            q = pd.concat([q, q_cov], ignore_index=True) if len(q_cov) else q
+            kept = kept.assign(
+                **{c: parse_numbers(kept[c])[0] for c in CITY_COVARIATES if c in kept}
+            )
         if kind in ("cities", "service_panel", None):  # a synthetic source is never real data
             kept = kept.assign(synthetic=pd.Series(True, index=kept.index, dtype="boolean"))
         tables[table] = kept
         rows_kept[rel] = len(kept)
-        quarantines += [x for x in (q_reader, q) if len(x)]
+        quarantines += [x for x in (q_reader, q_cov, q) if len(x)]
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else empty_quarantine()
     return SourceResult(
         source=SOURCE,
@@ -122,21 +126,15 @@ def adapt(raw_dir: Path) -> SourceResult:
     )
 
 
-def _type_covariates(
-    kept: pd.DataFrame, raw: pd.DataFrame, *, file: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Parse the city covariates to floats in [0, 1]; rows with a bad value go to quarantine."""
-    present = [c for c in CITY_COVARIATES if c in kept]
-    if not present or not len(kept):
-        return kept, empty_quarantine()
-    lines = raw.set_index("city_id")[LINE].loc[kept["city_id"].to_numpy()].to_numpy()
-    bad_any = np.zeros(len(kept), dtype=bool)
+def _check_covariates(raw: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows of the raw cities file whose covariates are numbers in [0, 1], and a quarantine
+    record for every covariate that is not (the cities schema keeps undeclared columns as text)."""
+    bad_any = np.zeros(len(raw), dtype=bool)
     problems = []
-    out = kept.copy()
-    for c in present:
-        values, bad = parse_numbers(kept[c])
-        outside = (values < 0) | (values > 1)
-        for mask, reason in ((bad, "not a number"), (outside.fillna(False), "must be in [0, 1]")):
+    for c in (c for c in CITY_COVARIATES if c in raw):
+        values, bad = parse_numbers(raw[c])
+        outside = ((values < 0) | (values > 1)).fillna(False)
+        for mask, reason in ((bad, "not a number"), (outside, "must be between 0 and 1")):
             m = mask.to_numpy(dtype=bool)
             if m.any():
                 problems.append(
@@ -144,16 +142,15 @@ def _type_covariates(
                         source=SOURCE,
                         table="cities",
                         file=file,
-                        lines=lines[m].tolist(),
+                        lines=raw.loc[m, LINE].tolist(),
                         columns=[c] * int(m.sum()),
-                        values=kept.loc[m, c].tolist(),
+                        values=raw.loc[m, c].tolist(),
                         reasons=reason,
                     )
                 )
                 bad_any |= m
-        out[c] = values.astype("float64")
     q = pd.concat(problems, ignore_index=True) if problems else empty_quarantine()
-    return out.loc[~bad_any].reset_index(drop=True), q
+    return raw.loc[~bad_any], q
 
 
 def _validate_takeup(df: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.DataFrame]:
