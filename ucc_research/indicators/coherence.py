@@ -114,7 +114,10 @@ def pairwise_correlations(
     y : list of str, optional
         Second set of codes: every ``x`` x ``y`` pair. Default: every unordered pair within ``x``.
     method : {"pearson", "spearman"}
-        Units missing either value are left out of that pair only (pairwise complete).
+        Units missing either value are left out of that pair only (pairwise complete). P-values
+        are two-sided, from the t distribution with ``n - 2`` degrees of freedom (Pearson: as R's
+        ``cor.test``, used by COINr's ``get_pvals``; Spearman: the usual large-sample
+        approximation, where R's ``cor.test`` would use an exact test for small ``n``).
 
     Returns
     -------
