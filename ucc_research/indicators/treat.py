@@ -279,6 +279,8 @@ def _check_settings(where: str, method: str, s: Mapping[str, Any]) -> None:
         raise SpecError(f"{where}: f2 {s['f2']!r} is not one of {', '.join(FALLBACKS)}")
     if s["winmax"] is not None and (int(s["winmax"]) != s["winmax"] or s["winmax"] < 0):
         raise SpecError(f"{where}: winmax must be a whole number >= 0, got {s['winmax']!r}")
+    if s["force_win"] and s["winmax"] is None:
+        raise SpecError(f"{where}: force_win needs a finite winmax (the number of points to move)")
     for k in ("skew_thresh", "kurt_thresh", "lambda"):
         if not isinstance(s[k], (int, float)) or isinstance(s[k], bool):
             raise SpecError(f"{where}: {k} must be a number, got {s[k]!r}")
