@@ -104,3 +104,99 @@ def rank_in_group(
     v = values.dropna()
     r = v.rank(method="min", ascending=not higher_is_better)
     return int(r[unit]), int(len(v))
+
+
+def transferred_services(panel: pd.DataFrame) -> list[str]:
+    """Services in which at least one city adopted a good practice transferred from another."""
+    if "adopted_period" not in panel.columns:
+        return []
+    adopted = panel.loc[panel["adopted_period"].notna(), "service_id"]
+    return sorted(adopted.astype(str).unique())
+
+
+def transfer_panel(panel: pd.DataFrame, service_id: str) -> pd.DataFrame:
+    """One transferred practice as a city x year panel for :func:`impact.staggered_did`.
+
+    Outcomes are the means of the monthly values in the year. ``cohort`` is the year of
+    adoption (0 for cities that never adopt); the origin city (``transferred_from``) adopted
+    before any comparison period and is left out, as in :func:`ucc_research.demo.transfer_panel`.
+    ``attrs["origin"]`` names it.
+    """
+    _require(panel, ["city_id", "service_id", "period", "adopted_period"], "service_panel")
+    sp = panel[panel["service_id"] == service_id]
+    if sp.empty:
+        raise SpecError(f"service_panel: no rows for service {service_id!r}")
+    origins = sp["transferred_from"].dropna().astype(str).unique()
+    if len(origins) != 1:
+        raise SpecError(f"service {service_id!r}: expected one origin city, got {list(origins)}")
+    origin = origins[0]
+    sp = sp[sp["city_id"] != origin]
+    cols = [c for c in ("digital_share", "satisfaction", "transactions_total") if c in sp.columns]
+    df = pd.DataFrame(
+        {
+            "city_id": sp["city_id"].astype(str).to_numpy(),
+            "year": sp["period"].str.slice(0, 4).astype("int64").to_numpy(),
+            "cohort": sp["adopted_period"].str.slice(0, 4).astype("Int64").fillna(0).to_numpy(),
+        }
+    )
+    for c in cols:
+        df[c] = sp[c].to_numpy()
+    df["cohort"] = df["cohort"].astype("int64")
+    out = df.groupby(["city_id", "year", "cohort"], sort=True, as_index=False)[cols].mean()
+    out.attrs["origin"] = origin
+    return out
+
+
+def adoption_status(panel: pd.DataFrame, services: list[str]) -> pd.DataFrame:
+    """For every city and transferred service: does the city offer it, and when it adopted."""
+    cities = sorted(panel["city_id"].astype(str).unique())
+    sp = panel[panel["service_id"].isin(services)]
+    first = sp.groupby(["city_id", "service_id"])["adopted_period"].agg(
+        lambda s: s.dropna().min() if s.notna().any() else None
+    )
+    origin = sp.groupby("service_id")["transferred_from"].agg(
+        lambda s: s.dropna().iloc[0] if s.notna().any() else None
+    )
+    rows = []
+    for c in cities:
+        for s in services:
+            offered = (c, s) in first.index
+            adopted = first.get((c, s)) if offered else None
+            rows.append(
+                {
+                    "city_id": c,
+                    "service_id": s,
+                    "offered": offered,
+                    "adopted_period": adopted,
+                    "is_origin": c == origin.get(s),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def inclusion_gaps(takeup: pd.DataFrame) -> pd.DataFrame:
+    """Digital take-up gaps per city and year, pooled over services.
+
+    A group's share is its digital users over its population (pooled over the city's
+    services). Returns ``city_id``, ``year``, the share of each age group and gender
+    (``share_age_<group>``, ``share_gender_<group>``), ``gap_65_vs_35_64`` (aged 65+ minus aged
+    35-64) and ``gap_female_vs_male``, both in share points (x 100 = percentage points).
+    """
+    need = ["city_id", "year", "age_group", "gender", "population_in_group", "digital_users"]
+    _require(takeup, need, "takeup_by_group")
+    out = None
+    for dim in ("age_group", "gender"):
+        g = takeup.groupby(["city_id", "year", dim], sort=True)[
+            ["digital_users", "population_in_group"]
+        ].sum()
+        share = g["digital_users"] / g["population_in_group"].where(g["population_in_group"] > 0)
+        wide = share.unstack(dim)
+        prefix = "share_age_" if dim == "age_group" else "share_gender_"
+        wide.columns = [f"{prefix}{c}" for c in wide.columns]
+        out = wide if out is None else out.join(wide)
+    out = out.astype(float)
+    if {"share_age_65+", "share_age_35-64"} <= set(out.columns):
+        out["gap_65_vs_35_64"] = out["share_age_65+"] - out["share_age_35-64"]
+    if {"share_gender_female", "share_gender_male"} <= set(out.columns):
+        out["gap_female_vs_male"] = out["share_gender_female"] - out["share_gender_male"]
+    return out.reset_index()

@@ -30,10 +30,10 @@ class NotApplicable(Exception):
 
 
 def read_table(study: Study, table: str) -> pd.DataFrame:
-    """A processed table the study names in ``tables`` (a clear error if it did not list it)."""
+    """A processed table the study names in ``tables``, with the study's row filters applied."""
     if table not in study.tables:
         raise NotApplicable(f"the study does not use the {table} table")
-    return pd.read_parquet(study.table_path(table))
+    return study.read_table(table)
 
 
 # --- components -------------------------------------------------------------------------------
@@ -71,10 +71,134 @@ def _inclusion(study: Study) -> dict[str, Any]:
     return {"inclusion": analysis.inclusion_gaps(read_table(study, "takeup_by_group"))}
 
 
+def _index(study: Study) -> dict[str, Any]:
+    """The composite index: scores, ranks, long results and every unit's profile."""
+    from ucc_research.indicators import build
+
+    fw = study.framework
+    if not fw.get("data") or not fw.get("meta"):
+        raise NotApplicable("the study has no composite indicator framework")
+    coin = build(read_table(study, fw["data"]), read_table(study, fw["meta"]), fw.get("spec"))
+    top = coin.framework.codes(coin.framework.n_levels)[0]
+    peer = fw.get("peer_group")
+    units = sorted(coin.scores["uCode"].astype(str).unique())
+    profiles = []
+    for u in units:
+        prof = coin.profile(u, n=int(fw.get("n_strengths", 3)))
+        prof.insert(0, "uCode", u)
+        if peer:
+            p = coin.profile(u, group=peer).set_index("iCode")
+            prof["peer_group"] = p["group"].reindex(prof["iCode"]).to_numpy()
+            prof["peer_rank"] = p["group_rank"].reindex(prof["iCode"]).to_numpy()
+            prof["peer_n"] = p["n_units"].reindex(prof["iCode"]).to_numpy()
+            prof["peer_mean"] = p["comparison_mean"].reindex(prof["iCode"]).to_numpy()
+        profiles.append(prof)
+    meta = coin.meta.reset_index()[["iCode", "iName", "Level", "Parent", "Direction"]]
+    info = {
+        "top": top,
+        "top_name": str(coin.meta.loc[top, "iName"]),
+        "n_levels": coin.framework.n_levels,
+        "panel": coin.panel,
+        "latest_time": coin.scores["Time"].max() if coin.panel else None,
+        "n_units": len(units),
+        "peer_group": peer,
+        "spec": coin.spec,
+    }
+    out: dict[str, Any] = {
+        "index_scores": coin.scores,
+        "index_ranks": coin.ranks,
+        "index_meta": meta,
+        "index_profiles": pd.concat(profiles, ignore_index=True),
+        "index_info": info,
+    }
+    unc = fw.get("uncertainty")
+    if unc:
+        from ucc_research.indicators.uncertainty import rank_intervals
+
+        ri = rank_intervals(coin, n=int(unc.get("n", 200)), seed=int(unc.get("seed", 1)))
+        out["rank_intervals"] = ri
+        info["uncertainty"] = {k: ri.attrs.get(k) for k in ("n_runs", "n_failed", "seed", "target")}
+    return out
+
+
+def _transfer(study: Study) -> dict[str, Any]:
+    """Staggered DiD (Callaway & Sant'Anna) of each transferred practice, city x year."""
+    from ucc_research.impact import staggered_did
+    from ucc_research.reports import analysis
+
+    if "service_panel" not in study.tables:
+        raise NotApplicable("the study has no service panel to follow transferred practices in")
+    panel = read_table(study, "service_panel")
+    services = analysis.transferred_services(panel)
+    if not services:
+        raise NotApplicable("no city in the data adopted a transferred good practice")
+    outcomes = [o for o in study.impact.get("outcomes", ["digital_share", "satisfaction"])]
+    rows, dynamic = [], []
+    for service in services:
+        tp = analysis.transfer_panel(panel, service)
+        for outcome in outcomes:
+            res = staggered_did(tp, outcome, "city_id", "year", "cohort", control="never_treated")
+            simple = res.aggregate("simple")
+            dyn = res.aggregate("dynamic")
+            rows.append(
+                {
+                    "service_id": service,
+                    "transferred_from": str(tp.attrs["origin"]),
+                    "outcome": outcome,
+                    "att": simple.overall_att,
+                    "se": simple.overall_se,
+                    "ci_low": simple.overall_ci[0],
+                    "ci_high": simple.overall_ci[1],
+                    "n_adopters": int((tp.groupby("city_id")["cohort"].first() > 0).sum()),
+                    "n_never": int((tp.groupby("city_id")["cohort"].first() == 0).sum()),
+                }
+            )
+            d = dyn.table.copy()
+            d.insert(0, "outcome", outcome)
+            d.insert(0, "service_id", service)
+            dynamic.append(d)
+    adopters = analysis.adoption_status(panel, services)
+    return {
+        "transfer_att": pd.DataFrame(rows),
+        "transfer_dynamic": pd.concat(dynamic, ignore_index=True),
+        "transfer_adoption": adopters,
+    }
+
+
+def _features(study: Study) -> dict[str, Any]:
+    """Within city-service effects of each service feature (FE regression, period FE)."""
+    from ucc_research.impact import fe_regression
+    from ucc_research.reports import analysis
+
+    if "service_panel" not in study.tables:
+        raise NotApplicable("the study has no service-level panel with service features")
+    panel = read_table(study, "service_panel")
+    features = [f for f in analysis.FEATURES if f in panel and panel[f].notna().any()]
+    if not features:
+        raise NotApplicable("the service panel records no service features")
+    rows = []
+    for outcome in study.impact.get("outcomes", ["digital_share", "satisfaction"]):
+        data = panel.dropna(subset=[outcome, *features])
+        fit = fe_regression(
+            data,
+            f"{outcome} ~ {' + '.join(features)} | city_id^service_id + period",
+            cluster="city_id",
+            bootstrap=None,
+        )
+        t = fit.tidy()
+        t.insert(0, "outcome", outcome)
+        t["n_obs"] = len(data)
+        rows.append(t)
+    return {"feature_effects": pd.concat(rows, ignore_index=True)}
+
+
 COMPONENTS: dict[str, Callable[[Study], dict[str, Any]]] = {
+    "index": _index,
     "services": _services,
     "trend": _trend,
     "inclusion": _inclusion,
+    "transfer": _transfer,
+    "features": _features,
 }
 
 
@@ -166,6 +290,7 @@ class Shared:
         self.dir = Path(shared_dir)
         path = self.dir / "manifest.json"
         self.manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        self._tables: dict[str, pd.DataFrame] = {}
 
     def available(self, component: str) -> tuple[bool, str]:
         """(True, "") when ``component`` was computed, else (False, one-sentence reason)."""
@@ -179,7 +304,10 @@ class Shared:
         return False, f"the {component} analysis failed ({info['reason']})"
 
     def table(self, name: str) -> pd.DataFrame:
-        return pd.read_parquet(self.dir / f"{name}.parquet")
+        """A shared table (read once per report; callers get a copy they may change)."""
+        if name not in self._tables:
+            self._tables[name] = pd.read_parquet(self.dir / f"{name}.parquet")
+        return self._tables[name].copy()
 
     def json(self, name: str) -> Any:
         return json.loads((self.dir / f"{name}.json").read_text(encoding="utf-8"))

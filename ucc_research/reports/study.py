@@ -7,6 +7,7 @@ A study is a small YAML document::
     synthetic: true                  # shown in every banner; true when any input is synthetic
     sources: [demo]                  # data sources named in the banner
     tables: [cities, service_panel, takeup_by_group, iData_demo, iMeta_demo]
+    filters: {service_panel: {source: demo}}   # rows of shared tables that belong to the study
     units: {table: iData_demo, column: uCode, label: city}
     framework:                       # optional: the composite indicator
       data: iData_demo
@@ -30,12 +31,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ucc_research import config
 from ucc_research.errors import SpecError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _KEYS = {
     "name",
@@ -50,6 +54,7 @@ _KEYS = {
     "notebooks",
     "cities",
     "parameters",
+    "filters",
 }
 
 
@@ -71,6 +76,7 @@ class Study:
     cross_city, per_city : notebook names (``notebooks/<name>.ipynb``) or paths.
     cities : ``"all"`` or an explicit list of unit ids.
     parameters : notebook name -> extra parameters passed to it.
+    filters : table -> {column: value or list of values}: the rows of a table the study uses.
     """
 
     name: str
@@ -87,6 +93,27 @@ class Study:
     per_city: tuple[str, ...] = ()
     cities: str | tuple[str, ...] = "all"
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    filters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def read_table(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """``data/processed/<table>.parquet``, keeping the rows the study's ``filters`` select."""
+        import pandas as pd
+
+        path = self.table_path(table)
+        if not path.is_file():
+            raise SpecError(
+                f"study {self.name!r}: table {table!r} not found at {path}; run `ucc prepare` first"
+            )
+        conditions = self.filters.get(table, {})
+        cols = None if columns is None else sorted(set(columns) | set(conditions))
+        df = pd.read_parquet(path, columns=cols)
+        for column, wanted in conditions.items():
+            if column not in df.columns:
+                raise SpecError(f"study {self.name!r}: filter column {column!r} not in {table}")
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            df = df[df[column].isin(wanted)]
+        df = df.reset_index(drop=True)
+        return df if columns is None else df[columns]
 
     def notebook_path(self, notebook: str) -> Path:
         """Path of a notebook named in the study: a bare name is looked up in ``notebooks/``."""
@@ -202,6 +229,9 @@ def load_study(path: str | Path) -> Study:
     for key in ("framework", "impact", "units"):
         if not isinstance(doc.get(key) or {}, dict):
             raise SpecError(f"{p}: {key} must be a mapping, got {doc[key]!r}")
+    filters = doc.get("filters") or {}
+    if not isinstance(filters, dict) or not all(isinstance(v, dict) for v in filters.values()):
+        raise SpecError(f"{p}: filters must map table names to {{column: value(s)}}")
     if not isinstance(doc.get("synthetic", False), bool):
         raise SpecError(f"{p}: synthetic must be true or false, got {doc['synthetic']!r}")
     return Study(
@@ -219,4 +249,5 @@ def load_study(path: str | Path) -> Study:
         per_city=_as_tuple(notebooks.get("per_city"), "notebooks.per_city", name),
         cities=cities,
         parameters={str(k): dict(v) for k, v in parameters.items()},
+        filters={str(k): dict(v) for k, v in filters.items()},
     )
