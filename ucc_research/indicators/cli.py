@@ -34,8 +34,7 @@ def write_outputs(coin: Coin, out: str | Path) -> Path:
     io.write_csv(out / "scores.csv", coin.scores)
     io.write_csv(out / "ranks.csv", coin.ranks)
     for stage, df in coin.stages.items():
-        if not stage.startswith("_"):
-            io.write_csv(out / "stages" / f"{stage}.csv", df.reset_index())
+        io.write_csv(out / "stages" / f"{stage}.csv", df.reset_index())
     io.write_json(out / "log.json", coin.spec)
     return out
 

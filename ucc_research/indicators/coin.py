@@ -30,7 +30,7 @@ from ucc_research.indicators import normalise as _norm
 from ucc_research.indicators import treat as _treat
 from ucc_research.indicators import weight as _w
 from ucc_research.indicators.meta import Framework, validate_data, validate_meta
-from ucc_research.indicators.stats import get_stats, screen_units
+from ucc_research.indicators.stats import get_stats, screen_units, unit_availability
 
 STEPS = ("screen", "denominate", "impute", "treat", "normalise", "weight", "aggregate")
 STAGES = ("raw", "denominated", "imputed", "treated", "normalised", "aggregated")
@@ -199,6 +199,15 @@ def _merge(old: dict[str, Any], new: Any) -> Any:
     return new
 
 
+def _snap(x: np.ndarray) -> np.ndarray:
+    """Round to 12 significant digits: scores equal up to floating-point noise (summation
+    order) are ties, so permuting the units never reorders tied units."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = 10.0 ** np.floor(np.log10(np.abs(x)))
+    mag = np.where(np.isfinite(mag) & (mag > 0), mag, 1.0)
+    return np.round(x / mag, 11) * mag
+
+
 def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """Rank every column, 1 = highest; ties share the lower rank (R ``rank(-x, ties = "min")``).
 
@@ -209,13 +218,9 @@ def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
     >>> rank_scores(pd.DataFrame({"I": [50.0, 70.0, 50.0]}))["I"].tolist()
     [2.0, 1.0, 2.0]
     """
-    # scores equal up to floating-point noise (summation order) are ties: compare on 12
-    # significant digits, so that permuting the units never reorders tied units
-    x = scores.to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = 10.0 ** np.floor(np.log10(np.abs(x)))
-    mag = np.where(np.isfinite(mag) & (mag > 0), mag, 1.0)
-    snapped = pd.DataFrame(np.round(x / mag, 11) * mag, index=scores.index, columns=scores.columns)
+    snapped = pd.DataFrame(
+        _snap(scores.to_numpy(dtype=float)), index=scores.index, columns=scores.columns
+    )
     if "Time" in scores.index.names:
         r = snapped.groupby(level="Time").rank(method="min", ascending=False)
     else:
@@ -245,11 +250,14 @@ class Coin:
         Each code's share of its top-level aggregate.
     """
 
-    def __init__(self, *, spec, meta, units, raw_units, stages, records, weights_raw) -> None:
+    def __init__(
+        self, *, spec, meta, units, raw_units, stages, records, weights_raw, screened
+    ) -> None:
         self.spec = spec
         self.meta = meta
         self.units = units
         self._raw_units = raw_units
+        self._screened = screened  # raw data of the units kept by screening
         self.stages = stages
         self.records = records
         self.weights_raw = weights_raw
@@ -285,10 +293,16 @@ class Coin:
             self._ranks = rank_scores(self.stages["aggregated"]).reset_index()
         return self._ranks
 
+    def unit_availability(self, stage: str = "raw") -> pd.DataFrame:
+        """Per unit (and Time): missing values, zeros and the share of available indicators."""
+        if stage not in STAGES:
+            raise SpecError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
+        return unit_availability(self.stages[stage][self.framework.indicators])
+
     def stats(self, stage: str = "raw", **kwargs: Any) -> pd.DataFrame:
         """COINr ``get_stats`` of a stage's indicator columns."""
-        if stage not in self.stages:
-            raise SpecError(f"stage {stage!r} is not one of {', '.join(self.stages)}")
+        if stage not in STAGES:
+            raise SpecError(f"stage {stage!r} is not one of {', '.join(STAGES)}")
         data = self.stages[stage][self.framework.indicators]
         return get_stats(data, **kwargs)
 
@@ -321,23 +335,18 @@ class Coin:
         long = agg[codes].stack(future_stack=True).rename("score").reset_index()
         long.columns = [*keys, "iCode", "score"]
         long["rank"] = ranks[codes].stack(future_stack=True).to_numpy()
+        rows = pd.MultiIndex.from_frame(long[keys]) if len(keys) > 1 else pd.Index(long["uCode"])
         if "uName" in self.units.columns:
-            long.insert(
-                len(keys),
-                "uName",
-                self.units["uName"]
-                .reindex(pd.MultiIndex.from_frame(long[keys]) if len(keys) > 1 else long["uCode"])
-                .to_numpy(),
-            )
+            long.insert(len(keys), "uName", self.units["uName"].reindex(rows).to_numpy())
         long["iName"] = self.meta.loc[long["iCode"], "iName"].to_numpy()
         long["Level"] = self.meta.loc[long["iCode"], "Level"].astype(int).to_numpy()
         long["Parent"] = self.meta.loc[long["iCode"], "Parent"].to_numpy()
         g = self._group_of(group)
         if g is not None:
-            gl = g.reindex(pd.MultiIndex.from_frame(long[keys]) if len(keys) > 1 else long["uCode"])
-            long["group"] = gl.to_numpy()
+            long["group"] = g.reindex(rows).to_numpy()
             by = ["group", "iCode"] + (["Time"] if self.panel else [])
-            long["group_rank"] = long.groupby(by, dropna=False)["score"].rank(
+            snapped = long.assign(score=_snap(long["score"].to_numpy(dtype=float)))
+            long["group_rank"] = snapped.groupby(by, dropna=False)["score"].rank(
                 method="min", ascending=False
             )
             long["group_n"] = long.groupby(by, dropna=False)["score"].transform("count")
@@ -469,7 +478,7 @@ def _run(meta, raw, raw_units, spec, previous: Coin | None = None) -> Coin:
 
     # screen
     if reuse(0):
-        data, units = prev_stages["_screened"], previous.units
+        data, units = previous._screened, previous.units
         records["screen"] = prev_records["screen"]
     else:
         s = spec["screen"]
@@ -487,7 +496,7 @@ def _run(meta, raw, raw_units, spec, previous: Coin | None = None) -> Coin:
             )
             units = raw_units.loc[data.index]
             records["screen"] = rec
-    stages["_screened"] = data
+    screened = data
 
     steps = [
         ("denominate", "denominated"),
@@ -532,6 +541,7 @@ def _run(meta, raw, raw_units, spec, previous: Coin | None = None) -> Coin:
         stages=stages,
         records=records,
         weights_raw=weights,
+        screened=screened,
     )
 
 
