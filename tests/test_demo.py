@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ucc_research import demo
+from ucc_research import demo, io
 from ucc_research.cli import main
 from ucc_research.errors import SpecError
 
@@ -362,3 +362,15 @@ def test_truth_lists_the_drawn_effects_with_their_documented_spread(full):
     # observed mean shares follow the city effects (the city effect is not a free label)
     mean_share = full.service_panel.groupby("city_id")["digital_share"].mean()
     assert np.corrcoef(mean_share[cities.index], cities["city_effect_digital_share"])[0, 1] > 0.8
+
+
+def test_load_reads_back_exactly_what_generate_made(tmp_path):
+    demo.write_demo(tmp_path, seed=8, **SMALL)
+    loaded, made = demo.load(tmp_path), demo.generate(seed=8, **SMALL)
+    for attr in demo.FILES:
+        pd.testing.assert_frame_equal(getattr(loaded, attr), getattr(made, attr), rtol=1e-12)
+    assert loaded.truth == json.loads(io.to_json(made.truth))
+    assert demo.transfer_panel(loaded).equals(demo.transfer_panel(made))
+    (tmp_path / "truth.json").unlink()
+    with pytest.raises(Exception, match="truth.json not found"):
+        demo.load(tmp_path)

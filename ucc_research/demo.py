@@ -62,6 +62,7 @@ __all__ = [
     "LIFE_EVENTS",
     "DemoData",
     "generate",
+    "load",
     "transfer_panel",
     "transfer_truth",
     "write_demo",
@@ -626,12 +627,12 @@ def generate(
     panel["satisfaction"] = sat.ravel().round(2)
     panel["cost_per_transaction"] = cost.ravel().round(2)
     panel["days_to_close_median"] = days.ravel().round(1)
-    panel["adopted_period"] = pd.Series(np.where(tr_row, adopted[idx_c], None), dtype="string")
-    panel["transferred_from"] = pd.Series(np.where(from_row, origin_id, None), dtype="string")
+    panel["adopted_period"] = pd.Series(np.where(tr_row, adopted[idx_c], None), dtype="str")
+    panel["transferred_from"] = pd.Series(np.where(from_row, origin_id, None), dtype="str")
     panel["synthetic"] = True
     panel["source"] = "demo"
     for col in ["city_id", "service_id", "period", "service_name", "life_event", "source"]:
-        panel[col] = panel[col].astype("string")
+        panel[col] = panel[col].astype("str")
 
     # ---- potential outcomes of the transferred service (no sampling noise)
     po = pd.DataFrame(
@@ -653,9 +654,9 @@ def generate(
             "synthetic": True,
         }
     )
-    po["adopted_period"] = po["adopted_period"].astype("string")
+    po["adopted_period"] = po["adopted_period"].astype("str")
     for col in ["city_id", "service_id", "period"]:
-        po[col] = po[col].astype("string")
+        po[col] = po[col].astype("str")
 
     takeup, divide_truth = _make_takeup(seed, P["divide"], cities, services, panel, X, year_of_t)
     idata, imeta = _make_indicators(seed, cities, panel, takeup)
@@ -718,17 +719,17 @@ def _make_cities(seed: int, n: int, population_scale: float) -> pd.DataFrame:
     size = np.where(pop < 100_000, "S", np.where(pop < 500_000, "M", "L"))
     return pd.DataFrame(
         {
-            "city_id": pd.array([f"DEMO-{i + 1:03d}" for i in range(n)], dtype="string"),
-            "name": pd.array(names, dtype="string"),
-            "country": pd.array(iso, dtype="string"),
+            "city_id": pd.array([f"DEMO-{i + 1:03d}" for i in range(n)], dtype="str"),
+            "name": pd.array(names, dtype="str"),
+            "country": pd.array(iso, dtype="str"),
             "population": pop,
             "internet_use": internet.round(4),
             "share_65plus": old.round(4),
             "digital_skills": skills.round(4),
-            "size_class": pd.array(size, dtype="string"),
+            "size_class": pd.array(size, dtype="str"),
             "synthetic": True,
-            "unit_type": pd.array(["city"] * n, dtype="string"),
-            "source": pd.array(["demo"] * n, dtype="string"),
+            "unit_type": pd.array(["city"] * n, dtype="str"),
+            "source": pd.array(["demo"] * n, dtype="str"),
         }
     )
 
@@ -765,7 +766,7 @@ def _make_services(n: int, transferred: str) -> pd.DataFrame:
         ]
     )
     for col in ["service_id", "service_name", "life_event"]:
-        df[col] = df[col].astype("string")
+        df[col] = df[col].astype("str")
     return df
 
 
@@ -943,7 +944,7 @@ def _make_takeup(
         }
     )
     for col in ["city_id", "service_id", "age_group", "gender", "source"]:
-        out[col] = out[col].astype("string")
+        out[col] = out[col].astype("str")
     return out, truth
 
 
@@ -1037,7 +1038,7 @@ def _make_indicators(
     c = cities.set_index("city_id")
     idata = pd.DataFrame(
         {
-            "uCode": ind["city_id"].astype("string"),
+            "uCode": ind["city_id"].astype("str"),
             "uName": c.loc[ind["city_id"], "name"].to_numpy(),
             "Time": ind["year"].astype("int64"),
             "Group_country": c.loc[ind["city_id"], "country"].to_numpy(),
@@ -1048,7 +1049,7 @@ def _make_indicators(
     for code, *_ in _INDICATORS:
         idata[code] = ind[code].to_numpy()
     for col in ["uName", "Group_country", "Group_size"]:
-        idata[col] = idata[col].astype("string")
+        idata[col] = idata[col].astype("str")
     rows = []
     for code, name, parent, direction, unit in _INDICATORS:
         rows.append(
@@ -1130,7 +1131,7 @@ def _make_indicators(
     imeta["Weight"] = imeta["Weight"].astype("Float64")
     imeta["Target"] = imeta["Target"].astype("Float64")
     for col in ["iCode", "iName", "Parent", "Type", "Denominator", "Unit"]:
-        imeta[col] = imeta[col].astype("string")
+        imeta[col] = imeta[col].astype("str")
     return idata, imeta
 
 
@@ -1174,7 +1175,7 @@ def _transfer_level(frame: pd.DataFrame, cols: list[str], freq: str) -> pd.DataF
         time, cohort = y, ay
     else:
         time, cohort = (y - first) * 12 + m, (ay - first) * 12 + am
-    df = pd.DataFrame({"unit": frame["city_id"].to_numpy(), "time": time})
+    df = pd.DataFrame({"unit": frame["city_id"].astype("str").to_numpy(), "time": time})
     df["cohort"] = cohort.fillna(0).astype("int64").to_numpy()
     for c in cols:
         df[c] = frame[c].to_numpy()
@@ -1537,7 +1538,7 @@ accessibility and proactive delivery narrow it and eID login widens it; women ag
 ```python
 from ucc_research import demo
 from ucc_research.impact import staggered_did
-d = demo.generate()                      # the tables above, in memory, plus d.truth
+d = demo.load()                          # these files (demo.generate() makes them anew)
 tp = demo.transfer_panel(d, "year")      # unit, time, cohort (0 = never), outcomes
 res = staggered_did(tp, "digital_share", "unit", "time", "cohort")
 res.aggregate("simple").overall_att      # vs d.truth["true_effects"]["transfer"]["year"]
@@ -1587,6 +1588,51 @@ def write_demo(
     written.append(io.write_json(out / "truth.json", data.truth))
     written.append(io.write_text(out / "README.md", _readme(data)))
     return written
+
+
+def load(folder: str | Path | None = None) -> DemoData:
+    """Read the SYNTHETIC demo files written by :func:`write_demo` back into a :class:`DemoData`.
+
+    Parameters
+    ----------
+    folder : path, optional
+        Default ``config.raw_dir() / "demo"`` (the shipped files).
+
+    Returns
+    -------
+    DemoData, with ``truth`` from ``truth.json``.
+
+    Raises
+    ------
+    DataFileError
+        A file is missing (generate the folder with ``ucc demo``).
+    """
+    import json
+
+    from ucc_research import config
+    from ucc_research.errors import DataFileError
+
+    folder = Path(folder) if folder is not None else config.raw_dir() / "demo"
+    frames = {}
+    for attr, name in FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataFileError(path, "demo file not found; generate the folder with `ucc demo`")
+        if name.endswith(".parquet"):
+            frames[attr] = pd.read_parquet(path)
+        else:
+            frames[attr] = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    truth_path = folder / "truth.json"
+    if not truth_path.is_file():
+        raise DataFileError(truth_path, "truth.json not found; generate the folder with `ucc demo`")
+    frames["potential_outcomes"]["event_time_months"] = frames["potential_outcomes"][
+        "event_time_months"
+    ].astype("Int64")
+    for col in ("Level", "Direction"):
+        frames["imeta"][col] = frames["imeta"][col].astype("Int64")
+    for col in ("Weight", "Target"):
+        frames["imeta"][col] = frames["imeta"][col].astype("Float64")
+    return DemoData(**frames, truth=json.loads(truth_path.read_text(encoding="utf-8")))
 
 
 def cli_demo(args: argparse.Namespace) -> int:
