@@ -328,6 +328,8 @@ def test_indicator_tables_follow_coinr_format_and_the_panel(full):
 def test_invalid_arguments_are_named():
     with pytest.raises(SpecError, match="n_cities"):
         demo.generate(n_cities=2)
+    with pytest.raises(SpecError, match="seed"):
+        demo.generate(seed=-1)
     with pytest.raises(SpecError, match="cohorts"):
         demo.generate(years=(2018, 2021), cohorts=[2025], n_cities=8, n_services=2)
     with pytest.raises(SpecError, match="unknown parameter 'bogus'"):

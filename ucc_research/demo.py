@@ -411,6 +411,8 @@ def generate(
     >>> d.service_panel["synthetic"].all()
     np.True_
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SpecError(f"seed must be a non-negative integer, got {seed!r}")
     first, last = (int(years[0]), int(years[1]))
     if not 2000 <= first <= last <= 2100:
         raise SpecError(f"years must be (first, last) with first <= last, got {years!r}")
