@@ -57,6 +57,9 @@ def test_idata_column_not_in_imeta():
     data = _data().assign(extra=1.0)
     with pytest.raises(SpecError, match=r"'extra'.*not in iMeta"):
         build(data, _meta())
+    # as in COINr, x_ columns are carried along without an iMeta row
+    coin = build(_data().assign(x_note="a"), _meta())
+    assert coin.units["x_note"].tolist() == ["a"] * 4 and "x_note" not in coin.scores
 
 
 def test_cycle_in_hierarchy():

@@ -262,11 +262,12 @@ def validate_data(idata: pd.DataFrame, meta: pd.DataFrame) -> tuple[pd.DataFrame
     if aggs:
         raise SpecError(f"iData: column(s) {aggs} are aggregate codes; iData holds indicators only")
     known = set(meta.index) | set(ID_COLS)
-    unknown = [c for c in d.columns if c not in known]
+    # COINr ignores iData columns whose names start with "x_" (carried as unit attributes)
+    unknown = [c for c in d.columns if c not in known and not str(c).startswith("x_")]
     if unknown:
         raise SpecError(
             f"iData: column(s) {unknown} are not in iMeta; add them with Type Group, "
-            "Denominator or Other"
+            "Denominator or Other (or prefix them with x_)"
         )
     d = d.set_index(key)
     values = {}
