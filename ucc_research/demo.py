@@ -1524,8 +1524,10 @@ with cohort multipliers `k_g` = {P["transfer_effect"]["cohort_multiplier"][: len
 city multipliers `m_c` ~ N(1, {P["transfer_effect"]["sd_city_multiplier"]}); no anticipation; parallel trends hold by
 construction. On the city-year panel (`ucc_research.demo.transfer_panel(data, "year")`,
 origin excluded) the true ATT is {yr["overall"]["simple"]:.4f} (simple), {yr["overall"]["dynamic"]:.4f}
-(dynamic), {yr["overall"]["group"]:.4f} (group); by event year {dyn}.
-Monthly and satisfaction ATTs are in `truth.json` (`true_effects.transfer`).
+(dynamic), {yr["overall"]["group"]:.4f} (group); by event year {dyn}. Late event years
+average only the early cohorts, whose multipliers are smaller, hence the dip. Satisfaction
+gains up to {P["transfer_effect"]["satisfaction_max"]} points on the same path. Monthly and
+satisfaction ATTs are in `truth.json` (`true_effects.transfer`).
 
 ## Digital divide (take-up by group)
 A group's digital share is `expit(L + d_g)`, with `L` set so that the groups average to the
