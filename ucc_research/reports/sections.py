@@ -28,8 +28,8 @@ from ucc_research.reports.study import Study, load_study
 METHODS: dict[str, str] = {
     "index": (
         "**Composite index.** The indicators are denominated, imputed, treated for outliers, "
-        "normalised and aggregated as the study's build spec says (shown in the banner's "
-        "spec), following the OECD/JRC Handbook on Constructing Composite Indicators (2008) "
+        "normalised and aggregated as the study's build spec says (``studies/<study>.yml``), "
+        "following the OECD/JRC Handbook on Constructing Composite Indicators (2008) "
         "and the COINr package (Becker et al., 2022). Rank 1 is best; ties share the lower rank."
     ),
     "uncertainty": (
