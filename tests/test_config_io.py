@@ -46,3 +46,14 @@ def test_fingerprint_changes_with_content(tmp_path):
     assert before == io.fingerprint([f])
     f.write_text("a\n2\n")
     assert io.fingerprint([tmp_path]) != before
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        target = io.write_text(tmp_path / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o644
