@@ -91,3 +91,14 @@ def test_bad_input():
         drivers_analysis(bad, "y", ["x1"], groups="city")
     with pytest.raises(SpecError, match="feature 'label' must be numeric"):
         drivers_analysis(d.assign(label="a"), "y", ["x1", "label"], groups="city")
+
+
+def test_plot_shows_importance_beside_regression(base):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax_imp, ax_fe = base.plot()
+    labels = [t.get_text() for t in ax_imp.get_yticklabels()]
+    assert labels == [t.get_text() for t in ax_fe.get_yticklabels()]
+    assert labels[-1] == "x1"  # sorted by importance, largest on top
+    assert len(ax_imp.patches) == 3

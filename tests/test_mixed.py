@@ -100,3 +100,13 @@ def test_unknown_column_and_non_numeric_outcome():
         mixed_model(d, "y ~ x", groups="city_id")
     with pytest.raises(SpecError, match="methods must be"):
         mixed_model(_nested(cities=10), "y ~ x", groups="city_id", methods=("newton",))
+
+
+def test_caterpillar_plot_has_one_point_per_group():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = mixed_model(_nested(cities=15), "y ~ x", groups="city_id", methods=("lbfgs",))
+    ax = res.plot()
+    assert len(ax.get_lines()[0].get_xdata()) == 15
+    assert len(res.random_effects()) == 15

@@ -210,3 +210,39 @@ def test_bad_arguments():
         fe_regression(_panel(), "y ~ x1 | city", bootstrap="pairs")
     with pytest.raises(SpecError, match="formula must be a string"):
         fe_regression(_panel(), "y = x1")
+
+
+def test_weighted_estimate_and_crv1_match_hand_wls():
+    d = _panel(seed=6)
+    d["w"] = np.random.default_rng(6).uniform(0.5, 2.0, len(d))
+    res = fe_regression(d, "y ~ x1 | city + period", cluster="city", weights="w", bootstrap=None)
+    g, t = 12, 6
+    dummies = pd.get_dummies(d[["city", "period"]].astype(str)).to_numpy(float)
+    x = np.column_stack([d["x1"].to_numpy(), dummies[:, :g], dummies[:, g + 1 :]])
+    sw = np.sqrt(d["w"].to_numpy())
+    xw, yw = x * sw[:, None], d["y"].to_numpy() * sw
+    xtx_inv = np.linalg.inv(xw.T @ xw)
+    b = xtx_inv @ xw.T @ yw
+    u = yw - xw @ b
+    city = d["city"].to_numpy()
+    meat = sum(np.outer(xw[city == c].T @ u[city == c], xw[city == c].T @ u[city == c])
+               for c in range(g))  # fmt: skip
+    n, k = len(d), 1 + (t - 1) + 1
+    se = np.sqrt((g / (g - 1)) * ((n - 1) / (n - k)) * (xtx_inv @ meat @ xtx_inv)[0, 0])
+    assert res.coef.loc[0, "estimate"] == pytest.approx(b[0], rel=1e-8)
+    assert res.coef.loc[0, "se"] == pytest.approx(se, rel=1e-8)
+
+
+def test_drop_singletons_is_counted_and_bootstrap_stays_aligned():
+    d = _panel()
+    extra = pd.DataFrame({"city": [99], "period": [0], "x1": [0.3], "x2": [0.1], "y": [5.0]})
+    d = pd.concat([d, extra], ignore_index=True)
+    kept = fe_regression(d, "y ~ x1 | city + period", cluster="city", n_boot=999)
+    dropped = fe_regression(d, "y ~ x1 | city + period", cluster="city", n_boot=999,
+                            drop_singletons=True)  # fmt: skip
+    assert kept.nobs == len(d) and dropped.nobs == len(d) - 1
+    assert dropped.n_singletons == 1 and dropped.n_clusters == 12 and kept.n_clusters == 13
+    assert "singletons dropped: 1" in dropped.summary()
+    # A singleton's own fixed effect fits it exactly: the slope does not change.
+    assert dropped.coef.loc[0, "estimate"] == pytest.approx(kept.coef.loc[0, "estimate"])
+    assert 0 <= dropped.coef.loc[0, "p_value_wild"] <= 1

@@ -212,3 +212,18 @@ def test_duplicated_unit_period_row():
 def test_unknown_column():
     with pytest.raises(SpecError, match="'income' not in the data"):
         synthetic_control(_sim_panel(), "y", "unit", "period", "treated", T0, predictors=["income"])
+
+
+def test_plots_draw_paths_gaps_and_every_placebo():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = synthetic_control(_sim_panel(), "y", "unit", "period", "treated", T0, n_starts=1)
+    assert [ln.get_label() for ln in res.plot("paths").get_lines()[:2]] == ["treated", "synthetic"]
+    gap_line = res.plot("gap").get_lines()[0]
+    assert np.allclose(gap_line.get_ydata(), res.gap.to_numpy())
+    ax = res.plot("placebo")
+    n_units = len(res.placebos.table)
+    assert len(ax.get_lines()) >= n_units  # one path per unit (+ reference lines)
+    with pytest.raises(SpecError, match="unknown plot kind"):
+        res.plot("spaghetti")

@@ -55,6 +55,8 @@ class FERegressionResult(ImpactResult):
         The model, the cluster variable and the inference convention used.
     nobs, n_clusters, n_dropped : int
         Observations used, clusters, and rows dropped for missing values.
+    n_singletons : int
+        Rows dropped as singletons (only with ``drop_singletons=True``).
     model : pyfixest Feols
         The underlying pyfixest fit (for ``etable``, ``fixef`` and so on).
     """
@@ -66,6 +68,7 @@ class FERegressionResult(ImpactResult):
     nobs: int
     n_clusters: int | None
     n_dropped: int
+    n_singletons: int
     bootstrap: str | None
     boot_weights: str | None
     n_boot: int
@@ -83,6 +86,7 @@ class FERegressionResult(ImpactResult):
             f"Fixed-effects regression (pyfixest feols): {self.formula}",
             f"  N = {self.nobs}"
             + (f", dropped for missing values: {self.n_dropped}" if self.n_dropped else "")
+            + (f", singletons dropped: {self.n_singletons}" if self.n_singletons else "")
             + (f", clusters ({self.cluster}) = {self.n_clusters}" if self.cluster else "")
             + (f", within R2 = {self.r2_within:.3f}" if np.isfinite(self.r2_within) else ""),
             f"  inference: {self.inference}",
@@ -232,7 +236,8 @@ def fe_regression(
             "ci_high": tab.iloc[:, 5].to_numpy(float),
         }
     )
-    n_clusters = int(df[cluster].nunique()) if cluster else None
+    keep = _rows_used(model, len(df))
+    n_clusters = int(df.loc[keep, cluster].nunique()) if cluster else None
     if cluster:
         inference = (
             f"CRV1 by {cluster} (fixest/reghdfe small-sample factor G/(G-1)*(N-1)/(N-K), "
@@ -252,7 +257,6 @@ def fe_regression(
         bw = boot_weights
         if bw == "auto":
             bw = "webb" if n_clusters < _WEBB_BELOW else "rademacher"
-        keep = _rows_used(model, len(df))
         groups = pd.factorize(df.loc[keep, cluster])[0]
         xd = np.asarray(model._X, float)
         yd = np.asarray(model._Y, float).ravel()
@@ -285,6 +289,7 @@ def fe_regression(
         nobs=int(model._N),
         n_clusters=n_clusters,
         n_dropped=int((~complete).sum()),
+        n_singletons=int((~keep).sum()),
         bootstrap="wild" if run_boot else None,
         boot_weights=bw,
         n_boot=n_boot if run_boot else 0,
@@ -297,9 +302,8 @@ def fe_regression(
 def _rows_used(model: Any, n: int) -> np.ndarray:
     """Positions of the rows pyfixest kept (singleton removal may drop some)."""
     keep = np.ones(n, bool)
-    na = getattr(model, "_na_index", None)
-    if na is not None and len(na):
-        keep[np.asarray(na, int)] = False
+    dropped = [int(i) for i in getattr(model, "_na_index", None) or ()]
+    keep[dropped] = False
     if keep.sum() != model._N:
         raise SpecError("internal: could not align the bootstrap clusters with the fitted rows")
     return keep
