@@ -22,6 +22,11 @@ prepare: venv
 
 reports: venv
 	$(UCC) prepare
+	@status=0; for s in studies/*.yml; do \
+	  echo "== $$s"; $(UCC) run $$s || status=1; \
+	done; \
+	echo "Reports:"; for s in studies/*.yml; do echo "  outputs/$$(basename $$s .yml)/index.html"; done; \
+	exit $$status
 
 test: venv
 	$(PY) -m pytest

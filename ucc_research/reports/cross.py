@@ -14,13 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from ucc_research import config, io
+from ucc_research import config
 from ucc_research.reports import analysis
 from ucc_research.reports.sections import (
     Section,
     _fig,
     _md_escape,
     default_shared_dir,
+    save_results,
     unavailable,
 )
 from ucc_research.reports.shared import Shared
@@ -57,8 +58,7 @@ class CrossReport:
         return sections
 
     def save(self, path: str | Path | None) -> None:
-        if path:
-            io.write_json(path, self.results)
+        save_results(path, self.results)
 
 
 # --- what works -----------------------------------------------------------------------------

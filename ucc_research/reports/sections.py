@@ -14,6 +14,7 @@ is also put, at full precision, in ``Section.results`` and ends up in ``results/
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ class CityReport:
         title = "Composite score and rank"
         ok, why = self._index_ok()
         if not ok:
-            return unavailable("headline", title, why)
+            return unavailable("score", title, why)
         info = self.shared.json("index_info")
         top = info["top"]
         scores = self._latest(self.shared.table("index_scores"))
@@ -236,7 +237,7 @@ class CityReport:
         res: dict[str, Any] = {"index": top, "score": score, "rank": rank, "n_units": n}
         when = f" in {int(info['latest_time'])}" if info.get("latest_time") is not None else ""
         text = (
-            f"{_md_escape(self.city)} scores **{score:.1f}** out of 100 on the "
+            f"{_md_escape(self.city)} scores **{score:.4g}** on the "
             f"{_md_escape(info['top_name'])}{when}, rank **{rank}** of {n}."
         )
         self.used.append("index")
@@ -264,7 +265,7 @@ class CityReport:
                 else {}
             )
         )
-        return Section("headline", title, text, results=res)
+        return Section("score", title, text, results=res)
 
     def profile(self) -> Section:
         """Pillar scores of the city against the mean of all units and of its peer group."""
@@ -297,7 +298,7 @@ class CityReport:
         fig, ax = _fig(
             f"Pillar scores: {self.city} against all and its peer group",
             "pillar",
-            "score (0-100, normalised)",
+            "score (normalised scale)",
         )
         sns.barplot(data=long, x="iName", y="value", hue="who", ax=ax)
         ax.tick_params(axis="x", rotation=20)
@@ -316,7 +317,8 @@ class CityReport:
         return Section(
             "profile",
             title,
-            "Scores are 0-100 after normalisation; higher is better for every indicator." + peer,
+            "Scores are on the scale of the study's normalisation; higher is better for every "
+            "indicator." + peer,
             table=table.drop(columns=["peer_group"], errors="ignore"),
             figure=fig,
             results=res,
@@ -574,5 +576,23 @@ class CityReport:
 
     def save(self, path: str | Path | None) -> None:
         """Write the full-precision results (``results/<city>.json``) atomically."""
-        if path:
-            io.write_json(path, self.results)
+        save_results(path, self.results)
+
+
+def _finite(obj: Any) -> Any:
+    """Infinities (e.g. the never-treated cohort) as the strings "inf"/"-inf": JSON has none."""
+    if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
+        return "inf" if obj > 0 else "-inf"
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def save_results(path: str | Path | None, results: dict[str, Any]) -> None:
+    """Write a report's results as strict JSON, atomically (NaN as null, inf as "inf")."""
+    if path:
+        # numpy scalars to Python numbers first (io's converter), then infinities to strings
+        plain = json.loads(json.dumps(results, default=io._json_default, allow_nan=True))
+        io.write_json(path, _finite(plain))
