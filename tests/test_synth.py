@@ -227,3 +227,15 @@ def test_plots_draw_paths_gaps_and_every_placebo():
     assert len(ax.get_lines()) >= n_units  # one path per unit (+ reference lines)
     with pytest.raises(SpecError, match="unknown plot kind"):
         res.plot("spaghetti")
+
+
+def test_placebo_table_fits_the_treated_unit_like_the_placebos():
+    # Exchangeability: with fewer placebo starts, the treated unit's row uses that procedure too.
+    df = _sim_panel(seed=6)
+    res = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=3,
+                            placebo_n_starts=1)  # fmt: skip
+    one = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=1, placebo=False)
+    row = res.placebos.table.iloc[0]
+    assert row["unit"] == "treated" and res.placebos.n_starts == 1
+    assert row["pre_rmspe"] == pytest.approx(one.pre_rmspe)
+    assert "(1 start(s) per fit)" in res.summary()

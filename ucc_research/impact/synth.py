@@ -359,11 +359,14 @@ class PlaceboResult:
     p_value : float
         Share of units whose ratio is at least the treated unit's (Abadie et al. 2010): the
         smallest attainable value is ``1 / n_units``.
+    n_starts : int
+        Starts of the ``V`` search of every unit's fit in the table (treated included).
     """
 
     table: pd.DataFrame
     gaps: pd.DataFrame
     p_value: float
+    n_starts: int
 
 
 @dataclass
@@ -469,7 +472,8 @@ class SynthResult(ImpactResult):
         if self.placebos is not None:
             t = self.placebos.table
             lines.append(
-                f"  in-space placebos: treated post/pre RMSPE ratio ranks "
+                f"  in-space placebos ({self.placebos.n_starts} start(s) per fit): treated "
+                "post/pre RMSPE ratio ranks "
                 f"{int(t['rank'].iloc[0])} of {len(t)}; permutation p-value = "
                 f"{self.placebos.p_value:.4f}"
             )
@@ -569,7 +573,7 @@ def synthetic_control(
     n_starts: int = 8,
     seed: int = 0,
     placebo: bool = True,
-    placebo_n_starts: int = 1,
+    placebo_n_starts: int | None = None,
     v: Sequence[float] | None = None,
 ) -> SynthResult:
     """Synthetic control estimate of the effect on one treated unit.
@@ -602,9 +606,11 @@ def synthetic_control(
         Seed of the random starts (results are deterministic given the seed).
     placebo : bool
         Run in-space placebos (one full fit per donor) for the permutation p-value.
-    placebo_n_starts : int
-        Starts of each placebo fit. The default 1 (equal starting ``V``) is what Synth's and
-        pysyncon's placebo loops do and keeps placebos affordable (one fit per donor).
+    placebo_n_starts : int, optional
+        Starts of each placebo fit (default ``n_starts``). The permutation test needs every unit
+        fitted by the same procedure; with a different number here (e.g. 1, as Synth's and
+        pysyncon's placebo loops, for speed) the treated unit is refitted with it for the
+        placebo table, so its ratio is not favoured by a more thorough search.
     v : sequence of float, optional
         Fixed predictor weights (skips the outer optimisation), in predictor order.
 
@@ -653,11 +659,13 @@ def synthetic_control(
 
     placebos = None
     if placebo:
-        gaps = {treated: gap}
+        p_starts = n_starts if placebo_n_starts is None else placebo_n_starts
+        same = p_starts == n_starts or v is not None
+        gaps = {treated: gap if same else _one_fit(prob, treated, donor_list, p_starts, seed, v)[1]}
         for d in donor_list:
             pool = [u for u in donor_list if u != d]
-            gaps[d] = _one_fit(prob, d, pool, placebo_n_starts, seed, v)[1]
-        placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask)
+            gaps[d] = _one_fit(prob, d, pool, p_starts, seed, v)[1]
+        placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask, p_starts)
 
     balance = pd.DataFrame(
         {
@@ -684,7 +692,7 @@ def synthetic_control(
             n_starts,
             seed,
             False,
-            1,
+            None,
             v,
         )
 
@@ -711,7 +719,9 @@ def synthetic_control(
     )
 
 
-def _placebo_table(gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray) -> PlaceboResult:
+def _placebo_table(
+    gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray, n_starts: int
+) -> PlaceboResult:
     pre = np.sqrt((gaps[pre_mask] ** 2).mean())
     post = np.sqrt((gaps[~pre_mask] ** 2).mean())
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -730,4 +740,4 @@ def _placebo_table(gaps: pd.DataFrame, treated: Any, pre_mask: np.ndarray) -> Pl
         table["ratio"].rank(ascending=False, method="max", na_option="bottom").astype(int)
     )
     p = float((ratio >= ratio[treated]).mean())
-    return PlaceboResult(table=table, gaps=gaps, p_value=p)
+    return PlaceboResult(table=table, gaps=gaps, p_value=p, n_starts=n_starts)
