@@ -239,3 +239,14 @@ def test_placebo_table_fits_the_treated_unit_like_the_placebos():
     assert row["unit"] == "treated" and res.placebos.n_starts == 1
     assert row["pre_rmspe"] == pytest.approx(one.pre_rmspe)
     assert "(1 start(s) per fit)" in res.summary()
+
+
+def test_iso_string_periods_give_the_same_fit_as_numbers():
+    df = _sim_panel()
+    as_str = df.assign(period=[f"2020-{p + 1:02d}" for p in df["period"]])
+    a = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=1, placebo=False)
+    b = synthetic_control(as_str, "y", "unit", "period", "treated", f"2020-{T0 + 1:02d}",
+                          n_starts=1, placebo=False)  # fmt: skip
+    assert b.weights.to_numpy() == pytest.approx(a.weights.to_numpy())
+    assert b.att == pytest.approx(a.att)
+    assert list(b.gap.index[:2]) == ["2020-01", "2020-02"]

@@ -259,7 +259,6 @@ def _prepare(
     check_columns(data, [outcome, unit, time], "column")
     check_columns(data, predictors + [c for c, _ in specials], "predictor")
     check_numeric(data, [outcome], "outcome")
-    check_numeric(data, [time], "time column")
     check_numeric(data, predictors + [c for c, _ in specials], "predictor")
     check_unique_rows(data, [unit, time])
     units_all = list(pd.unique(data[unit]))
@@ -583,7 +582,8 @@ def synthetic_control(
     data : DataFrame
         Long panel: one row per unit and period.
     outcome, unit, time : str
-        Column names. ``time`` must be numeric (e.g. a year or a period index).
+        Column names. ``time`` must sort chronologically: numbers, dates, or ISO strings
+        such as ``"2021-03"``.
     treated : scalar
         The treated unit (a value of ``unit``).
     treatment_time : scalar
