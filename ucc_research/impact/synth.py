@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dgesv as _dgesv
+from scipy.linalg.lapack import dposv as _dposv
 from scipy.optimize import minimize
 
 from ucc_research.errors import SpecError
@@ -57,21 +57,22 @@ def _simplex_qp(q: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
     ``q = D'D`` with the columns of ``D`` the (weighted) gaps between each donor's and the
     treated unit's predictors, so this is the point of the donors' convex hull nearest to the
     treated unit (Wolfe 1976). ``w0`` is a feasible warm start (the previous solution).
+    Called hundreds of times per fit, hence the terse numpy (each call costs microseconds).
     """
     n = q.shape[0]
+    diag = q.diagonal()
     if w0 is None:
         w = np.zeros(n)
-        w[int(np.argmin(np.diag(q)))] = 1.0
+        w[int(diag.argmin())] = 1.0
     else:
-        w = w0.copy()
-    free = w > _ZERO
-    w[~free] = 0.0
-    scale = max(float(np.max(np.abs(np.diag(q)))), 1e-300)
+        w = np.where(w0 > _ZERO, w0, 0.0)
+    free = w > 0.0
+    tol = 1e-13 * max(float(diag.max()), 1e-300)
     for _ in range(4 * n + 20):
         # Minimise on the free set (affine constraint only); step back if that leaves the simplex.
         while True:
-            idx = np.flatnonzero(free)
-            z = _affine_min(q[idx[:, None], idx])
+            idx = free.nonzero()[0]
+            z, mu = _affine_min(q.take(idx, 0).take(idx, 1))
             if z.min() > _ZERO:
                 w[:] = 0.0
                 w[idx] = z
@@ -85,33 +86,39 @@ def _simplex_qp(q: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
             w[:] = 0.0
             w[idx] = wi / wi.sum()
             free = w > 0.0
-        grad = q @ w
-        mu = float(w @ grad)
-        outside = np.flatnonzero(~free)
-        if outside.size == 0:
+        if idx.size == n:
             break
-        j = outside[int(np.argmin(grad[outside]))]
-        if grad[j] >= mu - 1e-13 * scale:
+        # The donor whose weight would lower the loss fastest enters, if any would.
+        grad = np.where(free, np.inf, q @ w)
+        j = int(grad.argmin())
+        if grad[j] >= mu - tol:
             break
         free[j] = True
     return w
 
 
-def _affine_min(q: np.ndarray) -> np.ndarray:
-    """Minimiser of ``z' q z`` subject to ``sum z = 1`` (KKT system; least squares if singular)."""
+def _affine_min(q: np.ndarray) -> tuple[np.ndarray, float]:
+    """Minimiser ``z`` of ``z' q z`` subject to ``sum z = 1``, and the minimum ``z' q z``.
+
+    For positive definite ``q``: ``z = q^-1 1 / (1' q^-1 1)`` by Cholesky (LAPACK ``posv``
+    directly; numpy's wrappers cost more than the solve for these tiny systems). Otherwise the
+    KKT system, by least squares if singular.
+    """
     m = q.shape[0]
     if m == 1:
-        return np.ones(1)
+        return np.ones(1), float(q[0, 0])
+    _, s, info = _dposv(q, np.ones(m))
+    total = float(s.sum()) if info == 0 else 0.0
+    if total > 0:
+        return s / total, 1.0 / total
     kkt = np.zeros((m + 1, m + 1))
     kkt[:m, :m] = q
     kkt[m, :m] = kkt[:m, m] = 1.0
     rhs = np.zeros(m + 1)
     rhs[m] = 1.0
-    # LAPACK directly: numpy's solve wrapper costs more than the solve for these tiny systems.
-    _, _, sol, info = _dgesv(kkt, rhs)
-    if info != 0:
-        sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    return sol[:m]
+    sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
+    z = sol[:m]
+    return z, float(z @ q @ z)
 
 
 # --------------------------------------------------------------------------- outer optimisation
