@@ -49,7 +49,17 @@ def test_regression_estimates_are_shown_beside(base):
     assert t.loc["x2", "fe_ci_low"] < 0 < t.loc["x2", "fe_ci_high"]
     text = base.summary()
     assert "FE estimate" in text and "not a causal effect" in text
-    assert base.regression.formula == "y ~ x1 + x2 + x3 | city"
+    assert base.regression.formula == "y ~ x1 + x2 + x3"  # no FE: city context stays estimable
+    assert base.regression.cluster == "city"
+
+
+def test_fe_formula_part_is_appended_to_the_features():
+    d = _data(n=300)
+    d["period"] = np.arange(len(d)) % 4
+    res = drivers_analysis(d, "y", ["x1", "x2"], groups="city", fe_formula="city + period",
+                           n_repeats=2, gb_params=FAST)  # fmt: skip
+    assert res.regression.formula == "y ~ x1 + x2 | city + period"
+    assert res.tidy().set_index("term").loc["x1", "fe_estimate"] == pytest.approx(2.0, abs=0.15)
 
 
 def test_grouped_importance_of_perfect_copies_equals_single_feature(base):

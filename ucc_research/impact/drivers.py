@@ -226,9 +226,10 @@ def drivers_analysis(
         Grouping column for the cross-validation folds (e.g. ``"city_id"``).
     fe_formula : str, optional
         The regression shown beside the importance: a full formula (``"y ~ x1 + x2 | fe"``) or
-        just its fixed-effects part (``"city_id + service_id + period"``); default: the same
-        features with ``groups`` fixed effects. Features constant within a fixed effect are
-        absorbed and reported as such.
+        just its fixed-effects part (``"city_id + service_id + period"``). Default: the same
+        features by OLS with an intercept and no fixed effects, so city-level context stays
+        estimable (errors clustered by ``groups``); pass ``fe_formula`` for within-city
+        estimates. Features constant within a fixed effect are absorbed and reported as such.
     cv : int
         Number of folds (at most the number of groups).
     seed : int
@@ -392,7 +393,7 @@ def _regression(
     seed: int,
 ) -> FERegressionResult:
     if fe_formula is None:
-        formula = f"{outcome} ~ {' + '.join(features)} | {groups}"
+        formula = f"{outcome} ~ {' + '.join(features)}"
     elif "~" in fe_formula:
         formula = fe_formula
     else:
