@@ -246,3 +246,12 @@ def test_drop_singletons_is_counted_and_bootstrap_stays_aligned():
     # A singleton's own fixed effect fits it exactly: the slope does not change.
     assert dropped.coef.loc[0, "estimate"] == pytest.approx(kept.coef.loc[0, "estimate"])
     assert 0 <= dropped.coef.loc[0, "p_value_wild"] <= 1
+
+
+def test_formula_functions_and_keywords_are_not_taken_for_columns():
+    d = _panel()
+    d["treat"] = (d["city"] < 6).astype(int)
+    res = fe_regression(d, "y ~ i(period, treat, ref=0) | city", cluster="city", bootstrap=None)
+    assert len(res.coef) == 5  # one interaction per non-reference period
+    with pytest.raises(SpecError, match="'treatd' not in the data"):
+        fe_regression(d, "y ~ i(period, treatd, ref=0) | city", cluster="city")

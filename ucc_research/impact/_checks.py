@@ -83,8 +83,10 @@ def formula_names(formula: str) -> list[str]:
     names: list[str] = []
     for match in _NAME.finditer(formula):
         name = match.group(0)
-        after = formula[match.end() : match.end() + 1]
-        if after == "(" or name in _FORMULA_WORDS:
+        after = formula[match.end() :].lstrip()[:2]
+        # Functions (``C(...)``) and keyword arguments (``i(period, ref=0)``) are not columns.
+        keyword = after[:1] == "=" and after != "=="
+        if after[:1] == "(" or keyword or name in _FORMULA_WORDS:
             continue
         # A name inside quotes is a string literal (e.g. C(x, Treatment('a'))), not a column.
         before = formula[: match.start()]
