@@ -136,6 +136,8 @@ def test_failure_isolation_hostile_names_and_index(project, tmp_path, capsys):
     # the city's own report escapes the name too (the notebook used html.escape)
     script = next(r for r in ok if r["unit"].startswith("<script>"))
     assert "<h1><script>" not in (out / script["html"]).read_text("utf-8")
+    for page in out.rglob("*.html"):  # titles, banners and error boxes included
+        assert "<script>alert(1)</script>" not in page.read_text("utf-8"), page.name
 
     manifest = json.loads((out / "run.json").read_text("utf-8"))
     assert manifest["reports"].keys() == summary.records.keys()

@@ -87,15 +87,19 @@ def notebook_parameters(path: str | Path) -> dict[str, str | None]:
     return {name: _declared_type(info) for name, info in declared.items()}
 
 
-def check_parameters(path: str | Path, parameters: dict[str, Any]) -> None:
+def check_parameters(
+    path: str | Path, parameters: dict[str, Any], declared: dict[str, str | None] | None = None
+) -> None:
     """Refuse parameters the notebook does not declare, or of the wrong type, before running it.
+
+    ``declared`` is :func:`notebook_parameters` of ``path`` when the caller has it already.
 
     Raises
     ------
     SpecError
         Naming the notebook, the parameter, and the closest declared name or the expected type.
     """
-    declared = notebook_parameters(path)
+    declared = notebook_parameters(path) if declared is None else declared
     problems = []
     for name, value in parameters.items():
         if name not in declared:

@@ -136,14 +136,18 @@ def build_tasks(
     tasks: list[ReportTask] = []
     stems: dict[str, str] = {}
 
+    declared_by_path: dict[Path, dict[str, str | None]] = {}
+
     def make(kind: str, nb_name: str, unit: str | None) -> ReportTask:
         path = study.notebook_path(nb_name)
-        declared = nbmod.notebook_parameters(path)
+        if path not in declared_by_path:  # one inspection per notebook, not per city
+            declared_by_path[path] = nbmod.notebook_parameters(path)
+        declared = declared_by_path[path]
         user = dict(study.parameters.get(Path(nb_name).stem, {}))
         clash = sorted(set(user) & set(PLUMBING))
         if clash:
             raise SpecError(f"study {study.name!r}: parameters {clash} are set by the runner")
-        nbmod.check_parameters(path, user)
+        nbmod.check_parameters(path, user, declared=declared)
         if kind == "city" and "city" not in declared:
             raise SpecError(f"{path.name}: a per-city notebook must declare a 'city' parameter")
         plumbing = {"study": str(study.path), "city": unit, "shared_dir": shared_dir}

@@ -121,10 +121,15 @@ def default_shared_dir(study: Study) -> Path:
 
 
 def _fig(title: str, xlabel: str, ylabel: str, width: float = 7, height: float = 3.5):
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+    """A titled, labelled figure in seaborn's whitegrid style.
 
-    sns.set_theme(style="whitegrid", context="notebook")
+    The per-city figures are drawn with matplotlib in matplotlib's bundled copy of the seaborn
+    style: importing seaborn imports scipy.stats, which costs seconds in every city's fresh
+    kernel (the cross-city reports, run once, use seaborn itself).
+    """
+    import matplotlib.pyplot as plt
+
+    plt.style.use("seaborn-v0_8-whitegrid")
     fig, ax = plt.subplots(figsize=(width, height))
     ax.set_title(title)
     ax.set_xlabel(xlabel)
@@ -293,15 +298,18 @@ class CityReport:
         long["who"] = long["who"].replace(
             {"score": self.city, "peer_mean": "peer group mean", "mean of all": "mean of all"}
         )
-        import seaborn as sns
-
         fig, ax = _fig(
             f"Pillar scores: {self.city} against all and its peer group",
             "pillar",
             "score (normalised scale)",
         )
-        sns.barplot(data=long, x="iName", y="value", hue="who", ax=ax)
-        ax.tick_params(axis="x", rotation=20)
+        wide = long.pivot(index="iName", columns="who", values="value")
+        wide = wide[[w for w in long["who"].unique()]]
+        width = 0.8 / wide.shape[1]
+        for i, who in enumerate(wide.columns):
+            ax.bar([x + i * width for x in range(len(wide))], wide[who], width, label=who)
+        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(wide))], wide.index, rotation=20)
+        ax.legend()
         fig.tight_layout()
         peer = ""
         if "peer_group" in table and table["peer_group"].notna().any():
@@ -350,7 +358,6 @@ class CityReport:
         index_panel = ok_i and self.shared.json("index_info").get("panel")
         if not ok_t and not index_panel:
             return unavailable("trend", title, why_t)
-        import seaborn as sns
 
         res: dict[str, Any] = {}
         text = []
@@ -365,10 +372,9 @@ class CityReport:
                 fig, ax = _fig(
                     f"Digital share of transactions: {self.city}", "period", "digital share (%)"
                 )
-                sns.lineplot(x=me["date"], y=100 * me["digital_share"], ax=ax, label=self.city)
-                sns.lineplot(
-                    x=me["date"], y=100 * me["median of all"], ax=ax, label="median of all cities"
-                )
+                ax.plot(me["date"], 100 * me["digital_share"], label=self.city)
+                ax.plot(me["date"], 100 * me["median of all"], label="median of all cities")
+                ax.legend()
                 fig.tight_layout()
                 first, last = me.iloc[0], me.iloc[-1]
                 res["digital_share"] = {
@@ -419,8 +425,6 @@ class CityReport:
                 table[c] = 100 * table[c]
         table = table.rename(columns=lambda c: c.replace("digital_share", "digital share %"))
         table = table.reset_index()
-        import seaborn as sns
-
         fig = None
         if "digital share %" in table:
             fig, ax = _fig(
@@ -437,15 +441,10 @@ class CityReport:
                 lw=6,
                 label="other cities, p25-p75",
             )
-            sns.scatterplot(
-                data=table,
-                x="digital share %",
-                y="service_id",
-                ax=ax,
-                color="C3",
-                label=self.city,
-                zorder=3,
+            ax.scatter(
+                table["digital share %"], table["service_id"], color="C3", label=self.city, zorder=3
             )
+            ax.legend()
             fig.tight_layout()
         self.used.append("services")
         res = {
