@@ -95,17 +95,6 @@ def city_trend(panel: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def rank_in_group(
-    values: pd.Series, unit: str, *, higher_is_better: bool = True
-) -> tuple[int, int]:
-    """Competition rank ("1224") of ``unit`` within ``values`` (indexed by unit) and group size."""
-    if unit not in values.index:
-        raise SpecError(f"unit {unit!r} is not among {list(values.index)[:10]}")
-    v = values.dropna()
-    r = v.rank(method="min", ascending=not higher_is_better)
-    return int(r[unit]), int(len(v))
-
-
 def transferred_services(panel: pd.DataFrame) -> list[str]:
     """Services in which at least one city adopted a good practice transferred from another."""
     if "adopted_period" not in panel.columns:

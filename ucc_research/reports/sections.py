@@ -246,9 +246,7 @@ class CityReport:
             f"{_md_escape(info['top_name'])}{when}, rank **{rank}** of {n}."
         )
         self.used.append("index")
-        ok_ri, _ = self.shared.available("index")
-        ri_path = self.shared.dir / "rank_intervals.parquet"
-        if ok_ri and ri_path.is_file():
+        if (self.shared.dir / "rank_intervals.parquet").is_file():
             ri = self._latest(self.shared.table("rank_intervals"))
             row = ri[ri["uCode"].astype(str) == self.city].iloc[0]
             res.update(

@@ -1,0 +1,120 @@
+"""The report computations (no kernel): study files, transfer panels, inclusion gaps, sections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ucc_research import demo
+from ucc_research.errors import SpecError
+from ucc_research.reports import analysis
+from ucc_research.reports.sections import save_results, unavailable
+from ucc_research.reports.study import load_study
+
+
+@pytest.fixture(scope="module")
+def data():
+    return demo.generate(seed=5, n_cities=8, n_services=3, years=(2018, 2021))
+
+
+def test_transfer_panel_matches_the_demo_reference(data):
+    ref = demo.transfer_panel(data)
+    service = data.truth["good_practice"]["service_id"]
+    mine = analysis.transfer_panel(data.service_panel, service)
+    assert mine.attrs["origin"] == data.truth["good_practice"]["origin_city_id"]
+    merged = mine.merge(
+        ref, left_on=["city_id", "year"], right_on=["unit", "time"], suffixes=("", "_ref")
+    )
+    assert len(merged) == len(ref) == len(mine)
+    assert (merged["cohort"] == merged["cohort_ref"]).all()
+    for c in ("digital_share", "satisfaction"):
+        np.testing.assert_allclose(merged[c], merged[f"{c}_ref"], rtol=0, atol=1e-12)
+    assert analysis.transferred_services(data.service_panel) == [service]
+
+
+def test_adoption_status_names_adopters_and_origin(data):
+    service = data.truth["good_practice"]["service_id"]
+    status = analysis.adoption_status(data.service_panel, [service]).set_index("city_id")
+    origin = data.truth["good_practice"]["origin_city_id"]
+    assert status.at[origin, "is_origin"] and status["is_origin"].sum() == 1
+    never = set(data.truth["good_practice"]["never_adopters"])
+    assert set(status.index[status["adopted_period"].isna()]) == never
+
+
+def test_inclusion_gaps_pool_users_over_services():
+    takeup = pd.DataFrame(
+        {
+            "city_id": ["C"] * 6,
+            "year": [2020] * 6,
+            "service_id": ["s1", "s2", "s1", "s2", "s1", "s1"],
+            "age_group": ["65+", "65+", "35-64", "35-64", "18-34", "18-34"],
+            "gender": ["female", "female", "male", "male", "female", "male"],
+            "population_in_group": [100, 300, 100, 100, 50, 50],
+            "digital_users": [10, 90, 50, 70, 40, 30],
+        }
+    )
+    gaps = analysis.inclusion_gaps(takeup).iloc[0]
+    # 65+: 100/400 = 0.25; 35-64: 120/200 = 0.6 (pooled, not the mean of 0.1/0.3 and 0.5/0.7)
+    assert gaps["gap_65_vs_35_64"] == pytest.approx(0.25 - 0.6)
+    # women: (10+90+40)/(100+300+50) ; men: (50+70+30)/(100+100+50)
+    assert gaps["gap_female_vs_male"] == pytest.approx(140 / 450 - 150 / 250)
+
+
+def test_latest_outcomes_and_trend(data):
+    panel = data.service_panel
+    latest = analysis.latest_service_outcomes(panel)
+    assert len(latest) == panel.groupby(["city_id", "service_id"]).ngroups
+    assert (latest["period"] == panel["period"].max()).all()
+    trend = analysis.city_trend(panel)
+    c, p = trend.iloc[3][["city_id", "period"]]
+    rows = panel[(panel["city_id"] == c) & (panel["period"] == p)]
+    expect = rows["transactions_digital"].sum() / rows["transactions_total"].sum()
+    assert trend.iloc[3]["digital_share"] == pytest.approx(expect)
+    with pytest.raises(SpecError, match="missing columns"):
+        analysis.latest_service_outcomes(panel.drop(columns="period"))
+
+
+def test_study_validation(tmp_path):
+    p = tmp_path / "s.yml"
+    p.write_text(yaml.safe_dump({"name": "s", "notebook": {"per_city": ["x"]}}))
+    with pytest.raises(SpecError, match=r"unknown study keys \['notebook'\]"):
+        load_study(p)
+    p.write_text(yaml.safe_dump({"name": "../x"}))
+    with pytest.raises(SpecError, match="name must be"):
+        load_study(p)
+    p.write_text(yaml.safe_dump({"name": "s", "filters": {"t": "demo"}}))
+    with pytest.raises(SpecError, match="filters must map"):
+        load_study(p)
+    with pytest.raises(SpecError, match="study file not found"):
+        load_study(tmp_path / "missing.yml")
+
+
+def test_shipped_studies_load_and_name_their_notebooks():
+    for name in (
+        "demo",
+        "ucc_dashboard_2022",
+        "egov_benchmark_2024",
+        "service_inventory_canada",
+        "requests_311",
+    ):
+        study = load_study(name)
+        assert study.name == name
+        for nb in (*study.cross_city, *study.per_city):
+            assert study.notebook_path(nb).is_file()
+    assert load_study("demo").synthetic and not load_study("requests_311").synthetic
+
+
+def test_results_json_is_strict(tmp_path):
+    path = tmp_path / "r.json"
+    save_results(path, {"a": np.float64(np.inf), "b": [np.nan, np.int64(2)], "c": -np.inf})
+    text = path.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert '"a": "inf"' in text and "null" in text and '"c": "-inf"' in text
+
+
+def test_unavailable_section_is_one_sentence():
+    s = unavailable("inclusion", "Inclusion", "the data has no take-up by age group.")
+    assert not s.available and s.table is None and s.figure is None
+    assert s.text == "Not shown: the data has no take-up by age group."
