@@ -255,3 +255,33 @@ def test_formula_functions_and_keywords_are_not_taken_for_columns():
     assert len(res.coef) == 5  # one interaction per non-reference period
     with pytest.raises(SpecError, match="'treatd' not in the data"):
         fe_regression(d, "y ~ i(period, treatd, ref=0) | city", cluster="city")
+
+
+def test_wild_confidence_interval_inverts_the_bootstrap_test():
+    from ucc_research.impact.panel import wild_cluster_confint
+
+    rng = np.random.default_rng(8)
+    g_count, per = 9, 8
+    groups = np.repeat(np.arange(g_count), per)
+    x = np.column_stack([np.ones(g_count * per), rng.normal(size=g_count * per)])
+    y = 0.4 * x[:, 1] + np.repeat(rng.normal(size=g_count), per) + rng.normal(size=g_count * per)
+    kw = dict(n_boot=1999, weights="webb", seed=3)
+    lo, hi = wild_cluster_confint(x, y, groups, 1, alpha=0.05, **kw)
+    beta = np.linalg.lstsq(x, y, rcond=None)[0][1]
+    assert lo < beta < hi
+    eps = 1e-3 * (hi - lo)
+    for bound, inside in ((lo, lo + eps), (hi, hi - eps)):
+        outside = 2 * bound - inside
+        assert wild_cluster_bootstrap(x, y, groups, 1, null=inside, **kw) > 0.05
+        assert wild_cluster_bootstrap(x, y, groups, 1, null=outside, **kw) <= 0.05
+
+
+def test_wild_ci_close_to_crv1_ci_with_many_clusters():
+    d = _panel(seed=4, g=150, t=4, beta=0.12)
+    res = fe_regression(d, "y ~ x1 | city + period", cluster="city", bootstrap="wild",
+                        n_boot=1999, seed=2)  # fmt: skip
+    c = res.coef.iloc[0]
+    width = c["ci_high"] - c["ci_low"]
+    assert abs(c["ci_low_wild"] - c["ci_low"]) < 0.1 * width
+    assert abs(c["ci_high_wild"] - c["ci_high"]) < 0.1 * width
+    assert "ci_low_wild" in res.tidy().columns and "wild 95% CI" in res.summary()

@@ -50,7 +50,8 @@ class FERegressionResult(ImpactResult):
     ----------
     coef : DataFrame
         ``term``, ``estimate``, ``se``, ``t``, ``p_value``, ``ci_low``, ``ci_high`` (CRV1 or
-        HC1, t(G-1)), plus ``p_value_wild`` when the wild bootstrap was run.
+        HC1, t(G-1)), plus ``p_value_wild``, ``ci_low_wild`` and ``ci_high_wild`` (the WCR
+        bootstrap test and its inversion) when the wild bootstrap was run.
     formula, cluster, inference : str
         The model, the cluster variable and the inference convention used.
     nobs, n_clusters, n_dropped : int
@@ -74,6 +75,7 @@ class FERegressionResult(ImpactResult):
     n_boot: int
     bootstrap_reason: str
     r2_within: float
+    alpha: float
     model: Any = field(default=None, repr=False)
 
     def tidy(self) -> pd.DataFrame:
@@ -93,33 +95,52 @@ class FERegressionResult(ImpactResult):
         ]
         if self.bootstrap_reason:
             lines.append(f"  {self.bootstrap_reason}")
+        level = f"{100 * (1 - self.alpha):g}%"
         for r in self.coef.itertuples(index=False):
-            wild = f", wild p = {r.p_value_wild:.4f}" if "p_value_wild" in self.coef else ""
+            wild = (
+                f"; wild p = {r.p_value_wild:.4f}, wild {level} CI {r.ci_low_wild:.4f} to "
+                f"{r.ci_high_wild:.4f}"
+                if "p_value_wild" in self.coef
+                else ""
+            )
             lines.append(
-                f"  {r.term:<24} {r.estimate: .4f} (se {r.se:.4f}; 95% CI {r.ci_low:.4f} to "
+                f"  {r.term:<24} {r.estimate: .4f} (se {r.se:.4f}; {level} CI {r.ci_low:.4f} to "
                 f"{r.ci_high:.4f}; p = {r.p_value:.4f}{wild})"
             )
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Coefficient plot: estimates with their 95% confidence intervals."""
+        """Coefficient plot: estimates with their CRV1 (and, if run, wild bootstrap) intervals."""
         import matplotlib.pyplot as plt
 
         c = self.coef.iloc[::-1]
         if ax is None:
             _, ax = plt.subplots(figsize=kwargs.pop("figsize", (6, 0.5 + 0.45 * len(c))))
         y = np.arange(len(c))
+        level = f"{100 * (1 - self.alpha):g}%"
+        wild = "ci_low_wild" in c
         ax.errorbar(
             c["estimate"],
-            y,
+            y + (0.12 if wild else 0.0),
             xerr=[c["estimate"] - c["ci_low"], c["ci_high"] - c["estimate"]],
             fmt="o",
             capsize=3,
+            label=f"{level} CI, {self.inference.split(' (')[0]}",
             **kwargs,
         )
+        if wild:
+            ax.errorbar(
+                c["estimate"],
+                y - 0.12,
+                xerr=[c["estimate"] - c["ci_low_wild"], c["ci_high_wild"] - c["estimate"]],
+                fmt="s",
+                capsize=3,
+                label=f"{level} CI, wild cluster bootstrap",
+            )
+            ax.legend(fontsize=8)
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(y, c["term"])
-        ax.set_xlabel(f"estimate (95% CI, {self.inference.split(';')[0]})")
+        ax.set_xlabel(f"estimate ({level} CI)")
         ax.set_title(self.formula, fontsize=9)
         return ax
 
@@ -260,21 +281,23 @@ def fe_regression(
         groups = pd.factorize(df.loc[keep, cluster])[0]
         xd = np.asarray(model._X, float)
         yd = np.asarray(model._Y, float).ravel()
-        p_wild = [
-            wild_cluster_bootstrap(xd, yd, groups, j, n_boot=n_boot, weights=bw, seed=seed)
-            for j in range(xd.shape[1])
+        boots = [
+            _WildClusterBootstrap(xd, yd, groups, j, n_boot, bw, seed) for j in range(xd.shape[1])
         ]
-        coef["p_value_wild"] = p_wild
+        coef["p_value_wild"] = [bt.pvalue(0.0) for bt in boots]
+        cis = [bt.confint(alpha) for bt in boots]
+        coef["ci_low_wild"] = [c[0] for c in cis]
+        coef["ci_high_wild"] = [c[1] for c in cis]
         why = (
             f"only {n_clusters} clusters (< {FEW_CLUSTERS}), so CRV1 p-values are unreliable: "
             if n_clusters < FEW_CLUSTERS
             else ""
         )
         reason = (
-            f"{why}wild cluster restricted bootstrap p-values (p_value_wild; {n_boot} draws, "
-            f"{bw} weights, seed {seed}); confidence intervals stay CRV1"
+            f"{why}wild cluster restricted bootstrap p-values and test-inversion confidence "
+            f"intervals (p_value_wild, ci_*_wild; {n_boot} draws, {bw} weights, seed {seed})"
         )
-        inference += f"; wild cluster bootstrap p-values ({bw})"
+        inference += f"; wild cluster bootstrap p-values and CIs ({bw})"
     elif cluster and n_clusters < FEW_CLUSTERS:
         reason = (
             f"WARNING: only {n_clusters} clusters (< {FEW_CLUSTERS}): CRV1 p-values over-reject; "
@@ -295,6 +318,7 @@ def fe_regression(
         n_boot=n_boot if run_boot else 0,
         bootstrap_reason=reason,
         r2_within=float(r2w) if r2w is not None else np.nan,
+        alpha=alpha,
         model=model,
     )
 
@@ -309,6 +333,92 @@ def _rows_used(model: Any, n: int) -> np.ndarray:
     return keep
 
 
+class _WildClusterBootstrap:
+    """Wild cluster restricted (WCR) bootstrap of one coefficient, at any null value.
+
+    Works at the cluster level: after one pass over the data each bootstrap draw costs
+    ``O(G * K)``, so a p-value over 9999 draws takes milliseconds and a confidence interval can
+    be found by inverting the test (as Stata's ``boottest`` does) with the same draws throughout.
+    """
+
+    def __init__(self, x, y, groups, j, n_boot, weights, seed):
+        self.x = np.asarray(x, float)
+        self.y = np.asarray(y, float)
+        self.groups = np.asarray(groups)
+        self.j, self.n_boot, self.weights, self.seed = j, n_boot, weights, seed
+        n, k = self.x.shape
+        self.g_count = int(self.groups.max()) + 1
+        self.xtx_inv = np.linalg.inv(self.x.T @ self.x)
+        self.beta = self.xtx_inv @ (self.x.T @ self.y)
+        self.r = self.xtx_inv[j]  # row j of (X'X)^-1: beta_j = r @ X'y
+        # r' X_g'X_g for every cluster (G, k), the part of a cluster score that moves with beta*.
+        a = np.zeros((self.g_count, k, k))
+        np.add.at(a, self.groups, self.x[:, :, None] * self.x[:, None, :])
+        self.ra = np.einsum("k,gkl->gl", self.r, a)
+        self.others = np.delete(np.arange(k), j)
+        u = self.y - self.x @ self.beta
+        sg = self._cluster_sums(u)
+        self.se = float(np.sqrt(np.sum((sg @ self.r) ** 2)))
+
+    def _cluster_sums(self, u: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.g_count, self.x.shape[1]))
+        np.add.at(out, self.groups, self.x * u[:, None])
+        return out
+
+    def pvalue(self, null: float = 0.0) -> float:
+        """Symmetric bootstrap p-value of ``H0: beta_j = null``."""
+        x, j = self.x, self.j
+        y0 = self.y - null * x[:, j]
+        if self.others.size:
+            xo = x[:, self.others]
+            fitted = xo @ np.linalg.lstsq(xo, y0, rcond=None)[0] + null * x[:, j]
+        else:
+            fitted = null * x[:, j]
+        b = self._cluster_sums(fitted)  # X_g' yhat_r,g
+        c = self._cluster_sums(self.y - fitted)  # X_g' u_r,g
+        rb, rc = b @ self.r, c @ self.r
+        b_sum = b.sum(0)
+        t_obs = (self.beta[j] - null) / self.se
+        rng = np.random.default_rng(self.seed)  # same draws for every null value
+        chunk = max(1, 2_000_000 // self.g_count)
+        hits, done = 0, 0
+        while done < self.n_boot:
+            m = min(chunk, self.n_boot - done)
+            if self.weights == "webb":
+                v = _WEBB[rng.integers(0, 6, size=(m, self.g_count))]
+            else:
+                v = rng.choice(np.array([-1.0, 1.0]), size=(m, self.g_count))
+            beta_b = (b_sum[None, :] + v @ c) @ self.xtx_inv  # (m, k)
+            s = rb[None, :] + rc[None, :] * v - beta_b @ self.ra.T  # r'(cluster scores)
+            t = (beta_b[:, j] - null) / np.sqrt(np.sum(s * s, axis=1))
+            hits += int(np.sum(np.abs(t) >= abs(t_obs) - 1e-12 * abs(t_obs)))
+            done += m
+        return hits / self.n_boot
+
+    def confint(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Bounds where the bootstrap p-value crosses ``alpha`` (test inversion, bisection)."""
+        est, step = float(self.beta[self.j]), max(self.se, 1e-12)
+        bounds = []
+        for sign in (-1.0, 1.0):
+            inside, outside = est, est + sign * 2 * step
+            grow = 0
+            while self.pvalue(outside) > alpha:
+                inside, outside = outside, est + sign * 2 * step * 2 ** (grow + 1)
+                grow += 1
+                if grow > 30:
+                    return (-np.inf, np.inf)
+            for _ in range(40):
+                mid = (inside + outside) / 2
+                if self.pvalue(mid) > alpha:
+                    inside = mid
+                else:
+                    outside = mid
+                if abs(outside - inside) <= 1e-4 * step:
+                    break
+            bounds.append((inside + outside) / 2)
+        return bounds[0], bounds[1]
+
+
 def wild_cluster_bootstrap(
     x: np.ndarray,
     y: np.ndarray,
@@ -317,68 +427,26 @@ def wild_cluster_bootstrap(
     n_boot: int = 9999,
     weights: str = "rademacher",
     seed: int = 0,
+    null: float = 0.0,
 ) -> float:
-    """Wild cluster restricted (WCR) bootstrap p-value of ``H0: beta_j = 0``.
+    """Wild cluster restricted (WCR) bootstrap p-value of ``H0: beta_j = null``.
 
     ``x`` and ``y`` are the regressors and outcome after partialling out the fixed effects (and
     multiplying by the square root of any weights); ``groups`` are integer cluster codes.
     The bootstrap statistic is the CRV1 t-statistic (its small-sample factor cancels).
-    Works at the cluster level, so the cost is ``O(n_boot * G * K)`` after one pass over the data.
     """
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    n, k = x.shape
-    g_count = int(groups.max()) + 1
-    xtx_inv = np.linalg.inv(x.T @ x)
-    beta = xtx_inv @ (x.T @ y)
-    r = xtx_inv[j]  # row j of (X'X)^-1: beta_j = r @ X'y
+    return _WildClusterBootstrap(x, y, groups, j, n_boot, weights, seed).pvalue(null)
 
-    # Restricted fit (beta_j = 0): regress y on the other columns.
-    others = np.delete(np.arange(k), j)
-    if others.size:
-        xo = x[:, others]
-        gamma = np.linalg.lstsq(xo, y, rcond=None)[0]
-        fitted_r = xo @ gamma
-    else:
-        fitted_r = np.zeros(n)
-    u_r = y - fitted_r
 
-    # Cluster sums: X_g'X_g (G,k,k), X_g'yhat_g (G,k), X_g'u_g (G,k).
-    a = np.zeros((g_count, k, k))
-    np.add.at(a, groups, x[:, :, None] * x[:, None, :])
-    b = np.zeros((g_count, k))
-    np.add.at(b, groups, x * fitted_r[:, None])
-    c = np.zeros((g_count, k))
-    np.add.at(c, groups, x * u_r[:, None])
-
-    def t_stat(v: np.ndarray) -> np.ndarray:
-        # v: (B, G) cluster weights; y* = yhat_r + u_r * v_g
-        xty = b.sum(0)[None, :] + v @ c  # (B, k)
-        beta_b = xty @ xtx_inv  # (B, k) (xtx_inv is symmetric)
-        # score of cluster g projected on r: r'(X_g'y*_g - X_g'X_g beta*)
-        rb = b @ r  # (G,)
-        rc = c @ r  # (G,)
-        ra = np.einsum("k,gkl->gl", r, a)  # (G, k)
-        s = rb[None, :] + rc[None, :] * v - beta_b @ ra.T  # (B, G)
-        se = np.sqrt(np.sum(s * s, axis=1))
-        return beta_b[:, j] / se
-
-    # Observed t-statistic (same formula with the unrestricted residuals).
-    u = y - x @ beta
-    sg = np.zeros((g_count, k))
-    np.add.at(sg, groups, x * u[:, None])
-    t_obs = beta[j] / np.sqrt(np.sum((sg @ r) ** 2))
-
-    rng = np.random.default_rng(seed)
-    hits = 0
-    chunk = max(1, 2_000_000 // max(g_count, 1))
-    done = 0
-    while done < n_boot:
-        m = min(chunk, n_boot - done)
-        if weights == "webb":
-            v = _WEBB[rng.integers(0, 6, size=(m, g_count))]
-        else:
-            v = rng.choice(np.array([-1.0, 1.0]), size=(m, g_count))
-        hits += int(np.sum(np.abs(t_stat(v)) >= abs(t_obs) - 1e-12 * abs(t_obs)))
-        done += m
-    return hits / n_boot
+def wild_cluster_confint(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    j: int,
+    alpha: float = 0.05,
+    n_boot: int = 9999,
+    weights: str = "rademacher",
+    seed: int = 0,
+) -> tuple[float, float]:
+    """``1 - alpha`` WCR confidence interval of ``beta_j`` by inverting the bootstrap test."""
+    return _WildClusterBootstrap(x, y, groups, j, n_boot, weights, seed).confint(alpha)
