@@ -329,6 +329,8 @@ def _prepare(
             )
         if label in rows:
             label = _special_label(col, periods)
+        if label in rows:
+            raise SpecError(f"predictor {label!r} is given twice (same column and periods)")
         rows[label] = values
     x = pd.DataFrame(rows).T[units]
     flat = x.index[x.std(axis=1, ddof=1) <= 0].tolist()
