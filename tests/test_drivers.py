@@ -48,7 +48,7 @@ def test_regression_estimates_are_shown_beside(base):
     assert t.loc["x1", "fe_estimate"] == pytest.approx(2.0, abs=0.1)
     assert t.loc["x2", "fe_ci_low"] < 0 < t.loc["x2", "fe_ci_high"]
     text = base.summary()
-    assert "FE estimate" in text and "not a causal effect" in text
+    assert "regression estimate" in text and "not a causal effect" in text
     assert base.regression.formula == "y ~ x1 + x2 + x3"  # no FE: city context stays estimable
     assert base.regression.cluster == "city"
 

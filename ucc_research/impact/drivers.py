@@ -126,7 +126,7 @@ class DriversResult(ImpactResult):
             + (f", dropped (missing outcome): {self.n_dropped}" if self.n_dropped else ""),
             f"  out-of-fold R2 = {self.cv_r2_pooled:.3f} (by fold {self.cv_r2.mean():.3f} +/- "
             f"{self.cv_r2.std(ddof=1) if len(self.cv_r2) > 1 else 0:.3f})",
-            "  permutation importance (drop in out-of-fold R2) beside the FE regression estimate"
+            "  permutation importance (drop in out-of-fold R2) beside the regression estimate"
             f" ({self.regression.formula}; {self.regression.inference.split(';')[0]}):",
         ]
         for r in imp.itertuples(index=False):
@@ -138,7 +138,7 @@ class DriversResult(ImpactResult):
             )
             lines.append(
                 f"    {r.feature:<24} importance {r.importance: .4f} (sd {r.importance_sd:.4f}), "
-                f"cluster {r.cluster}; FE estimate {fe}"
+                f"cluster {r.cluster}; regression estimate {fe}"
             )
         multi = self.grouped_importance[self.grouped_importance["size"] > 1]
         if len(multi):
@@ -179,7 +179,7 @@ class DriversResult(ImpactResult):
         )
         ax_fe.axvline(0, color="grey", lw=0.8)
         ax_fe.set_yticks(y, imp["feature"])
-        ax_fe.set_xlabel("FE regression estimate (95% CI)")
+        ax_fe.set_xlabel("regression estimate (95% CI)")
         ax_fe.set_title(self.regression.formula, fontsize=8)
         return ax
 
