@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research import io
+from ucc_research.cleaning.schemas import SERVICE_FEATURES
 from ucc_research.errors import SpecError
 
 __all__ = [
@@ -72,16 +73,7 @@ __all__ = [
 DEFAULT_SEED = 20240601
 
 #: Service features in the panel; all 0/1 except ``online_sophistication`` (0-4).
-FEATURES = [
-    "online_sophistication",
-    "mobile_friendly",
-    "eid_login",
-    "prefilled_forms",
-    "proactive",
-    "status_tracking",
-    "feedback_channel",
-    "accessibility",
-]
+FEATURES = list(SERVICE_FEATURES)
 BINARY_FEATURES = FEATURES[1:]
 CHANNELS = ["web", "mobile_app", "phone", "in_person", "email", "mail"]
 AGE_GROUPS = ["18-34", "35-64", "65+"]

@@ -177,6 +177,8 @@ FEATURES_BINARY = (
     "feedback_channel",
     "accessibility",
 )
+#: Every service feature of the ``service_panel`` contract (the one list the package uses).
+SERVICE_FEATURES = ("online_sophistication", *FEATURES_BINARY)
 CHANNEL_COLUMNS = tuple(f"transactions_{c}" for c in CHANNELS)
 
 CITIES = TableSpec(
