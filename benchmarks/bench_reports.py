@@ -99,6 +99,7 @@ def main() -> None:
     cell = nbformat.v4.new_code_cell("x = 1")
     cell.metadata["tags"] = ["parameters"]
     empty.cells = [cell]
+    empty.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
     nbformat.write(empty, str(tmp / "empty.ipynb"))
     import papermill
 
