@@ -118,3 +118,22 @@ def test_unavailable_section_is_one_sentence():
     s = unavailable("inclusion", "Inclusion", "the data has no take-up by age group.")
     assert not s.available and s.table is None and s.figure is None
     assert s.text == "Not shown: the data has no take-up by age group."
+
+
+def test_units_follow_the_study_filters(tmp_path, monkeypatch):
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(tmp_path))
+    pd.DataFrame({"city_id": ["A", "B", "C", "A"], "source": ["x", "y", "x", "x"]}).to_parquet(
+        tmp_path / "service_panel.parquet"
+    )
+    p = tmp_path / "s.yml"
+    doc = {
+        "name": "s",
+        "tables": ["service_panel"],
+        "filters": {"service_panel": {"source": "x"}},
+        "units": {"table": "service_panel", "column": "city_id"},
+    }
+    p.write_text(yaml.safe_dump(doc))
+    assert load_study(p).unit_ids() == ["A", "C"]
+    p.write_text(yaml.safe_dump({**doc, "cities": ["A", "B"]}))
+    with pytest.raises(SpecError, match=r"cities \['B'\] are not in service_panel.city_id"):
+        load_study(p).unit_ids()

@@ -59,15 +59,15 @@ def latest_service_outcomes(panel: pd.DataFrame) -> pd.DataFrame:
 
 
 def service_summary(latest: pd.DataFrame) -> pd.DataFrame:
-    """Per service: how many cities offer it and the spread of digital share and satisfaction.
+    """Per service: how many cities offer it and the spread of its outcomes across cities.
 
     Returns one row per ``service_id`` with ``n_cities`` and the 25th, 50th and 75th percentiles
-    (``<outcome>_p25`` ...) of ``digital_share`` and ``satisfaction`` across cities.
+    (``<outcome>_p25`` ...) of ``digital_share``, ``satisfaction`` and ``days_to_close_median``.
     """
     _require(latest, ["city_id", "service_id"], "services_latest")
     g = latest.groupby("service_id", sort=True)
     out = g["city_id"].nunique().rename("n_cities").to_frame()
-    for col in ("digital_share", "satisfaction"):
+    for col in ("digital_share", "satisfaction", "days_to_close_median"):
         if col in latest.columns:
             for q in (25, 50, 75):
                 out[f"{col}_p{q}"] = g[col].quantile(q / 100)

@@ -83,6 +83,11 @@ def _sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def code_fingerprint() -> str:
+    """SHA-256 of the package's Python sources: a changed analysis re-runs the reports."""
+    return io.fingerprint(sorted(config.PACKAGE_DIR.rglob("*.py")))
+
+
 def _task_fingerprint(notebook_sha: str, parameters: dict[str, Any], data_fp: str) -> str:
     # paths that only say where files go (shared_dir) are left out: moving the output folder
     # must not invalidate the reports, but any other parameter, the notebook or the data does
@@ -410,14 +415,13 @@ def run_study(
 
     data_fp = data_fingerprint(study)
     shared_info = shared.prepare_shared(study, out_dir / "_shared", data_fp=data_fp, force=force)
-    tasks = build_tasks(
-        study, out_dir, data_fp=shared_info["fingerprint"], only=only, kernel_name=kernel_name
-    )
+    # the reports depend on the inputs, the shared analyses and the package's code
+    inputs_fp = hashlib.sha256(f"{shared_info['fingerprint']}:{code_fingerprint()}".encode())
+    inputs_fp = inputs_fp.hexdigest()
+    tasks = build_tasks(study, out_dir, data_fp=inputs_fp, only=only, kernel_name=kernel_name)
     selected = {t.key for t in tasks}
     if only:  # the other cities stay listed with their previous reports
-        tasks = build_tasks(
-            study, out_dir, data_fp=shared_info["fingerprint"], kernel_name=kernel_name
-        )
+        tasks = build_tasks(study, out_dir, data_fp=inputs_fp, kernel_name=kernel_name)
     nbmod.ensure_kernel(kernel_name)
     _KERNEL_READY.add(kernel_name)
 

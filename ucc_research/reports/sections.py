@@ -77,6 +77,10 @@ METHODS: dict[str, str] = {
 }
 
 
+#: A city's services shown in its report's table and figure (the largest by transactions).
+MAX_SERVICES = 25
+
+
 @dataclass
 class Section:
     """One part of a report: a title, a text, optionally a table and a figure.
@@ -208,10 +212,16 @@ class CityReport:
             self.inclusion(),
             self.transfer_candidates(),
         ]
+        shown, reasons = [], set()
         for s in out:
             if s.available:
                 self.results[s.key] = s.results
-        return out
+            elif s.text in reasons:  # say why once, not once per section that needs it
+                continue
+            else:
+                reasons.add(s.text)
+            shown.append(s)
+        return shown
 
     def _index_ok(self) -> tuple[bool, str]:
         ok, why = self.shared.available("index")
@@ -237,6 +247,8 @@ class CityReport:
         ranks = self._latest(self.shared.table("index_ranks"))
         me = scores["uCode"].astype(str) == self.city
         score = float(scores.loc[me, top].iloc[0])
+        if score != score:  # NaN: too many indicators missing in the latest year
+            return unavailable("score", title, f"{self.city!r} has no index score in that year")
         rank = int(ranks.loc[ranks["uCode"].astype(str) == self.city, top].iloc[0])
         n = int(scores[top].notna().sum())
         res: dict[str, Any] = {"index": top, "score": score, "rank": rank, "n_units": n}
@@ -413,7 +425,18 @@ class CityReport:
         me = latest[latest["city_id"].astype(str) == self.city]
         if me.empty:
             return unavailable("services", title, f"{self.city!r} reports no services")
-        cols = [c for c in ("digital_share", "satisfaction") if c in me]
+        note, everything = "", me
+        if len(me) > MAX_SERVICES and "transactions_total" in me:
+            note = (
+                f" The {MAX_SERVICES} services with the most transactions of {len(me)} are "
+                "shown; all are in the results file."
+            )
+            me = me.nlargest(MAX_SERVICES, "transactions_total").sort_values("service_id")
+        cols = [
+            c
+            for c in ("digital_share", "satisfaction", "days_to_close_median")
+            if c in me and me[c].notna().any()
+        ]
         table = me[["service_id", "period", *cols]].set_index("service_id")
         for c in cols:
             table[f"{c} p25"] = summary[f"{c}_p25"].reindex(table.index)
@@ -421,7 +444,11 @@ class CityReport:
         if "digital_share" in cols:
             for c in ("digital_share", "digital_share p25", "digital_share p75"):
                 table[c] = 100 * table[c]
-        table = table.rename(columns=lambda c: c.replace("digital_share", "digital share %"))
+        table = table.rename(
+            columns=lambda c: c.replace("digital_share", "digital share %").replace(
+                "days_to_close_median", "days to close"
+            )
+        )
         table = table.reset_index()
         fig = None
         if "digital share %" in table:
@@ -449,11 +476,15 @@ class CityReport:
             r["service_id"]: {c: r[c] for c in table.columns if c != "service_id"}
             for _, r in table.iterrows()
         }
+        if note:
+            keep = ["service_id", "period", *cols, "transactions_total"]
+            res["all services"] = everything[keep].to_dict(orient="records")
         return Section(
             "services",
             title,
             "Digital share is the percentage of transactions made online or in an app; "
-            "satisfaction is on a 0-100 scale.",
+            "satisfaction is on a 0-100 scale; days to close is the median number of days "
+            "from request to closure." + note,
             table=table,
             figure=fig,
             results=res,

@@ -7,8 +7,8 @@ its kernel. Each analysis is a *component*: a small function of the study that r
 tables (written as parquet) or mappings (written as JSON). A component that the study's data
 cannot support records why, in one sentence, and the reports say so instead of showing nothing.
 
-The cache is keyed by the data fingerprint, the study file and the package version; a change to
-any of them recomputes it.
+The cache is keyed by the data fingerprint, the study file and the package's source code; a
+change to any of them recomputes it.
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ def _cache_key(study: Study, data_fp: str) -> str:
         "data": data_fp,
         "study": hashlib.sha256(study.path.read_bytes()).hexdigest(),
         "version": __version__,
+        "code": io.fingerprint(sorted(Path(__file__).resolve().parents[1].rglob("*.py"))),
         "components": sorted(COMPONENTS),
     }
     return hashlib.sha256(io.to_json(payload).encode()).hexdigest()

@@ -135,8 +135,6 @@ class Study:
         ``cities: all`` reads the distinct values of ``units.column`` in ``units.table`` (sorted);
         an explicit list is checked against that table so a misspelt city is an error.
         """
-        import pandas as pd
-
         table, column = self.units.get("table"), self.units.get("column")
         if not table or not column:
             if self.cities == "all":
@@ -144,12 +142,7 @@ class Study:
                     f"study {self.name!r}: 'cities: all' needs units: {{table, column}}"
                 )
             return list(self.cities)
-        path = self.table_path(table)
-        if not path.is_file():
-            raise SpecError(
-                f"study {self.name!r}: table {table!r} not found at {path}; run `ucc prepare` first"
-            )
-        values = pd.read_parquet(path, columns=[column])[column].dropna().astype(str)
+        values = self.read_table(table, columns=[column])[column].dropna().astype(str)
         known = sorted(values.unique())
         if self.cities == "all":
             return known
