@@ -156,7 +156,7 @@ class WhatWorks(CrossReport):
             ax.set_xlabel(f"change in {y} when the feature is on ({self._unit(y)})")
             ax.set_ylabel("feature")
         fig.tight_layout()
-        self.used.append("features")
+        self.used.append("fe")
         return Section(
             "fe",
             title,
@@ -171,7 +171,7 @@ class WhatWorks(CrossReport):
         return {"digital_share": "share, 0-1", "satisfaction": "points, 0-100"}.get(y, "units of y")
 
     def mixed(self) -> Section:
-        title = "Mixed model: cities as random intercepts"
+        title = "Mixed model: random intercepts per group"
         try:
             from ucc_research.impact import mixed_model
 
@@ -195,9 +195,10 @@ class WhatWorks(CrossReport):
         return Section(
             "mixed",
             title,
-            "Linear mixed model (statsmodels MixedLM, REML) on city x service x year means: "
-            "a random intercept per city; the intra-class correlation (ICC) is the share of "
-            "the variance that lies between cities.",
+            f"A random intercept per {_md_escape(self.spec['groups'])}, fitted on "
+            + ("city x service x year means" if self.spec.get("yearly") else "every row")
+            + "; the intra-class correlation (ICC) is the share of the variance between "
+            "groups.",
             table=self._mixed,
             results={"table": self._mixed.to_dict(orient="records"), "icc": iccs},
         )
@@ -257,9 +258,9 @@ class WhatWorks(CrossReport):
         return Section(
             "side_by_side",
             title,
-            f"The three views of {_md_escape(y)}: the within-service FE estimate is the causal "
-            "reading when features change within services; the mixed model pools within and "
-            "between cities; the drivers analysis makes no linearity assumption.",
+            f"The three views of {_md_escape(y)}: the fixed-effects estimate compares within "
+            f"{_md_escape(self.spec.get('fe') or 'the whole sample')}; the mixed model pools "
+            "within and between groups; the drivers analysis makes no linearity assumption.",
             table=t,
             results={"table": t.to_dict(orient="records")},
         )

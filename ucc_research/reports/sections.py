@@ -52,7 +52,7 @@ METHODS: dict[str, str] = {
     ),
     "services": (
         "**Services against other cities.** Each service's latest digital share and "
-        "satisfaction are placed against the 25th-75th percentile of the other cities that "
+        "satisfaction are placed against the 25th-75th percentile of all the cities that "
         "offer the same service."
     ),
     "inclusion": (
@@ -73,6 +73,45 @@ METHODS: dict[str, str] = {
         "clustered by city (pyfixest/fixest CRV1; Bergé, 2018). They compare the same service "
         "before and after it gained a feature, so stable differences between cities and "
         "services do not bias them."
+    ),
+    "fe": (
+        "**Fixed-effects regressions.** A linear regression of each outcome on the features, "
+        "with the fixed effects named above absorbing stable differences between their groups; "
+        "standard errors clustered as stated (pyfixest, fixest's CRV1 convention; Bergé, 2018)."
+    ),
+    "mixed": (
+        "**Mixed model.** A linear mixed model with a random intercept per group (statsmodels "
+        "MixedLM, REML; Laird and Ware, 1982). It pools the variation within and between groups, "
+        "so it is more precise than the fixed-effects regression but biased when features go "
+        "with unmeasured group traits. The intra-class correlation is the share of the "
+        "variance between groups."
+    ),
+    "drivers": (
+        "**Drivers analysis.** A gradient-boosting model (scikit-learn) predicts the outcome "
+        "from the features; a feature's permutation importance is how much the cross-validated "
+        "fit drops when its values are shuffled (Breiman, 2001), with folds that keep each "
+        "group together. Importance is predictive, not causal; correlated features share it."
+    ),
+    "twfe": (
+        "**TWFE and the Goodman-Bacon decomposition.** The two-way fixed-effects coefficient is "
+        "a weighted average of every 2x2 difference-in-differences in the data, including "
+        "comparisons of later adopters with earlier ones; the decomposition (Goodman-Bacon, "
+        "2021) shows those weights. Where effects grow over time those comparisons pull TWFE "
+        "away from the Callaway and Sant'Anna estimate."
+    ),
+    "synth": (
+        "**Synthetic control.** The adopting city is compared with a weighted mix of cities "
+        "that never adopted, the weights chosen to match its outcome before adoption "
+        "(Abadie, Diamond and Hainmueller, 2010); the gap after adoption is the estimated "
+        "effect, judged against in-space placebos."
+    ),
+    "coherence": (
+        "**Coherence.** Correlations between indicators of the same pillar and with their "
+        "pillar, and Cronbach's alpha (internal consistency) per aggregate (OECD/JRC, 2008)."
+    ),
+    "sensitivity": (
+        "**Sensitivity indices.** Variance-based first-order and total indices (Saltelli "
+        "et al., 2010; Jansen, 1999) of how much each uncertain choice drives the rank shifts."
     ),
 }
 
@@ -319,7 +358,7 @@ class CityReport:
         for i, who in enumerate(wide.columns):
             ax.bar([x + i * width for x in range(len(wide))], wide[who], width, label=who)
         ax.set_xticks([x + 0.4 - width / 2 for x in range(len(wide))], wide.index, rotation=20)
-        ax.legend()
+        ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left")
         fig.tight_layout()
         peer = ""
         if "peer_group" in table and table["peer_group"].notna().any():
@@ -453,7 +492,7 @@ class CityReport:
         fig = None
         if "digital share %" in table:
             fig, ax = _fig(
-                f"Digital share by service: {self.city} and the middle half of other cities",
+                f"Digital share by service: {self.city} and the middle half of all cities",
                 "digital share (%)",
                 "service",
                 height=max(3, 0.3 * len(table)),
@@ -464,7 +503,7 @@ class CityReport:
                 table["digital share % p75"],
                 color="0.7",
                 lw=6,
-                label="other cities, p25-p75",
+                label="all cities, p25-p75",
             )
             ax.scatter(
                 table["digital share %"], table["service_id"], color="C3", label=self.city, zorder=3
