@@ -34,8 +34,9 @@ METHODS: dict[str, str] = {
         "and the COINr package (Becker et al., 2022). Rank 1 is best; ties share the lower rank."
     ),
     "uncertainty": (
-        "**Rank interval.** The index was rebuilt many times with the weights, the "
-        "normalisation and the aggregation varied at random (Sobol' sample, fixed seed); the "
+        "**Rank interval.** The index was rebuilt many times with its uncertain choices "
+        "varied at random (Sobol' sample, fixed seed; by default the weights +-25%, min-max or "
+        "z-score normalisation, arithmetic or geometric mean; a study may vary fewer); the "
         "5-95% interval is the range of ranks the city took in the middle 90% of those builds "
         "(Saisana, Saltelli and Tarantola, 2005). A wide interval means the rank depends on "
         "choices the index makers could reasonably have made differently."

@@ -115,9 +115,12 @@ def _index(study: Study) -> dict[str, Any]:
     if unc:
         from ucc_research.indicators.uncertainty import rank_intervals
 
-        ri = rank_intervals(coin, n=int(unc.get("n", 200)), seed=int(unc.get("seed", 1)))
+        ri = rank_intervals(
+            coin, n=int(unc.get("n", 200)), seed=int(unc.get("seed", 1)), vary=unc.get("vary")
+        )
         out["rank_intervals"] = ri
         info["uncertainty"] = {k: ri.attrs.get(k) for k in ("n_runs", "n_failed", "seed", "target")}
+        info["uncertainty"]["vary"] = unc.get("vary") or "default"
     return out
 
 
