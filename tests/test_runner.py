@@ -220,18 +220,24 @@ def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_pa
     assert not list((out / ".staging").iterdir())
 
 
-def test_dask_path_runs_the_same_reports(project):
+def test_dask_path_runs_the_same_reports(project, monkeypatch):
     from distributed import LocalCluster
 
     study = project(units=["A", "BOOM", "Київ"])
     with LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     ) as c:
-        summary = run_study(study, scheduler=c.scheduler_address, progress=False)
-    status = {r["unit"]: r["status"] for r in summary.records.values()}
-    errors = {r["unit"]: (r.get("error"), r.get("traceback")) for r in summary.records.values()}
+        # the scheduler named by the environment, as on a cluster set-up
+        monkeypatch.setenv("UCC_DASK_SCHEDULER", c.scheduler_address)
+        assert cli.main(["run", str(study)]) == 1
+        manifest = json.loads((Path(study).parent / "outputs/toy/run.json").read_text("utf-8"))
+    assert manifest["scheduler"] == c.scheduler_address
+    records = manifest["reports"].values()
+    status = {r["unit"]: r["status"] for r in records}
+    errors = {r["unit"]: (r.get("error"), r.get("traceback")) for r in records}
     assert status == {"A": "ok", "BOOM": "failed", "Київ": "ok"}, errors
-    results = json.loads((summary.out_dir / "results" / "Київ.json").read_text("utf-8"))
+    out = Path(study).parent / "outputs" / "toy"
+    results = json.loads((out / "results" / "Київ.json").read_text("utf-8"))
     assert results["city"] == "Київ"
 
 
