@@ -106,7 +106,7 @@ def test_services_and_inclusion_equal_direct_computation(run):
 
 def test_transfer_impact_equals_the_estimators(run):
     from ucc_research.impact import staggered_did
-    from ucc_research.impact.twfe import bacon_decomposition, twfe
+    from ucc_research.impact.bacon import bacon_decomposition, twfe
 
     summary, _ = run
     processed = Path(summary.out_dir).parents[1] / "processed"

@@ -9,7 +9,7 @@ import pytest
 
 from ucc_research import config
 from ucc_research.errors import SpecError
-from ucc_research.impact.twfe import bacon_decomposition, twfe
+from ucc_research.impact.bacon import bacon_decomposition, twfe
 
 MPDTA = config.shared_data_dir() / "mpdta"
 

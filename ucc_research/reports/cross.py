@@ -340,7 +340,7 @@ class TransferImpact(CrossReport):
         title = "TWFE against Callaway & Sant'Anna, with the Goodman-Bacon decomposition"
         try:
             # the function, not the module of the same name (the package attribute is shadowed)
-            from ucc_research.impact.twfe import bacon_decomposition, twfe
+            from ucc_research.impact.bacon import bacon_decomposition, twfe
 
             tw = twfe(self.tp, self.outcome, "city_id", "year", cohort="cohort")
             bacon = bacon_decomposition(self.tp, self.outcome, "city_id", "year", cohort="cohort")
