@@ -5,22 +5,37 @@ The ``cities`` table stores ISO codes; adapters of EU sources translate with :fu
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 import pandas as pd
 
-# The 249 officially assigned ISO 3166-1 alpha-2 codes.
-_ISO = """
-AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS
-BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE
-EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM
-HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC
-LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA
-NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW
-SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO
-TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
-"""
+# The 249 officially assigned ISO 3166-1 codes (alpha-2, alpha-3, English short name).
+_TABLE = Path(__file__).with_name("iso3166.csv")
+
+
+@cache
+def iso3166() -> pd.DataFrame:
+    """The ISO 3166-1 table: columns ``alpha2``, ``alpha3``, ``name`` (249 rows)."""
+    return pd.read_csv(_TABLE, dtype=str, keep_default_na=False)  # keep Namibia's "NA"
+
+
+@cache
+def country_names() -> dict[str, str]:
+    """ISO alpha-2 code -> English short name."""
+    t = iso3166()
+    return dict(zip(t["alpha2"], t["name"], strict=True))
+
+
+@cache
+def iso3_to_iso2() -> dict[str, str]:
+    """ISO alpha-3 -> alpha-2 code."""
+    t = iso3166()
+    return dict(zip(t["alpha3"], t["alpha2"], strict=True))
+
 
 #: Valid country codes: ISO 3166-1 alpha-2 plus XK (Kosovo, user-assigned, used by the EU).
-ISO_COUNTRIES: frozenset[str] = frozenset(_ISO.split()) | {"XK"}
+ISO_COUNTRIES: frozenset[str] = frozenset(iso3166()["alpha2"]) | {"XK"}
 
 #: EU/Eurostat codes that differ from ISO 3166-1.
 EU_TO_ISO: dict[str, str] = {"EL": "GR", "UK": "GB"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ucc_research.cleaning.schemas import SERVICE_FEATURES
 from ucc_research.errors import SpecError
 
 OUTCOMES = [
@@ -19,16 +20,8 @@ OUTCOMES = [
     "cost_per_transaction",
     "days_to_close_median",
 ]
-FEATURES = [
-    "online_sophistication",
-    "mobile_friendly",
-    "eid_login",
-    "prefilled_forms",
-    "proactive",
-    "status_tracking",
-    "feedback_channel",
-    "accessibility",
-]
+#: The service features of the ``service_panel`` contract, in its order.
+FEATURES = list(SERVICE_FEATURES)
 
 
 def _require(df: pd.DataFrame, columns: list[str], table: str) -> None:

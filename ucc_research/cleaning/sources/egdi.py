@@ -14,13 +14,13 @@ not match is quarantined (file, line, column, value, reason), never dropped sile
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
+from ucc_research.cleaning.countries import iso3_to_iso2
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, parse_numbers, read_table
 
@@ -70,13 +70,6 @@ RENAMED = {
 WEIGHTS = {2010: (0.34, 0.33, 0.33)}
 INDEX_COLUMNS = ["egdi", "osi", "hci", "tii", "epi"]
 COLUMNS = ["iso3", "iso2", "country", "year", *INDEX_COLUMNS, "rank"]
-
-
-@cache
-def iso3_to_iso2() -> dict[str, str]:
-    """ISO 3166-1 alpha-3 -> alpha-2 (all 249 assigned codes)."""
-    table = pd.read_csv(Path(__file__).with_name("iso3166.csv"), dtype=str, keep_default_na=False)
-    return dict(zip(table["alpha3"], table["alpha2"], strict=True))
 
 
 def _values(df: pd.DataFrame, rel: str, problems: list[tuple]) -> pd.DataFrame:

@@ -53,14 +53,13 @@ so no normalisation):
 from __future__ import annotations
 
 import re
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
-from ucc_research.cleaning.countries import EU_TO_ISO
+from ucc_research.cleaning.countries import EU_TO_ISO, country_names
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame
 from ucc_research.errors import DataFileError, SpecError
 
@@ -131,12 +130,6 @@ _YES_NO = {"Yes": True, "No": False}
 def iso_country(code: str) -> str:
     """ISO 3166-1 alpha-2 code of a workbook country code (``EL`` -> ``GR``)."""
     return EU_TO_ISO.get(code, code)
-
-
-@cache
-def _country_names() -> dict[str, str]:
-    table = pd.read_csv(Path(__file__).with_name("iso3166.csv"), dtype=str, keep_default_na=False)
-    return dict(zip(table["alpha2"], table["name"], strict=True))
 
 
 def _period(header: str, group: str | None) -> tuple[str, str, int, int]:
@@ -530,7 +523,7 @@ def country_data(scores: pd.DataFrame, level: str = "indicator") -> pd.DataFrame
     """
     wide = country_scores(scores, codes="icode")
     wide = wide[wide["unit_type"] == "country"]
-    names = _country_names()
+    names = country_names()
     out = pd.DataFrame(
         {
             "uCode": wide["country"],
@@ -557,7 +550,7 @@ def adapt(raw_dir: Path) -> SourceResult:
     result.tables["iMeta_egov_pillars"] = framework("pillar")
     result.tables["iData_egov_pillars"] = country_data(scores, level="pillar")
     countries = sorted(idata["uCode"].unique())
-    names = _country_names()
+    names = country_names()
     result.tables["cities"] = pd.DataFrame(
         {
             "city_id": countries,
