@@ -113,8 +113,11 @@ def test_transfer_impact_equals_the_estimators(run):
     panel = pd.read_parquet(processed / "service_panel.parquet")
     tp = analysis.transfer_panel(panel, analysis.transferred_services(panel)[0])
     res = _results(summary, "transfer_impact")
-    simple = staggered_did(tp, "digital_share", "city_id", "year", "cohort").aggregate("simple")
+    cs = staggered_did(tp, "digital_share", "city_id", "year", "cohort")
+    simple = cs.aggregate("simple")
     assert res["event_study"]["att"] == pytest.approx(simple.overall_att, rel=1e-10)
+    pre = res["event_study"]["pretest"]
+    assert (pre["W"], pre["df"], pre["p"]) == pytest.approx(tuple(cs.pretest()), rel=1e-10)
     assert res["event_study"]["se"] == pytest.approx(simple.overall_se, rel=1e-10)
     coef = twfe(tp, "digital_share", "city_id", "year", cohort="cohort").tidy()["estimate"].iloc[0]
     assert res["twfe"]["twfe"] == pytest.approx(coef, rel=1e-10)

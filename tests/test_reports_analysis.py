@@ -137,3 +137,40 @@ def test_units_follow_the_study_filters(tmp_path, monkeypatch):
     p.write_text(yaml.safe_dump({**doc, "cities": ["A", "B"]}))
     with pytest.raises(SpecError, match=r"cities \['B'\] are not in service_panel.city_id"):
         load_study(p).unit_ids()
+
+
+def _did_panel(sizes: dict[int, int], periods: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Parallel trends hold; ``sizes`` maps cohort (0 = never) to its number of units."""
+    rng = np.random.default_rng(seed)
+    rows, unit = [], 0
+    for cohort, n in sizes.items():
+        for _ in range(n):
+            level = rng.normal()
+            for t in range(1, periods + 1):
+                effect = 0.5 if cohort and t >= cohort else 0.0
+                rows.append((unit, t, cohort, level + 0.1 * t + effect + rng.normal(scale=0.3)))
+            unit += 1
+    return pd.DataFrame(rows, columns=["unit", "time", "cohort", "y"])
+
+
+def test_pretrend_check_reports_the_wald_test_and_when_to_doubt_it():
+    from ucc_research.impact import staggered_did
+
+    big = staggered_did(_did_panel({0: 40, 3: 40, 4: 35}), "y", "unit", "time", "cohort")
+    chk = analysis.pretrend_check(big)
+    assert (chk["W"], chk["df"], chk["p"]) == pytest.approx(tuple(big.pretest()))
+    assert chk["smallest_cohort"] == 35 and chk["n_units"] == 115
+    assert chk["caution"] is False and chk["reason"] is None
+
+    small = staggered_did(_did_panel({0: 20, 3: 6, 4: 5}), "y", "unit", "time", "cohort")
+    chk = analysis.pretrend_check(small)
+    assert chk["smallest_cohort"] == 5 and chk["caution"] is True
+    assert chk["df"] == small.pretest().df
+
+
+def test_pretrend_check_without_pre_adoption_cells_says_why():
+    from ucc_research.impact import staggered_did
+
+    res = staggered_did(_did_panel({0: 10, 2: 10}), "y", "unit", "time", "cohort")
+    chk = analysis.pretrend_check(res)
+    assert chk["p"] is None and "no adopting cohort" in chk["reason"]

@@ -182,3 +182,48 @@ def inclusion_gaps(takeup: pd.DataFrame) -> pd.DataFrame:
     if {"share_gender_female", "share_gender_male"} <= set(out.columns):
         out["gap_female_vs_male"] = out["share_gender_female"] - out["share_gender_male"]
     return out.reset_index()
+
+
+#: Below this many units in the smallest adopting cohort the Wald pre-test is read with caution.
+PRETEST_MIN_COHORT = 30
+
+
+def pretrend_check(res) -> dict:
+    """The Wald pre-test of parallel trends of a staggered DiD, with what it can be trusted for.
+
+    The test estimates the covariance of all pre-treatment ATT(g, t) from the units. With few
+    units per cohort that covariance is noisy and the chi-squared reference rejects true parallel
+    trends far more often than its nominal level (in a simulation with 36 units, 4 cohorts and
+    10 pre-treatment cells, 70% of the time at 5%; with 150 units, 12%). ``caution`` is True
+    when the smallest adopting cohort has fewer than :data:`PRETEST_MIN_COHORT` units.
+
+    Parameters
+    ----------
+    res : StaggeredDiDResult
+
+    Returns
+    -------
+    dict with ``W``, ``df``, ``p`` (None when there is no pre-treatment cell), ``n_units``,
+    ``smallest_cohort`` (units), ``caution`` and ``reason`` (why there is no test, or None).
+    """
+    att = res.att_gt
+    smallest = int(att.groupby("cohort")["n_treated"].max().min()) if len(att) else 0
+    out = {
+        "W": None,
+        "df": None,
+        "p": None,
+        "n_units": int(res.n_units),
+        "smallest_cohort": smallest,
+        "caution": smallest < PRETEST_MIN_COHORT,
+        "reason": None,
+    }
+    if not (att["cohort"] > att["time"]).any():
+        out["reason"] = "no adopting cohort has a period before adoption to test"
+        return out
+    try:
+        pt = res.pretest()
+    except SpecError as exc:
+        out["reason"] = str(exc)
+        return out
+    out.update(W=float(pt.W), df=int(pt.df), p=float(pt.p))
+    return out

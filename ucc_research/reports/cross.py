@@ -319,18 +319,35 @@ class TransferImpact(CrossReport):
         except Exception as exc:
             return _failed("event_study", title, exc)
         self.used.append("transfer")
+        pre = analysis.pretrend_check(res)
         res_d = {
             "att": simple.overall_att,
             "se": simple.overall_se,
             "dynamic": dyn.table.to_dict(orient="records"),
+            "pretest": pre,
         }
         self.results["headline"] = {"ATT": simple.overall_att, "SE": simple.overall_se}
+        if pre["p"] is None:
+            pre_text = f"No pre-trend test: {_md_escape(pre['reason'])}."
+        else:
+            pre_text = (
+                f"Pre-trend Wald test (all {pre['df']} pre-adoption ATT(g, t) zero): "
+                f"W = {pre['W']:.2f}, p = {pre['p']:.4f}."
+            )
+            if pre["caution"]:
+                pre_text += (
+                    f" Read it with caution: the smallest adopting cohort has "
+                    f"{pre['smallest_cohort']} cities, and with so few units per cohort the test "
+                    "rejects true parallel trends far more often than its nominal level. The "
+                    "pre-adoption points of the event study (left of zero) are the better check: "
+                    "they should scatter around zero with intervals that cover it."
+                )
         return Section(
             "event_study",
             title,
             f"Average effect on adopters of {_md_escape(self.outcome)}: "
             f"**{simple.overall_att:.4f}** (SE {simple.overall_se:.4f}), Callaway & Sant'Anna, "
-            "never-adopting cities as controls.",
+            "never-adopting cities as controls.\n\n" + pre_text,
             table=dyn.table,
             figure=fig,
             results=res_d,

@@ -66,7 +66,9 @@ METHODS: dict[str, str] = {
         "city is the average effect on adopters (ATT) from the staggered difference-in-"
         "differences estimator of Callaway and Sant'Anna (2021), doubly robust, comparing "
         "adopters with cities that never adopted, on the city x year panel; 95% confidence "
-        "intervals from the influence function."
+        "intervals from the influence function. The pre-trend test is the Wald test that every "
+        "pre-adoption ATT(g, t) is zero (as R's did reports it); it relies on many units per "
+        "adopting cohort."
     ),
     "features": (
         "**Service features.** Effects of service features are within-service changes: a "
