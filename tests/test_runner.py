@@ -258,6 +258,8 @@ def test_ensure_kernel_points_at_this_interpreter():
     name = nbmod.ensure_kernel()
     spec = KernelSpecManager().get_kernel_spec(name)
     assert Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+    assert "--IPKernelApp.log_level=CRITICAL" in spec.argv  # batch runs keep a readable console
+    assert "{connection_file}" in spec.argv
 
 
 def test_index_escapes_every_field(project):

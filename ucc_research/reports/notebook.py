@@ -10,6 +10,7 @@ import ast
 import difflib
 import hashlib
 import html
+import json
 import sys
 import threading
 import unicodedata
@@ -131,16 +132,30 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
 
     try:
         spec = KernelSpecManager().get_kernel_spec(name)
-        if spec.argv and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve():
+        if (
+            spec.argv
+            and Path(spec.argv[0]).resolve() == Path(sys.executable).resolve()
+            and _QUIET_KERNEL in spec.argv
+        ):
             return name
     except NoSuchKernel:
         pass
     from ipykernel import kernelspec
 
-    kernelspec.install(
+    where = kernelspec.install(
         kernel_name=name, display_name=f"Python ({name})", prefix=sys.prefix, user=False
     )
+    spec_file = Path(where) / "kernel.json"
+    doc = json.loads(spec_file.read_text(encoding="utf-8"))
+    doc["argv"] = [*doc["argv"], _QUIET_KERNEL]
+    spec_file.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return name
+
+
+# The kernel's own log lines (a warning per start that the local TCP transport is unencrypted, a
+# KeyboardInterrupt logged at shutdown) would fill the console of every batch run; errors in the
+# notebook's cells are unaffected and still land in the report.
+_QUIET_KERNEL = "--IPKernelApp.log_level=CRITICAL"
 
 
 def _error_banner(nb: Any, exc: BaseException) -> None:
