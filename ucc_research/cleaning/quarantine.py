@@ -76,6 +76,34 @@ def concat_quarantine(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return out.astype({"line": "Int64"} | {c: "string" for c in QUARANTINE_COLUMNS if c != "line"})
 
 
+def file_problems(
+    problems: Sequence[tuple[int, str | None, object, str]],
+    detected: dict,
+    *,
+    source: str,
+    table: str,
+    file: str,
+) -> pd.DataFrame:
+    """Quarantine records of one file: the reader's malformed records, then ``problems``.
+
+    ``problems`` are ``(line, column, value, reason)`` tuples found by an adapter's checks.
+    """
+    return concat_quarantine(
+        [
+            reader_problems(detected, source=source, table=table, file=file),
+            problems_frame(
+                source=source,
+                table=table,
+                file=file,
+                lines=[p[0] for p in problems],
+                columns=[p[1] for p in problems],
+                values=[p[2] for p in problems],
+                reasons=[p[3] for p in problems],
+            ),
+        ]
+    )
+
+
 def _text(v: object) -> str:
     if v is None:
         return ""

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
-from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
+from ucc_research.cleaning.quarantine import file_problems
 from ucc_research.cleaning.readers import LINE, read_table
 from ucc_research.errors import DataFileError
 
@@ -161,20 +161,7 @@ def adapt(raw_dir: Path) -> SourceResult:
     for line, v in zip(df.loc[dup, LINE], df.loc[dup, "service_id"], strict=True):
         problems.append((line, "service_id", v, "duplicated service_id within the fiscal year"))
 
-    quarantine = concat_quarantine(
-        [
-            reader_problems(detected, source=SOURCE, table=TABLE, file=rel),
-            problems_frame(
-                source=SOURCE,
-                table=TABLE,
-                file=rel,
-                lines=[p[0] for p in problems],
-                columns=[p[1] for p in problems],
-                values=[p[2] for p in problems],
-                reasons=[p[3] for p in problems],
-            ),
-        ]
-    )
+    quarantine = file_problems(problems, detected, source=SOURCE, table=TABLE, file=rel)
     bad = set(quarantine["line"].dropna().astype(int))
     kept = df[~df[LINE].isin(bad)].reset_index(drop=True)
     services = _tidy(kept)

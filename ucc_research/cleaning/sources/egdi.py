@@ -21,7 +21,7 @@ import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.countries import iso3_to_iso2
-from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
+from ucc_research.cleaning.quarantine import concat_quarantine, file_problems, problems_frame
 from ucc_research.cleaning.readers import LINE, parse_numbers, read_table
 
 SOURCE = "egdi"
@@ -98,20 +98,7 @@ def _values(df: pd.DataFrame, rel: str, problems: list[tuple]) -> pd.DataFrame:
 
 
 def _problems(rel: str, problems: list[tuple], detected: dict) -> pd.DataFrame:
-    return concat_quarantine(
-        [
-            reader_problems(detected, source=SOURCE, table=TABLE, file=rel),
-            problems_frame(
-                source=SOURCE,
-                table=TABLE,
-                file=rel,
-                lines=[p[0] for p in problems],
-                columns=[p[1] for p in problems],
-                values=[p[2] for p in problems],
-                reasons=[p[3] for p in problems],
-            ),
-        ]
-    )
+    return file_problems(problems, detected, source=SOURCE, table=TABLE, file=rel)
 
 
 def adapt(raw_dir: Path) -> SourceResult:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from ucc_research import config
 from ucc_research.cleaning.base import SourceResult
-from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
+from ucc_research.cleaning.quarantine import concat_quarantine, file_problems
 from ucc_research.cleaning.readers import LINE, read_table
 from ucc_research.errors import DataFileError, SpecError
 
@@ -114,20 +114,7 @@ def _read_indicators(raw_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     dup = df["field_key"].duplicated(keep="first")
     for line, v in zip(df.loc[dup, LINE], df.loc[dup, "field_key"], strict=True):
         problems.append((line, "field_key", v, "duplicated field key"))
-    quarantine = concat_quarantine(
-        [
-            reader_problems(detected, source=SOURCE, table="iMeta_ucc_2023", file=rel),
-            problems_frame(
-                source=SOURCE,
-                table="iMeta_ucc_2023",
-                file=rel,
-                lines=[p[0] for p in problems],
-                columns=[p[1] for p in problems],
-                values=[p[2] for p in problems],
-                reasons=[p[3] for p in problems],
-            ),
-        ]
-    )
+    quarantine = file_problems(problems, detected, source=SOURCE, table="iMeta_ucc_2023", file=rel)
     bad = set(quarantine["line"].dropna().astype(int))
     kept = df[~df[LINE].isin(bad)].reset_index(drop=True)
     return kept, quarantine, detected
@@ -265,20 +252,7 @@ def _read_points(raw_dir: Path, subpillar_n: dict[str, int]):
         for line, v in zip(df[LINE], df[col], strict=True):
             if not str(v).strip().isdigit():
                 problems.append((line, col, v, "must be a whole number"))
-    quarantine = concat_quarantine(
-        [
-            reader_problems(detected, source=SOURCE, table="iData_ucc_2022", file=rel),
-            problems_frame(
-                source=SOURCE,
-                table="iData_ucc_2022",
-                file=rel,
-                lines=[p[0] for p in problems],
-                columns=[p[1] for p in problems],
-                values=[p[2] for p in problems],
-                reasons=[p[3] for p in problems],
-            ),
-        ]
-    )
+    quarantine = file_problems(problems, detected, source=SOURCE, table="iData_ucc_2022", file=rel)
     bad = set(quarantine["line"].dropna().astype(int))
     kept = df[~df[LINE].isin(bad)].reset_index(drop=True)
     return kept, quarantine, detected
