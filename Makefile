@@ -40,7 +40,8 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 lab: venv
-	$(PY) -m ipykernel install --user --name ucc_research --display-name "Python (ucc_research)"
+	@# the same kernel spec the report runner uses, in the venv (a --user copy would shadow it)
+	$(PY) -c "from ucc_research.reports.notebook import ensure_kernel; print('kernel:', ensure_kernel())"
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 bench: venv
