@@ -7,6 +7,7 @@ the recorded results must equal what the package computes directly from the same
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import nbformat
@@ -78,7 +79,9 @@ def test_city_results_equal_the_package(run):
         rk = coin.ranks[(coin.ranks["uCode"] == city) & (coin.ranks["Time"] == t)]
         assert res["headline"]["rank"] == int(rk["UCI"].iloc[0])
         r = ri[(ri["uCode"] == city) & (ri["Time"] == t)].iloc[0]
-        assert (res["headline"]["rank 5%"], res["headline"]["rank 95%"]) == (r["q05"], r["q95"])
+        assert (res["score"]["rank_q05"], res["score"]["rank_q95"]) == (r["q05"], r["q95"])
+        shown = (math.floor(r["q05"]), math.ceil(r["q95"]))  # whole ranks, never narrower
+        assert (res["headline"]["rank 5%"], res["headline"]["rank 95%"]) == shown
         prof = coin.profile(city, n=3)
         got = {k for k, v in res["profile"].items()}
         assert got == set(prof["iCode"])

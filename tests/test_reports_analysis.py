@@ -174,3 +174,48 @@ def test_pretrend_check_without_pre_adoption_cells_says_why():
     res = staggered_did(_did_panel({0: 10, 2: 10}), "y", "unit", "time", "cohort")
     chk = analysis.pretrend_check(res)
     assert chk["p"] is None and "no adopting cohort" in chk["reason"]
+
+
+def test_reports_name_units_from_the_cities_table(tmp_path, monkeypatch):
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(tmp_path))
+    pd.DataFrame(
+        {"city_id": ["ucc_milan", "X1", "ucc_kyiv"], "name": ["Milan", "X1", "Київ"]}
+        | {"source": ["ucc", "ucc", "other"]}
+    ).to_parquet(tmp_path / "cities.parquet")
+    p = tmp_path / "s.yml"
+    doc = {"name": "s", "tables": ["cities"], "filters": {"cities": {"source": "ucc"}}}
+    p.write_text(yaml.safe_dump(doc))
+    study = load_study(p)
+    assert study.unit_names() == {"ucc_milan": "Milan", "X1": "X1"}  # the filter applies
+    assert study.unit_display("ucc_milan") == "Milan (ucc_milan)"
+    assert study.unit_display("X1") == "X1"  # a name equal to the id is not repeated
+    assert study.unit_display("ucc_kyiv") == "ucc_kyiv"  # filtered out: the id alone
+    p.write_text(yaml.safe_dump({"name": "s", "tables": []}))
+    assert load_study(p).unit_display("ucc_milan") == "ucc_milan"  # no cities table listed
+
+
+def test_data_quality_counts_only_the_studys_sources(tmp_path, monkeypatch):
+    from ucc_research.cleaning.quarantine import problems_frame
+    from ucc_research.reports.cross import DataQuality
+
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(tmp_path))
+    (tmp_path / "quarantine").mkdir()
+    q = [
+        problems_frame(
+            source=src,
+            table="service_panel",
+            file=f"{src}.csv",
+            lines=lines,
+            columns=["x"] * len(lines),
+            values=["?"] * len(lines),
+            reasons="bad",
+        )
+        for src, lines in (("mine", [2, 3]), ("other", [5, 6, 7]))
+    ]
+    pd.concat(q).to_parquet(tmp_path / "quarantine" / "service_panel.parquet")
+    p = tmp_path / "s.yml"
+    doc = {"name": "s", "tables": ["service_panel"]}
+    p.write_text(yaml.safe_dump(doc))
+    assert DataQuality(p, shared_dir=tmp_path).quarantine().results["n"] == 5
+    p.write_text(yaml.safe_dump({**doc, "filters": {"service_panel": {"source": "mine"}}}))
+    assert DataQuality(p, shared_dir=tmp_path).quarantine().results["n"] == 2

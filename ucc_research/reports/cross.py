@@ -548,18 +548,22 @@ class DataQuality(CrossReport):
     def sections(self) -> list[Section]:
         return self._collect([self.files(), self.quarantine()])
 
+    def _wanted_sources(self) -> set[str]:
+        """Sources the study's row filters select (empty: every source of its tables)."""
+        return {
+            v
+            for f in self.study.filters.values()
+            for v in (f.get("source") if isinstance(f.get("source"), list) else [f.get("source")])
+            if v
+        }
+
     def files(self) -> Section:
         title = "Files read"
         path = config.processed_dir() / "quality.json"
         if not path.is_file():
             return unavailable("files", title, "quality.json is missing; run `ucc prepare`")
         q = json.loads(path.read_text(encoding="utf-8"))
-        wanted = {
-            v
-            for f in self.study.filters.values()
-            for v in (f.get("source") if isinstance(f.get("source"), list) else [f.get("source")])
-            if v
-        }
+        wanted = self._wanted_sources()
         rows = []
         for src, info in q.get("sources", {}).items():
             tables = set(info.get("tables", []))
@@ -601,6 +605,9 @@ class DataQuality(CrossReport):
             if p.is_file():
                 frames.append(pd.read_parquet(p))
         q = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        wanted = self._wanted_sources()
+        if wanted and not q.empty:  # tables shared by several sources: only the study's
+            q = q[q["source"].isin(wanted)]
         if q.empty:
             return Section(
                 "quarantine",

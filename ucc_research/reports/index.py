@@ -86,6 +86,7 @@ def render_index(study: Study, manifest: dict[str, Any]) -> str:
         parts.append("</table>")
     cities = [r for r in reports if r.get("kind") == "city"]
     if cities:
+        names = study.unit_names()
         labels: list[str] = []
         for r in cities:
             for k in r.get("headline") or {}:
@@ -99,7 +100,7 @@ def render_index(study: Study, manifest: dict[str, Any]) -> str:
             status = r.get("status", "")
             head = r.get("headline") or {}
             parts.append(
-                f"<tr><td>{e(str(r.get('unit')))}</td>"
+                f"<tr><td>{e(study.unit_display(str(r.get('unit')), names))}</td>"
                 f"<td>{_link(r.get('html'), str(r.get('notebook')))}</td>"
                 f"<td class='{e(status)}'>{e(status)}</td>"
             )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ METHODS: dict[str, str] = {
         "choices the index makers could reasonably have made differently."
     ),
     "profile": (
-        "**Profile, strengths and weaknesses.** Each pillar and indicator score (0-100 after "
-        "normalisation) is compared with the mean of all units and of the peer group; "
+        "**Profile, strengths and weaknesses.** Each pillar and indicator score (on the scale of "
+        "the study's normalisation) is compared with the mean of all units and of the peer group; "
         "strengths and weaknesses are the indicators with the best and worst ranks (COINr "
         "`get_str_weak`)."
     ),
@@ -232,6 +233,7 @@ class CityReport:
     ) -> None:
         self.study = study if isinstance(study, Study) else load_study(study)
         self.city = str(city)
+        self.display = self.study.unit_display(self.city)  # "Milan (ucc_milan)" for readers
         self.shared = Shared(shared_dir or default_shared_dir(self.study))
         self.results: dict[str, Any] = {"city": self.city, "headline": {}}
         self.used: list[str] = []
@@ -239,7 +241,7 @@ class CityReport:
     @property
     def title(self) -> str:
         label = self.study.unit_label.capitalize()
-        return f"{label} report: {_md_escape(self.city)}" + (
+        return f"{label} report: {_md_escape(self.display)}" + (
             " (SYNTHETIC)" if self.study.synthetic else ""
         )
 
@@ -296,7 +298,7 @@ class CityReport:
         res: dict[str, Any] = {"index": top, "score": score, "rank": rank, "n_units": n}
         when = f" in {int(info['latest_time'])}" if info.get("latest_time") is not None else ""
         text = (
-            f"{_md_escape(self.city)} scores **{score:.4g}** on the "
+            f"{_md_escape(self.display)} scores **{score:.4g}** on the "
             f"{_md_escape(info['top_name'])}{when}, rank **{rank}** of {n}."
         )
         self.used.append("index")
@@ -308,16 +310,22 @@ class CityReport:
                 rank_q95=float(row["q95"]),
                 rank_median=float(row["median_rank"]),
             )
+            # The quantiles interpolate between ranks (as COINr's); readers get whole ranks,
+            # rounded outwards so the interval shown is never narrower than the one computed.
+            lo, hi = math.floor(row["q05"]), math.ceil(row["q95"])
+            res.update(rank_interval_shown=[lo, hi])
             text += (
                 f" Across {info['uncertainty']['n_runs']} alternative builds of the index its "
-                f"rank stays between **{row['q05']:.0f}** and **{row['q95']:.0f}** "
-                "(5-95% interval)."
+                f"rank stays between **{lo}** and **{hi}** (5-95% interval)."
             )
             self.used.append("uncertainty")
         self.results["headline"].update(
             {"score": score, "rank": rank, "of": n}
             | (
-                {"rank 5%": res["rank_q05"], "rank 95%": res["rank_q95"]}
+                {
+                    "rank 5%": res["rank_interval_shown"][0],
+                    "rank 95%": res["rank_interval_shown"][1],
+                }
                 if "rank_q05" in res
                 else {}
             )

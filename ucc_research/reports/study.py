@@ -154,6 +154,22 @@ class Study:
             )
         return list(self.cities)
 
+    def unit_names(self) -> dict[str, str]:
+        """Unit id -> readable name, from the ``cities`` table when the study lists it.
+
+        Reports show ``Milan (ucc_milan)`` rather than the bare id; a study without the
+        ``cities`` table (or a unit missing from it) shows the id alone.
+        """
+        if "cities" not in self.tables:
+            return {}
+        names = self.read_table("cities", columns=["city_id", "name"]).dropna()
+        return dict(zip(names["city_id"].astype(str), names["name"].astype(str), strict=True))
+
+    def unit_display(self, unit: str, names: dict[str, str] | None = None) -> str:
+        """``"Name (id)"`` when the unit has a name other than its id, else the id."""
+        name = (self.unit_names() if names is None else names).get(str(unit))
+        return f"{name} ({unit})" if name and name != str(unit) else str(unit)
+
     @property
     def unit_label(self) -> str:
         return self.units.get("label", "city")
