@@ -181,9 +181,22 @@ def mixed_model(
 
     Examples
     --------
+    A SYNTHETIC panel of 4 services nested in each of 30 cities, 2 periods: city effects
+    (sd 1), service-within-city effects (sd 0.6) and noise (sd 0.8), so the true ICCs are
+    1 / 2 = 0.5 (city) and 0.36 / 2 = 0.18 (service):
+
+    >>> rng = np.random.default_rng(0)
+    >>> c, s, _ = np.meshgrid(np.arange(30), np.arange(4), np.arange(2), indexing="ij")
+    >>> c, s = c.ravel(), s.ravel()
+    >>> panel = pd.DataFrame({"city_id": c, "service_id": s, "eid_login": rng.normal(size=c.size)})
+    >>> panel["satisfaction"] = (2 + 0.5 * panel["eid_login"] + rng.normal(0, 1, 30)[c]
+    ...                          + rng.normal(0, 0.6, (30, 4))[c, s] + rng.normal(0, 0.8, c.size))
     >>> res = mixed_model(panel, "satisfaction ~ eid_login", groups="city_id",
     ...                   vc_formula={"service": "0 + C(service_id)"})
-    >>> res.icc, res.boundary
+    >>> res.icc.round(2).to_dict()
+    {'city_id': 0.53, 'service': 0.19}
+    >>> print(res.converged, res.boundary)
+    True False
     """
     import statsmodels.formula.api as smf
 

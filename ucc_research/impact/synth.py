@@ -629,10 +629,25 @@ def synthetic_control(
 
     Examples
     --------
-    >>> res = synthetic_control(df, "gdpcap", "regionname", "year",
-    ...                         treated="Basque Country (Pais Vasco)", treatment_time=1975,
-    ...                         special_predictors=[("gdpcap", range(1960, 1970))])
-    >>> res.weights.nlargest(2), res.att, res.placebos.p_value
+    A SYNTHETIC panel: six donor cities on random walks, and a treated city ``T`` that is
+    0.7 A + 0.3 B until 2015, when its outcome drops by 2:
+
+    >>> rng = np.random.default_rng(0)
+    >>> years = np.arange(2000, 2020)
+    >>> paths = {u: 10 + np.cumsum(rng.normal(0.3, 1, years.size)) for u in "ABCDEF"}
+    >>> paths["T"] = 0.7 * paths["A"] + 0.3 * paths["B"] - 2.0 * (years >= 2015)
+    >>> df = pd.DataFrame([(u, yr, y) for u, p in paths.items() for yr, y in zip(years, p)],
+    ...                   columns=["city", "year", "y"])
+    >>> res = synthetic_control(df, "y", "city", "year", treated="T", treatment_time=2015)
+    >>> res.weights.nlargest(2).round(3).to_dict()
+    {'A': 0.7, 'B': 0.3}
+    >>> round(res.att, 3), round(res.pre_rmspe, 3)
+    (-2.0, 0.0)
+
+    With six donors the in-space placebo p-value can be no smaller than 1/7:
+
+    >>> round(res.placebos.p_value, 3)
+    0.143
     """
     seed = check_seed(seed)
     for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:

@@ -456,8 +456,11 @@ def build(
     >>> idata = pd.DataFrame({"uCode": ["A", "B", "C"], "x": [1.0, 2, 3], "y": [3.0, 1, 2]})
     >>> imeta = pd.DataFrame({"iCode": ["x", "y", "I"], "Level": [1, 1, 2],
     ...                       "Parent": ["I", "I", None], "Direction": [1, -1, 1]})
-    >>> build(idata, imeta).scores["I"].tolist()
-    [25.0, 75.0, 50.0]
+    >>> build(idata, imeta).scores  # y has Direction -1: its highest value scores 0
+      uCode      x      y     I
+    0     A    0.0    0.0   0.0
+    1     B   50.0  100.0  75.0
+    2     C  100.0   50.0  75.0
     """
     meta = validate_meta(imeta)
     values, units = validate_data(idata, meta)

@@ -39,10 +39,13 @@ def denominate(
 
     Examples
     --------
-    >>> m = pd.DataFrame({"Denominator": ["Pop", None]}, index=["a", "b"])
+    Validated iMeta holds ``None`` (not NaN) where an indicator has no denominator:
+
+    >>> m = pd.DataFrame({"Denominator": ["Pop", None]}, index=["a", "b"], dtype=object)
     >>> x = pd.DataFrame({"a": [10.0, 20.0], "b": [1.0, 2.0]})
-    >>> denominate(x, m, denoms=pd.DataFrame({"Pop": [2.0, 4.0]}))[0]["a"].tolist()
-    [5.0, 5.0]
+    >>> out, rec = denominate(x, m, denoms=pd.DataFrame({"Pop": [2.0, 4.0]}))
+    >>> out["a"].tolist(), out["b"].tolist(), rec
+    ([5.0, 5.0], [1.0, 2.0], {'denominated': {'a': 'Pop'}})
     """
     if denomby is None:
         if "Denominator" not in meta.columns:

@@ -57,7 +57,10 @@ def static_weights(
 
     Examples
     --------
-    >>> m = pd.DataFrame({"Type": ["Indicator", "Indicator"], "Weight": [1.0, 1.0]}, index=["a", "b"])
+    Two experts share 100 points between the indicators ``a`` and ``b`` of aggregate ``I``:
+
+    >>> m = pd.DataFrame({"Type": ["Indicator", "Indicator"], "Parent": ["I", "I"],
+    ...                   "Weight": [1.0, 1.0]}, index=["a", "b"])
     >>> static_weights(m, "budget", budget=[{"a": 30, "b": 70}, {"a": 50, "b": 50}]).tolist()
     [40.0, 60.0]
     """
@@ -247,10 +250,13 @@ def effective_weights(meta: pd.DataFrame, weights: pd.Series) -> pd.Series:
 
     Examples
     --------
-    >>> m = pd.DataFrame({"Type": ["Indicator"] * 3 + ["Aggregate"] * 3, "Level": [1, 1, 1, 2, 2, 3],
-    ...     "Parent": ["A", "A", "B", "I", "I", None]}, index=["a", "b", "c", "A", "B", "I"])
-    >>> effective_weights(m, pd.Series(1.0, index=m.index))["a"]
-    0.25
+    ``a`` and ``b`` share pillar ``A``, ``c`` is alone in ``B``; ``A`` and ``B`` make ``I``:
+
+    >>> m = pd.DataFrame({"Type": ["Indicator"] * 3 + ["Aggregate"] * 3,
+    ...                   "Level": [1, 1, 1, 2, 2, 3], "Parent": ["A", "A", "B", "I", "I", None]},
+    ...                  index=["a", "b", "c", "A", "B", "I"])
+    >>> effective_weights(m, pd.Series(1.0, index=m.index)).to_dict()
+    {'a': 0.25, 'b': 0.25, 'c': 0.5, 'A': 0.5, 'B': 0.5, 'I': 1.0}
     """
     fw = meta[meta["Type"].isin(["Indicator", "Aggregate"])]
     norm = pd.concat(normalised_weights(meta, weights).values())

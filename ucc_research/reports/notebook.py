@@ -38,8 +38,10 @@ def safe_name(unit_id: str, reserved: set[str] | frozenset[str] = frozenset()) -
     --------
     >>> safe_name("DEMO-001")
     'DEMO-001'
-    >>> safe_name("../etc/passwd")[:14]
-    'etc_passwd-1e9'
+    >>> safe_name("../etc/passwd")
+    'etc_passwd-e96c47ea'
+    >>> safe_name("index")  # the run's own index.html
+    'index-e540cdd1'
     """
     unit_id = str(unit_id)
     norm = unicodedata.normalize("NFC", unit_id)

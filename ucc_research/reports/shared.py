@@ -284,10 +284,31 @@ class Shared:
 
     Examples
     --------
-    >>> shared = Shared("outputs/demo/_shared")  # doctest: +SKIP
+    A study's folder (``outputs/<study>/_shared``) is written by :func:`prepare_shared`; here
+    a small one is written by hand:
+
+    >>> import tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name)
+    >>> manifest = {"components": {
+    ...     "services": {"status": "ok", "reason": "", "files": ["services_latest.parquet"]},
+    ...     "trend": {"status": "not_applicable", "reason": "the study has one period only",
+    ...               "files": []}}}
+    >>> _ = (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    >>> latest = pd.DataFrame({"city_id": ["A", "B"], "digital_share": [0.4, 0.7]})
+    >>> latest.to_parquet(folder / "services_latest.parquet")
+    >>> shared = Shared(folder)
     >>> shared.available("services")
     (True, '')
-    >>> shared.table("services_latest").head()  # doctest: +SKIP
+    >>> shared.available("trend")
+    (False, 'the study has one period only')
+    >>> shared.available("transfer")
+    (False, 'the study-level transfer analysis was not computed')
+    >>> shared.table("services_latest")
+      city_id  digital_share
+    0       A            0.4
+    1       B            0.7
+    >>> tmp.cleanup()
     """
 
     def __init__(self, shared_dir: str | Path) -> None:

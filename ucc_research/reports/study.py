@@ -203,9 +203,9 @@ def load_study(path: str | Path) -> Study:
 
     Examples
     --------
-    >>> study = load_study("demo")  # doctest: +SKIP
-    >>> study.per_city
-    ('city_report',)
+    >>> study = load_study("demo")  # studies/demo.yml
+    >>> study.name, study.synthetic, study.per_city
+    ('demo', True, ('city_report',))
     """
     p = Path(path)
     if p.suffix not in (".yml", ".yaml") and not p.exists():
