@@ -47,6 +47,23 @@ def test_stats_skew_kurt_equal_pandas_adjusted_estimators():
 # --- impute -------------------------------------------------------------------------------
 
 
+def test_mean_imputation_keeps_a_constant_column_constant_in_any_unit_order():
+    # Pairwise summation rounds differently as the missing values move: the mean of nine equal
+    # tiny values came out one ulp off in some orders, and min-max then stretched that ulp to
+    # 0-100 (hypothesis case). The fill must equal the constant exactly, whatever the order.
+    v = 1.3827367453159623e-184
+    col = np.full(12, v)
+    col[[1, 4, 7]] = np.nan
+    rng = np.random.default_rng(0)
+    for order in [np.arange(12)] + [rng.permutation(12) for _ in range(20)]:
+        x = pd.DataFrame({"a": col[order], "b": col[order]})
+        x.index = pd.Index([f"U{i:02d}" for i in order], name="uCode")
+        groups = pd.DataFrame({"g": ["p"] * 12}, index=x.index)
+        for kw in ({"method": "mean"}, {"method": "group_mean", "group": "g", "groups": groups}):
+            got, _ = impute(x, _meta(["a", "b"]), **kw)
+            assert (got.to_numpy() == v).all(), kw
+
+
 def test_group_mean_and_median_imputation():
     x = pd.DataFrame(
         {"a": [1.0, 3.0, np.nan, 10.0, 20.0, np.nan, 60.0]},

@@ -2,8 +2,10 @@
 
 Examples
 --------
->>> report = validate_file("data/processed/cities.parquet", "cities")  # doctest: +SKIP
->>> report.ok, report.rows, report.problems.head()  # doctest: +SKIP
+On a prepared tree (``ucc prepare``)::
+
+    report = validate_file("data/processed/cities.parquet", "cities")
+    report.ok, report.rows, report.problems.head()
 """
 
 from __future__ import annotations

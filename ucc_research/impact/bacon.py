@@ -209,8 +209,11 @@ def twfe(
 
     Examples
     --------
-    >>> twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat").coef  # doctest: +SKIP
-    -0.0365...
+    >>> from ucc_research import demo
+    >>> d = demo.generate(seed=1, n_cities=16, n_services=2, years=(2017, 2022))  # SYNTHETIC
+    >>> tp = demo.transfer_panel(d)  # cohorts 2019 and 2020, never-adopters coded 0
+    >>> round(twfe(tp, "digital_share", "unit", "time", cohort="cohort").coef, 3)
+    0.106
     """
     p = _panel(data, outcome, unit, time, treatment, cohort, cluster)
     u = pd.factorize(p["u"])[0]
@@ -276,7 +279,18 @@ def bacon_decomposition(
 
     Examples
     --------
-    >>> bacon_decomposition(mpdta, "lemp", "countyreal", "year", cohort="first.treat")  # doctest: +SKIP
+    >>> from ucc_research import demo
+    >>> d = demo.generate(seed=1, n_cities=16, n_services=2, years=(2017, 2022))  # SYNTHETIC
+    >>> tp = demo.transfer_panel(d)  # cohorts 2019 and 2020, never-adopters coded 0
+    >>> b = bacon_decomposition(tp, "digital_share", "unit", "time", cohort="cohort")
+    >>> b[["type", "treated", "control", "weight"]].round(3)
+                   type  treated  control  weight
+    0  treated_vs_never   2019.0      inf   0.368
+    1  treated_vs_never   2020.0      inf   0.345
+    2  earlier_vs_later   2019.0   2020.0   0.115
+    3  later_vs_earlier   2020.0   2019.0   0.172
+    >>> round(float((b["weight"] * b["estimate"]).sum()), 3)  # the TWFE coefficient
+    0.106
     """
     p = _panel(data, outcome, unit, time, treatment, cohort, None)
     periods = np.sort(p["t"].unique())

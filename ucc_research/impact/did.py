@@ -531,8 +531,14 @@ def staggered_did(
 
     Examples
     --------
-    >>> res = staggered_did(mpdta, "lemp", "countyreal", "year", "first.treat")  # doctest: +SKIP
-    >>> res.aggregate("dynamic").table  # doctest: +SKIP
+    >>> from ucc_research import demo
+    >>> d = demo.generate(seed=1, n_cities=16, n_services=2, years=(2017, 2022))  # SYNTHETIC
+    >>> tp = demo.transfer_panel(d)  # cohorts 2019 and 2020, never-adopters coded 0
+    >>> res = staggered_did(tp, "digital_share", "unit", "time", "cohort")
+    >>> res.aggregate("dynamic").table["event_time"].tolist()
+    [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+    >>> round(res.aggregate("simple").overall_att, 3)  # truth: demo.transfer_truth(d)
+    0.101
     """
     if control not in _CONTROLS:
         raise SpecError(f"control must be one of {sorted(_CONTROLS)}, got {control!r}")

@@ -103,13 +103,13 @@ def impute(
         for idx in _by_time(data):
             block = data.loc[idx]
             fill = block.groupby(f.loc[idx].to_numpy(), dropna=True).transform(
-                "mean" if method == "group_mean" else "median"
+                _stable_mean if method == "group_mean" else "median"
             )
             out.loc[idx] = block.fillna(fill)
     elif method in ("mean", "median"):
         for idx in _by_time(data):
             block = data.loc[idx]
-            fill = block.mean() if method == "mean" else block.median()
+            fill = block.apply(_stable_mean) if method == "mean" else block.median()
             out.loc[idx] = block.fillna(fill)
     elif method == "within_pillar":
         out = _impute_rows(data, meta, group_level)
@@ -118,6 +118,20 @@ def impute(
             raise SpecError(f"impute: method {method!r} needs panel data (several Time values)")
         out = _impute_panel(data, method, max_time)
     return out, _record(data, out, method)
+
+
+def _stable_mean(values: pd.Series) -> float:
+    """Mean of the non-missing values, the same for any order of the units.
+
+    Summed in sorted order (pairwise summation otherwise rounds differently as missing values
+    move), and kept within [min, max]: rounding must not turn a constant column into one with a
+    tiny range that min-max normalisation would stretch to 0-100.
+    """
+    x = np.sort(values.to_numpy(dtype=float))
+    x = x[~np.isnan(x)]
+    if x.size == 0:
+        return float("nan")
+    return float(min(max(x.mean(), x[0]), x[-1]))
 
 
 def _impute_rows(data: pd.DataFrame, meta: pd.DataFrame, group_level: int) -> pd.DataFrame:

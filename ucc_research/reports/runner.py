@@ -397,10 +397,10 @@ def run_study(
     Examples
     --------
     Running the reports needs the prepared data (``ucc prepare``), a Jupyter kernel and
-    minutes; ``summary.index`` is then the absolute path of ``outputs/demo/index.html``:
+    minutes; ``summary.index`` is then the absolute path of ``outputs/demo/index.html``::
 
-    >>> summary = run_study("demo", jobs=2)  # doctest: +SKIP
-    >>> summary.ok, summary.index  # doctest: +SKIP
+        summary = run_study("demo", jobs=2)
+        summary.ok, summary.index
     """
     from ucc_research.reports import index as index_mod
     from ucc_research.reports import shared

@@ -5,12 +5,12 @@ here, where it is tested. A section the study's data cannot support returns a se
 text is one sentence saying why (never an empty table or figure). Every number a section shows
 is also put, at full precision, in ``Section.results`` and ends up in ``results/<city>.json``.
 
-In a notebook, with the prepared data and the study's ``_shared/`` folder:
+In a notebook, with the prepared data and the study's ``_shared/`` folder::
 
->>> report = CityReport("studies/demo.yml", "DEMO-001", "outputs/demo/_shared")  # doctest: +SKIP
->>> for section in report.sections():  # doctest: +SKIP
-...     section.show()
->>> report.save("outputs/demo/results/DEMO-001.json")  # doctest: +SKIP
+    report = CityReport("studies/demo.yml", "DEMO-001", "outputs/demo/_shared")
+    for section in report.sections():
+        section.show()
+    report.save("outputs/demo/results/DEMO-001.json")
 """
 
 from __future__ import annotations
