@@ -337,7 +337,7 @@ class TransferImpact(CrossReport):
             if pre["caution"]:
                 pre_text += (
                     f" Read it with caution: the smallest adopting cohort has "
-                    f"{pre['smallest_cohort']} cities, and with so few units per cohort the test "
+                    f"{pre['smallest_cohort']} units, and with so few units per cohort the test "
                     "rejects true parallel trends far more often than its nominal level. The "
                     "pre-adoption points of the event study (left of zero) are the better check: "
                     "they should scatter around zero with intervals that cover it."
@@ -356,8 +356,7 @@ class TransferImpact(CrossReport):
     def twfe_vs_cs(self) -> Section:
         title = "TWFE against Callaway & Sant'Anna, with the Goodman-Bacon decomposition"
         try:
-            # the function, not the module of the same name (the package attribute is shadowed)
-            from ucc_research.impact.bacon import bacon_decomposition, twfe
+            from ucc_research.impact import bacon_decomposition, twfe
 
             tw = twfe(self.tp, self.outcome, "city_id", "year", cohort="cohort")
             bacon = bacon_decomposition(self.tp, self.outcome, "city_id", "year", cohort="cohort")
