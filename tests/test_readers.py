@@ -210,3 +210,61 @@ def test_dst_rules_are_explicit_and_counted():
     # text with an offset is converted, not re-localised
     got, _, _ = parse_datetimes(pd.Series(["2024-07-01T12:00:00+02:00"]), tz="America/New_York")
     assert got.iloc[0] == pd.Timestamp("2024-07-01 10:00", tz="UTC")
+
+
+def test_dates_outside_the_nanosecond_range_are_unparseable_not_a_crash():
+    # pandas keeps year 18 or 3000 in a coarser unit; converting it raised OutOfBoundsDatetime
+    text = pd.Series(["04/12/18 11:11:26 AM", "04/12/0018 11:11:26 AM", "04/12/2018 11:11:26 PM"])
+    got, bad, _ = parse_datetimes(text, US_12H)
+    assert bad.tolist() == [True, True, False]
+    assert got.iloc[2] == pd.Timestamp("2018-04-12 23:11:26")
+    got, bad, _ = parse_datetimes(pd.Series(["0018-04-12", "3000-01-01", "2018-04-12"]))
+    assert bad.tolist() == [True, True, False] and got.isna().tolist() == [True, True, False]
+
+
+REGULAR = {
+    "quotes and separators": 'id;name;note;amount\n1;"Café ""Ré""";"a;b";1,5\n2;;" x ";\n3;Zoë;"";-2\n',
+    "blank line": "id,note\n1,x\n\n2,y\n",
+}
+IRREGULAR = {  # left to the pandas reader, which numbers and reports such records
+    "quoted newline": 'id,note\n1,"two\nlines"\n2,x\n',
+    "ragged record": "id,note\n1,x,extra\n2,y\n",
+    "short record": "id,note,more\n1,x\n2,y,z\n",
+    "duplicate header": "id,id,x\n1,2,3\n",
+}
+
+
+def _outcome(path, cols):
+    try:
+        return read_table(path, usecols=cols)
+    except DataFileError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("case", [*REGULAR, *IRREGULAR])
+@pytest.mark.parametrize("usecols", [None, "last two"])
+def test_arrow_fast_path_reads_exactly_what_the_pandas_path_reads(
+    tmp_path, monkeypatch, case, usecols
+):
+    from ucc_research.cleaning import readers
+
+    text = REGULAR.get(case) or IRREGULAR[case]
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    header = text.split("\n", 1)[0].replace(";", ",").split(",")
+    cols = None if usecols is None else header[-2:]
+    calls = []
+    real = readers._arrow_read
+    monkeypatch.setattr(readers, "_arrow_read", lambda *a: calls.append(real(*a)) or calls[-1])
+    fast = _outcome(path, cols)
+    monkeypatch.setattr(readers, "_arrow_read", lambda *a: None)
+    slow = _outcome(path, cols)
+    if isinstance(slow, str):
+        assert fast == slow  # the same error
+    else:
+        pd.testing.assert_frame_equal(fast[0], slow[0])
+        assert fast[1] == slow[1]
+    if case in REGULAR:  # the fast path took the regular files, and only those
+        assert calls and calls[0] is not None
+    else:
+        assert all(c is None for c in calls)

@@ -226,7 +226,9 @@ def parse_datetimes(
                 got = pd.to_datetime(text[subset], format=fmt, errors="coerce", utc=with_offset)
                 if with_offset:
                     got = got.dt.tz_localize(None)  # UTC wall time
-                got = got.astype("datetime64[ns]")
+                # pandas keeps years outside 1677-2262 (e.g. "18" read as year 18) in a coarser
+                # unit; they are not dates a record can hold: unparseable, not a crash
+                got = got.where((got > _NS_MIN) & (got < _NS_MAX)).astype("datetime64[ns]")
                 ok = got.notna()
                 parsed.loc[ok[ok].index] = got[ok]
             todo = todo & parsed.isna()
@@ -248,41 +250,33 @@ def parse_datetimes(
     return result, bad.astype(bool), dst
 
 
+_NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+
 #: US 12-hour timestamps as exported by 311 systems: ``04/12/2018 11:11:26 AM``.
 US_12H = "%m/%d/%Y %I:%M:%S %p"
-_US_12H_RE = r"^\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2} [AP]M$"
 
 
 def _parse_us_12h(text: pd.Series) -> pd.Series:
-    """Fast exact path for :data:`US_12H` (pandas' strptime with ``%p`` is ~10x slower).
+    """Fast path for :data:`US_12H` (pandas' strptime with ``%p`` is ~10x slower).
 
-    Parses the first 19 characters with pyarrow (hour 01-12 read as 24-hour) and shifts the hour:
-    12 AM -> 0, 1-11 PM -> 13-23. Entries of another shape or an invalid date are left NaT for
-    the general parser.
+    pyarrow parses the format itself (12 AM -> 0 h, 12 PM -> 12 h; hours 00 and 13-23 are
+    rejected) but rolls impossible dates over (02/30 -> 03/02), so the parsed day must equal the
+    day written. Entries it rejects are left NaT for the general parser.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pa.array(text.astype("str").array)
-    ok = pc.fill_null(pc.match_substring_regex(arr, _US_12H_RE), False)
-    safe = pc.if_else(ok, arr, "01/01/2000 01:00:00 AM")
-    got = pc.strptime(
-        pc.utf8_slice_codeunits(safe, 0, 19),
-        format="%m/%d/%Y %H:%M:%S",
-        unit="s",
-        error_is_null=True,
+    got = pc.strptime(arr, format=US_12H, unit="s", error_is_null=True)
+    day = pc.struct_field(pc.extract_regex(arr, r"^\d{1,2}/(?P<d>\d{1,2})/"), "d")
+    same_day = pc.fill_null(pc.equal(pc.day(got), pc.cast(day, pa.int64())), False)
+    year = pc.year(got)  # datetime64[ns] spans 1677-2262; "04/12/18" is year 18
+    keep = pc.and_(
+        same_day, pc.fill_null(pc.and_(pc.greater(year, 1677), pc.less(year, 2262)), False)
     )
-    hour = pc.cast(pc.utf8_slice_codeunits(safe, 11, 13), pa.int64()).to_numpy()
-    pm = pc.equal(pc.utf8_slice_codeunits(safe, 20, 22), "PM").to_numpy(zero_copy_only=False)
-    shift = np.where(pm & (hour != 12), 12, np.where(~pm & (hour == 12), -12, 0))
-    # pyarrow rolls impossible dates over (02/30 -> 03/02): require the day to survive
-    day = pc.cast(pc.utf8_slice_codeunits(safe, 3, 5), pa.int64())
-    same_day = pc.fill_null(pc.equal(pc.day(got), day), False).to_numpy(zero_copy_only=False)
-    valid = ok.to_numpy(zero_copy_only=False) & same_day & (hour >= 1) & (hour <= 12)
-    out = pd.Series(got.to_numpy(zero_copy_only=False), index=text.index).astype(
-        "datetime64[ns]"
-    ) + pd.to_timedelta(shift, unit="h")
-    return out.where(valid)
+    got = pc.if_else(keep, got, pa.scalar(None, got.type))
+    out = pd.Series(got.to_numpy(zero_copy_only=False), index=text.index)
+    return out.astype("datetime64[ns]")
 
 
 _OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
@@ -361,12 +355,18 @@ def _read_text(
     )
     if usecols is not None:
         read_kw["usecols"] = [raw_names[c] for c in usecols]
-    df, caught = _pandas_read(path, name, sep, read_kw)
-    bad_records = _bad_records(caught)
-    df.columns = [str(c).strip() for c in df.columns]
     term = "\r" if terminator == "\r" else "\n"
     header_lines = 1 + sum(h.count(term) for h in header)
     physical = n_newlines + (0 if ends_with_newline else 1)
+    df = None
+    if enc == "utf-8" and not bom and terminator != "\r" and header_lines == 1:
+        df = _arrow_read(path, sep, header, read_kw.get("usecols"), physical - header_lines)
+    if df is not None:
+        bad_records = []
+    else:
+        df, caught = _pandas_read(path, name, sep, read_kw)
+        bad_records = _bad_records(caught)
+    df.columns = [str(c).strip() for c in df.columns]
     if physical == header_lines + len(df) + len(bad_records):
         extra = None  # no quoted newlines anywhere: record k starts on line header_lines + 1 + k
     else:
@@ -404,6 +404,54 @@ def _read_text(
         "duplicate_columns": dup,
     }
     return df, detected
+
+
+def _arrow_read(
+    path: Path, sep: str, header: list[str], usecols: list[str] | None, n_records: int
+) -> pd.DataFrame | None:
+    """The common case, fast: a regular UTF-8 file read by pyarrow's multithreaded CSV reader.
+
+    Returns what ``pandas.read_csv(dtype="str", na_values=[""])`` returns, or None whenever the
+    file is not regular (duplicate or blank header names, a record with the wrong number of
+    fields, a quoted newline, a blank line, invalid UTF-8 in a column read): the pandas reader,
+    which numbers and reports such records, then reads it. ``n_records`` is the number of
+    physical lines after the header, which must equal the number of records read.
+    """
+    names = list(header)
+    if len(set(names)) != len(names) or any(not h.strip() for h in names) or len(names) < 2:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    wanted = set(usecols) if usecols is not None else set(names)
+    cols = [h for h in names if h in wanted]  # file order, as pandas' usecols gives
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep,
+                quote_char='"',
+                double_quote=True,
+                newlines_in_values=False,
+                ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=cols,
+                column_types={c: pa.string() for c in cols},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError):
+        return None
+    if table.num_rows != n_records or table.column_names != cols:
+        return None
+    df = table.to_pandas()
+    if any(str(t) != "str" for t in df.dtypes):  # only a pandas with the pyarrow string type
+        return None
+    return df
 
 
 def _pandas_read(path: Path, name: str, sep: str, read_kw: dict) -> tuple[pd.DataFrame, list]:
@@ -506,25 +554,45 @@ def _scan_text(
 def _decode_all(path: Path, enc: str) -> tuple[str, int, int, int, str]:
     dec_enc = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
     decoder = codecs.getincrementaldecoder(dec_enc)("strict")
+    # In ASCII-compatible encodings CR and LF are single bytes that never occur inside a
+    # multi-byte character: count them on the bytes, and skip decoding blocks that are pure
+    # ASCII (valid in all of these) when no character is pending from the previous block.
+    on_bytes = not dec_enc.lower().replace("_", "-").startswith(("utf-16", "utf-32"))
     sample_parts: list[str] = []
     sample_len = 0
     n_lf = n_cr = n_crlf = 0
     prev_cr = False
+    first_block, saw_cr = True, False
     last = ""
     with open(path, "rb") as fh:
         while True:
             block = fh.read(_CHUNK)
             final = not block
-            text = decoder.decode(block, final=final)
-            if text:
+            if on_bytes and block and block.isascii() and decoder.getstate()[0] == b"":
+                text = None
+                if sample_len < _SAMPLE_CHARS:
+                    text = block[: _SAMPLE_CHARS - sample_len].decode("ascii")
+            else:
+                text = decoder.decode(block, final=final)
+            if on_bytes and block:
+                n_lf += block.count(b"\n")
+                if first_block or saw_cr:  # CRs are counted only if the first block has one
+                    c = block.count(b"\r")
+                    saw_cr = saw_cr or c > 0
+                    n_cr += c
+                    n_crlf += block.count(b"\r\n") + (prev_cr and block[:1] == b"\n")
+                prev_cr = block[-1:] == b"\r"
+                first_block = False
+                last = chr(block[-1]) if block[-1] < 128 else "x"
+            elif text:
                 n_lf += text.count("\n")
                 n_cr += text.count("\r")
                 n_crlf += text.count("\r\n") + (1 if prev_cr and text[0] == "\n" else 0)
                 prev_cr = text[-1] == "\r"
                 last = text[-1]
-                if sample_len < _SAMPLE_CHARS:
-                    sample_parts.append(text[: _SAMPLE_CHARS - sample_len])
-                    sample_len += len(sample_parts[-1])
+            if text and sample_len < _SAMPLE_CHARS:
+                sample_parts.append(text[: _SAMPLE_CHARS - sample_len])
+                sample_len += len(sample_parts[-1])
             if final:
                 break
     return "".join(sample_parts), n_lf, n_cr, n_crlf, last
