@@ -23,14 +23,6 @@ from ucc_research.cleaning.channels import CHANNELS, DIGITAL_CHANNELS
 UNKNOWN_SERVICE = "(unknown service type)"
 
 
-def local_month(created_at: pd.Series, timezone: str) -> pd.Series:
-    """``"YYYY-MM"`` of each tz-aware timestamp in local time of ``timezone``."""
-    local = created_at.dt.tz_convert(timezone)
-    year = local.dt.year.astype("Int64").astype("str")
-    month = local.dt.month.astype("Int64").astype("str").str.zfill(2)
-    return (year + "-" + month).astype("str")
-
-
 def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     """Monthly service panel of a ``requests`` table (one city or several in one time zone).
 
@@ -55,31 +47,43 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     >>> p[["period", "transactions_total", "digital_share", "days_to_close_median"]].values.tolist()
     [['2020-01', 2.0, 0.5, 2.0]]
     """
+    # Group on integer codes (factorising each text column once): grouping on the text columns
+    # themselves costs seconds on a million requests.
     service = requests["service_type"].fillna(UNKNOWN_SERVICE).astype("str")
-    period = local_month(requests["created_at"], timezone)
+    local = requests["created_at"].dt.tz_convert(timezone)
+    month = (local.dt.year * 100 + local.dt.month).to_numpy(dtype="int64")
+    city_code, cities = pd.factorize(requests["city_id"].astype("str"), sort=True)
+    service_code, services = pd.factorize(service, sort=True)
+    month_code, months = pd.factorize(month, sort=True)
+    periods = np.array([f"{m // 100:04d}-{m % 100:02d}" for m in months], dtype=object)
+    channel_code = pd.Categorical(requests["channel"], categories=CHANNELS).codes
     days = (requests["closed_at"] - requests["created_at"]).dt.total_seconds() / 86400.0
     work = pd.DataFrame(
-        {
-            "city_id": requests["city_id"].astype("str").to_numpy(),
-            "service_id": service.to_numpy(),
-            "period": period.to_numpy(),
-            "channel": pd.Categorical(requests["channel"], categories=CHANNELS),
-            "days": days.to_numpy(dtype="float64"),
-        }
-    )
-    keys = ["city_id", "service_id", "period"]
+        {"c": city_code, "s": service_code, "p": month_code, "ch": channel_code,
+         "days": days.to_numpy(dtype="float64")}
+    )  # fmt: skip
+    codes = ["c", "s", "p"]
     counts = (
-        work.groupby([*keys, "channel"], observed=False, sort=True)
+        work[work["ch"] >= 0]
+        .groupby([*codes, "ch"], sort=True)
         .size()
-        .unstack("channel", fill_value=0)
-        .reindex(columns=list(CHANNELS), fill_value=0)
+        .unstack("ch", fill_value=0)
+        .reindex(columns=range(len(CHANNELS)), fill_value=0)
     )
-    present = work.groupby(keys, sort=True).size().index
+    groups = work.groupby(codes, sort=True)
+    present = groups.size().index
     counts = counts.reindex(present, fill_value=0).astype("float64")
-    counts.columns = [f"transactions_{c}" for c in counts.columns]
+    counts.columns = [f"transactions_{c}" for c in CHANNELS]
+    median = groups["days"].median()
+    c, sv, pr = (present.get_level_values(k).to_numpy() for k in codes)
+    keys = ["city_id", "service_id", "period"]
+    counts.index = pd.MultiIndex.from_arrays(
+        [cities.to_numpy(dtype=object)[c], services.to_numpy(dtype=object)[sv], periods[pr]],
+        names=keys,
+    )
+    median.index = counts.index
     total = counts.sum(axis=1)
     digital = counts[[f"transactions_{c}" for c in CHANNELS if c in DIGITAL_CHANNELS]].sum(axis=1)
-    median = work.groupby(keys, sort=True)["days"].median()
     panel = counts.assign(
         transactions_total=total,
         transactions_digital=digital,
