@@ -125,3 +125,14 @@ def test_pandera_schema_accepts_typed_output():
     schema = pandera_schema("service_panel", list(kept.columns))
     assert len(schema.validate(kept)) == 6
     assert np.isclose(kept["digital_share"].sum(), 2.4)
+
+
+def test_map_channels_counts_unmapped_labels_after_stripping():
+    from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, map_channels
+
+    raw = pd.Series(["Phone", " phone", "Fax", " Fax ", None, "", "API", "web "], name="m")
+    channel, unmapped = map_channels(raw, BALTIMORE_CHANNELS)
+    assert channel.tolist() == ["phone", "phone", "unknown", "unknown", "unknown", "unknown",
+                                "api", "web"]  # fmt: skip
+    assert channel.name == "m"
+    assert unmapped == {"": 2, "Fax": 2}  # missing and blank both counted as ""

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 #: The controlled channel vocabulary, in display order.
@@ -97,12 +98,17 @@ def map_channels(raw: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series,
     wrong = sorted(set(mapping.values()) - set(CHANNELS))
     if wrong:
         raise ValueError(f"mapping targets outside the channel vocabulary: {wrong}")
-    key = raw.astype("str").str.strip().str.lower()
-    channel = key.map(dict(mapping)).fillna("unknown").astype("str")
-    miss = channel.index[key.map(dict(mapping)).isna()]
-    labels = raw.loc[miss].astype("str").str.strip().fillna("")
-    unmapped = {str(k): int(v) for k, v in labels.value_counts(sort=False).sort_index().items()}
-    return channel, unmapped
+    # a log has a handful of distinct labels: map those, then spread by code (fast on millions)
+    codes, uniques = pd.factorize(raw)
+    labels = pd.Series(uniques, dtype="str").str.strip()
+    mapped = labels.str.lower().map(dict(mapping))
+    table = np.append(mapped.fillna("unknown").to_numpy(dtype=object), "unknown")  # -1: missing
+    channel = pd.Series(table[codes], index=raw.index, dtype="str", name=raw.name)
+    n = np.bincount(codes + 1, minlength=len(uniques) + 1)  # n[0]: missing labels
+    out = mapped.isna().to_numpy()
+    miss = pd.Series(np.append(n[0], n[1:][out]), index=["", *labels[out].fillna("")])
+    miss = miss[miss > 0].groupby(level=0).sum().sort_index()
+    return channel, {str(k): int(v) for k, v in miss.items()}
 
 
 def is_digital(channel: pd.Series) -> pd.Series:
