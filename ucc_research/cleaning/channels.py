@@ -36,6 +36,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from ucc_research.cleaning.text import take_text
+
 #: The controlled channel vocabulary, in display order.
 CHANNELS: tuple[str, ...] = (
     "web",
@@ -102,8 +104,8 @@ def map_channels(raw: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series,
     codes, uniques = pd.factorize(raw)
     labels = pd.Series(uniques, dtype="str").str.strip()
     mapped = labels.str.lower().map(dict(mapping))
-    table = np.append(mapped.fillna("unknown").to_numpy(dtype=object), "unknown")  # -1: missing
-    channel = pd.Series(table[codes], index=raw.index, dtype="str", name=raw.name)
+    table = [*mapped.fillna("unknown").tolist(), "unknown"]  # code -1 (missing) is last
+    channel = take_text(table, np.where(codes < 0, len(table) - 1, codes), raw.index, raw.name)
     n = np.bincount(codes + 1, minlength=len(uniques) + 1)  # n[0]: missing labels
     out = mapped.isna().to_numpy()
     miss = pd.Series(np.append(n[0], n[1:][out]), index=["", *labels[out].fillna("")])

@@ -39,6 +39,7 @@ from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
 from ucc_research.cleaning.quarantine import problems_frame
 from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
+from ucc_research.cleaning.text import strip_text
 from ucc_research.errors import DataFileError, SpecError
 
 KINDS = ("cities", "requests", "service_panel", "iData", "iMeta")
@@ -365,8 +366,7 @@ def _coerce(
         raw = df[col.name]
         if col.kind == "str":
             if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
-                values = raw.astype("str").str.strip()
-                values = values.where(values != "", None).astype("str")
+                values = strip_text(raw)
             else:
                 values = raw.astype("str").where(raw.notna(), None).astype("str")
             bad = pd.Series(False, index=raw.index)
@@ -424,7 +424,9 @@ def _key_problems(typed: pd.DataFrame, key: tuple[str, ...], lines: pd.Series) -
     if not key or not all(k in typed for k in key):
         return _empty_problems()
     keys = typed[list(key)]
-    if any(pd.Index(keys[k]).is_unique for k in key):  # the common case, found 3x faster
+    # the common case, found 3x faster: one key column is unique (a column whose first
+    # thousand values repeat, such as a city id, is not tried)
+    if any(pd.Index(keys[k][:1000]).is_unique and pd.Index(keys[k]).is_unique for k in key):
         return _empty_problems()
     complete = keys.notna().all(axis=1) if len(key) > 1 else keys.iloc[:, 0].notna()
     dup = keys.duplicated(keep=False) & complete

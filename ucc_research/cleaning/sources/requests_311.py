@@ -35,6 +35,7 @@ from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, US_12H, parse_datetimes, read_table
 from ucc_research.cleaning.schemas import validate_frame
+from ucc_research.cleaning.text import repeat_text
 
 TIMEZONE = "America/New_York"
 DATE_FORMAT = US_12H
@@ -190,23 +191,30 @@ def clean_requests(
                     reasons=f"not a date/time in the format {DATE_FORMAT}",
                 )
             )
+    # rows with an unparseable date are already quarantined; the rest go on to the rules
     parsed_ok = ~(bad_created | bad_closed).to_numpy()
+    raw_cols = list(dict.fromkeys([spec.request_id, spec.service_type, spec.channel, spec.status]))
+    raw = df[[*raw_cols, LINE]].assign(_channel=channel, _created=created, _closed=closed)
+    if not parsed_ok.all():
+        raw = raw[parsed_ok]
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
     requests = pd.DataFrame(
         {
-            "request_id": df[spec.request_id],
-            "city_id": spec.city_id,
-            "service_type": df[spec.service_type],
-            "channel": channel,
-            "channel_raw": df[spec.channel],
-            "created_at": created.dt.tz_convert("UTC"),
-            "closed_at": closed.dt.tz_convert("UTC"),
-            "status": df[spec.status],
-            "days_to_close": (closed - created).dt.total_seconds() / 86400.0,
-            "timezone": TIMEZONE,
-            "source": spec.source,
-            LINE: df[LINE],
+            "request_id": raw[spec.request_id],
+            "city_id": repeat_text(spec.city_id, n, raw.index),
+            "service_type": raw[spec.service_type],
+            "channel": raw["_channel"],
+            "channel_raw": raw[spec.channel],
+            "created_at": raw["_created"].dt.tz_convert("UTC"),
+            "closed_at": raw["_closed"].dt.tz_convert("UTC"),
+            "status": raw[spec.status],
+            "days_to_close": (raw["_closed"] - raw["_created"]).dt.total_seconds() / 86400.0,
+            "timezone": repeat_text(TIMEZONE, n, raw.index),
+            "source": repeat_text(spec.source, n, raw.index),
+            LINE: raw[LINE],
         }
-    ).loc[parsed_ok]
+    )
     kept, rule_q = validate_frame(requests, "requests", file=file, source=spec.source)
     # the raw column names are what a reader of the quarantine can find in the file
     raw_names = {
@@ -219,13 +227,18 @@ def clean_requests(
     }
     rule_q["column"] = rule_q["column"].replace(raw_names)
 
-    counts = pd.crosstab(df[spec.channel].fillna(""), channel)
-    mapping = "; ".join(
-        f"{raw!r} -> {ch} ({int(counts.loc[raw, ch])})"
-        for raw in counts.index
-        for ch in counts.columns
-        if counts.loc[raw, ch]
+    # how each distinct raw label (missing as "") was mapped, and how often
+    counts = df[spec.channel].value_counts(dropna=False)
+    labels = pd.Series(counts.index, dtype="str")
+    mapped, _ = map_channels(labels, spec.channel_map)
+    counts = (
+        pd.DataFrame(
+            {"raw": labels.fillna("").to_numpy(), "ch": mapped.to_numpy(), "n": counts.to_numpy()}
+        )
+        .groupby(["raw", "ch"])["n"]
+        .sum()
     )
+    mapping = "; ".join(f"{raw!r} -> {ch} ({int(n)})" for (raw, ch), n in counts.items() if n)
     notes = [f"{spec.channel} mapped to channel: {mapping}"]
     if unmapped:
         notes.append(f"labels outside the mapping, set to 'unknown': {unmapped}")

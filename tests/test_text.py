@@ -1,0 +1,59 @@
+"""The text-column shortcuts give exactly what the plain pandas expressions give."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ucc_research.cleaning.text import repeat_text, strip_text, take_text
+
+EDGE = ["", " ", "a", " a", "a ", "\ta", "a\n", "\u00a0a", "a\u2003", "é", "aé", "\x1fa", "~", None]
+texts = st.lists(st.one_of(st.sampled_from(EDGE), st.text(max_size=6), st.none()), max_size=40)
+
+
+def _plain_strip(s: pd.Series) -> pd.Series:
+    t = s.astype("str").str.strip()
+    return t.where(t != "", None).astype("str")
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts, st.sampled_from(["str", "object"]), st.integers(0, 3))
+def test_strip_text_is_the_pandas_trim(values, dtype, chunks):
+    s = pd.Series(values, dtype=dtype)
+    if dtype == "str" and chunks and len(values) > chunks:  # several arrow chunks, as read
+        parts = np.array_split(np.arange(len(values)), chunks + 1)
+        arr = pa.chunked_array(
+            [pa.array([values[i] for i in p], type=pa.large_string()) for p in parts]
+        )
+        s = pd.Series(arr, dtype="str")
+    pd.testing.assert_series_equal(strip_text(s), _plain_strip(s))
+
+
+def test_strip_text_copies_nothing_when_nothing_changes():
+    s = pd.Series(["a1", "b-2", None, "~x~"], dtype="str")
+    assert strip_text(s).array is s.array  # the shortcut was taken
+    assert strip_text(pd.Series(["a", "b "], dtype="str")).tolist() == ["a", "b"]
+
+
+def test_sliced_arrays_are_read_at_their_offset():
+    arr = pa.array([" x", "a", "b", None, "c "], type=pa.large_string()).slice(1, 3)
+    s = pd.Series(arr, dtype="str")
+    assert strip_text(s).array is s.array
+    arr = pa.array(["a", "b", " c", "d"], type=pa.string()).slice(1, 3)  # 32-bit offsets
+    assert strip_text(pd.Series(arr, dtype="str")).tolist() == ["b", "c", "d"]
+
+
+@given(st.text(max_size=5), st.integers(0, 50))
+def test_repeat_text(value, n):
+    idx = pd.RangeIndex(10, 10 + n)
+    pd.testing.assert_series_equal(
+        repeat_text(value, n, idx, name="x"), pd.Series(value, index=idx, dtype="str", name="x")
+    )
+
+
+@given(st.lists(st.one_of(st.text(max_size=4), st.none()), min_size=1, max_size=6), st.data())
+def test_take_text(labels, data):
+    codes = np.array(data.draw(st.lists(st.integers(0, len(labels) - 1), max_size=30)), int)
+    expected = pd.Series(np.asarray(labels, dtype=object)[codes], dtype="str")
+    pd.testing.assert_series_equal(take_text(labels, codes), expected)

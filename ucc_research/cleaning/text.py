@@ -1,0 +1,92 @@
+"""Fast building and trimming of text columns (pandas' ``str`` dtype, stored by pyarrow).
+
+Doing these element by element costs about a tenth of a second per million-row column (a
+constant column built from a Python string, labels spread by code, a trim that changes
+nothing); on a 311 log that was a third of the cleaning time. Each helper gives exactly what
+the plain pandas expression in its docstring gives: the shortcut is taken only when it is
+provably the same, and pandas does the work otherwise.
+
+Examples
+--------
+>>> repeat_text("x", 3).tolist()
+['x', 'x', 'x']
+>>> take_text(["web", "phone"], np.array([1, 0, 1])).tolist()
+['phone', 'web', 'phone']
+>>> strip_text(pd.Series([" a", "b", "  ", None])).tolist()
+['a', 'b', nan, nan]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+_OFFSETS = {pa.string(): "int32", pa.large_string(): "int64"}
+
+
+def repeat_text(value: str, n: int, index: pd.Index | None = None, name=None) -> pd.Series:
+    """``pd.Series(value, index=index, dtype="str")`` of length ``n``."""
+    arr = pa.repeat(pa.scalar(value, pa.large_string()), n)
+    return pd.Series(arr, index=index, dtype="str", name=name)
+
+
+def take_text(
+    labels: Sequence[str | None], codes: np.ndarray, index: pd.Index | None = None, name=None
+) -> pd.Series:
+    """``pd.Series(np.asarray(labels, dtype=object)[codes], dtype="str")``, codes ``>= 0``."""
+    arr = pa.array(list(labels), type=pa.large_string()).take(pa.array(codes))
+    return pd.Series(arr, index=index, dtype="str", name=name)
+
+
+def strip_text(values: pd.Series) -> pd.Series:
+    """Trimmed text with blanks as missing: ``s.str.strip()`` then ``""`` -> missing.
+
+    Same as ``t = values.astype("str").str.strip(); t.where(t != "", None).astype("str")``;
+    when no entry starts or ends with a space or a non-ASCII character (which might be one)
+    and none is empty, that is ``values.astype("str")`` itself and nothing is copied.
+    """
+    text = values.astype("str")
+    if not _edges_are_plain(text):
+        text = text.str.strip()
+        text = text.where(text != "", None).astype("str")
+    return text
+
+
+def _edges_are_plain(text: pd.Series) -> bool:
+    """True when every present entry is non-empty and starts and ends with a printable ASCII
+    character other than space (so trimming cannot change it)."""
+    if not len(text):
+        return True
+    try:
+        arr = pa.array(text.array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return False
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        width = _OFFSETS.get(chunk.type)
+        if width is None:
+            return False
+        if len(chunk) == chunk.null_count:
+            continue
+        _, off_buf, data_buf = chunk.buffers()
+        off = np.frombuffer(off_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+        starts, ends = off[:-1], off[1:]
+        present = ends > starts
+        if chunk.null_count:
+            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+            if (valid & ~present).any():
+                return False  # an empty string: becomes missing
+        elif not present.all():
+            return False
+        data = np.frombuffer(data_buf, dtype=np.uint8)
+        # 0x21-0x7e: printable ASCII without space; wraps around for everything else
+        if ((data[starts[present]] - np.uint8(0x21)) > 0x5D).any():
+            return False
+        if ((data[ends[present] - 1] - np.uint8(0x21)) > 0x5D).any():
+            return False
+    return True
+
+
+__all__ = ["repeat_text", "take_text", "strip_text"]
