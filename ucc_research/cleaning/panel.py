@@ -47,51 +47,72 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     >>> p[["period", "transactions_total", "digital_share", "days_to_close_median"]].values.tolist()
     [['2020-01', 2.0, 0.5, 2.0]]
     """
-    # Group on integer codes (factorising each text column once): grouping on the text columns
-    # themselves costs seconds on a million requests.
-    service = requests["service_type"].fillna(UNKNOWN_SERVICE).astype("str")
-    local = requests["created_at"].dt.tz_convert(timezone)
-    month = (local.dt.year * 100 + local.dt.month).to_numpy(dtype="int64")
+    # Everything is grouped on integer codes: each text column is factorised once, a
+    # (city, service, month) cell gets one integer, and counts are bincounts. Grouping on the
+    # text columns themselves costs seconds on a million requests.
+    n = len(requests)
     city_code, cities = pd.factorize(requests["city_id"].astype("str"), sort=True)
-    service_code, services = pd.factorize(service, sort=True)
-    month_code, months = pd.factorize(month, sort=True)
-    periods = np.array([f"{m // 100:04d}-{m % 100:02d}" for m in months], dtype=object)
-    channel_code = pd.Categorical(requests["channel"], categories=CHANNELS).codes
+    service_code, services = pd.factorize(requests["service_type"].astype("str"), sort=True)
+    if (service_code < 0).any():  # missing service type: UNKNOWN_SERVICE, sorted in
+        if UNKNOWN_SERVICE not in services:
+            services = pd.Index([*services, UNKNOWN_SERVICE], dtype="str")
+        unknown = services.get_loc(UNKNOWN_SERVICE)
+        service_code = np.where(service_code < 0, unknown, service_code)
+        order = np.argsort(services.to_numpy(dtype=object), kind="stable")
+        service_code = np.argsort(order)[service_code]
+        services = services[order]
+    # calendar month of creation in local time, as months since 1970-01
+    local = requests["created_at"].dt.tz_convert(timezone).dt.tz_localize(None)
+    month = local.to_numpy().astype("datetime64[M]").astype("int64")
+    first_month = int(month.min()) if n else 0
+    month_code = month - first_month
+    n_months = int(month_code.max()) + 1 if n else 0
+    channel_code, channel_labels = pd.factorize(requests["channel"].astype("str"))
+    to_vocab = np.array([CHANNELS.index(c) if c in CHANNELS else -1 for c in channel_labels], int)
+    channel_code = np.append(to_vocab, -1)[channel_code]  # -1: missing or outside the vocabulary
+    cell = (city_code.astype("int64") * len(services) + service_code) * n_months + month_code
+    n_cells = len(cities) * len(services) * n_months
+    if n_cells <= 4 * n + 1_000_000:  # dense numbering of the cells present, in sorted order
+        present = np.bincount(cell, minlength=n_cells) > 0
+        cells = np.flatnonzero(present)
+        group = (np.cumsum(present) - 1)[cell]
+    else:
+        cells, group = np.unique(cell, return_inverse=True)
+    k = len(CHANNELS)
+    known = channel_code >= 0
+    counts = np.bincount(group[known] * k + channel_code[known], minlength=len(cells) * k).reshape(
+        len(cells), k
+    )
     days = (requests["closed_at"] - requests["created_at"]).dt.total_seconds() / 86400.0
-    work = pd.DataFrame(
-        {"c": city_code, "s": service_code, "p": month_code, "ch": channel_code,
-         "days": days.to_numpy(dtype="float64")}
-    )  # fmt: skip
-    codes = ["c", "s", "p"]
-    counts = (
-        work[work["ch"] >= 0]
-        .groupby([*codes, "ch"], sort=True)
-        .size()
-        .unstack("ch", fill_value=0)
-        .reindex(columns=range(len(CHANNELS)), fill_value=0)
+    median = pd.Series(days.to_numpy(dtype="float64")).groupby(group).median()
+    median = median.reindex(range(len(cells))).to_numpy()  # NaN where nothing was closed
+    c, rest = np.divmod(cells, len(services) * n_months)
+    sv, pr = np.divmod(rest, n_months)
+    months = (first_month + pr).astype("datetime64[M]").astype("str")  # "YYYY-MM"
+    panel = pd.DataFrame(
+        {
+            "city_id": cities.to_numpy(dtype=object)[c],
+            "service_id": services.to_numpy(dtype=object)[sv],
+            "period": months.astype(object),
+        }
     )
-    groups = work.groupby(codes, sort=True)
-    present = groups.size().index
-    counts = counts.reindex(present, fill_value=0).astype("float64")
-    counts.columns = [f"transactions_{c}" for c in CHANNELS]
-    median = groups["days"].median()
-    c, sv, pr = (present.get_level_values(k).to_numpy() for k in codes)
-    keys = ["city_id", "service_id", "period"]
-    counts.index = pd.MultiIndex.from_arrays(
-        [cities.to_numpy(dtype=object)[c], services.to_numpy(dtype=object)[sv], periods[pr]],
-        names=keys,
-    )
-    median.index = counts.index
-    total = counts.sum(axis=1)
-    digital = counts[[f"transactions_{c}" for c in CHANNELS if c in DIGITAL_CHANNELS]].sum(axis=1)
-    panel = counts.assign(
+    for j, ch in enumerate(CHANNELS):
+        panel[f"transactions_{ch}"] = counts[:, j].astype("float64")
+    tx = panel[[f"transactions_{c}" for c in CHANNELS]]
+    total = tx.sum(axis=1)
+    digital = tx[[f"transactions_{c}" for c in CHANNELS if c in DIGITAL_CHANNELS]].sum(axis=1)
+    panel = panel.assign(
         transactions_total=total,
         transactions_digital=digital,
         digital_share=np.where(total > 0, digital / total.where(total > 0, 1.0), np.nan),
-        days_to_close_median=median.reindex(counts.index),
-    ).reset_index()
+        days_to_close_median=median,
+    )
     panel.insert(3, "service_name", panel["service_id"])
-    sources = requests.groupby(requests["city_id"].astype("str"))["source"].first()
+    # each city's source: its first request's with a source
+    has_source = np.flatnonzero(requests["source"].notna().to_numpy())
+    first = np.full(len(cities), n)
+    np.minimum.at(first, city_code[has_source], has_source)
+    source = np.append(requests["source"].astype("str").to_numpy(dtype=object), None)[first]
     panel["synthetic"] = False
-    panel["source"] = panel["city_id"].map(sources).astype("str")
-    return panel.sort_values(keys, kind="stable").reset_index(drop=True)
+    panel["source"] = pd.Series(source[c], dtype="str")
+    return panel
