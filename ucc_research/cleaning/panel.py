@@ -112,7 +112,9 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     has_source = np.flatnonzero(requests["source"].notna().to_numpy())
     first = np.full(len(cities), n)
     np.minimum.at(first, city_code[has_source], has_source)
-    source = np.append(requests["source"].astype("str").to_numpy(dtype=object), None)[first]
+    found = first < n
+    source = np.full(len(cities), None, dtype=object)
+    source[found] = requests["source"].astype("str").iloc[first[found]].to_numpy(dtype=object)
     panel["synthetic"] = False
     panel["source"] = pd.Series(source[c], dtype="str")
     return panel
