@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ucc_research.cleaning.readers import (
+    LINE,
     US_12H,
     parse_bools,
     parse_datetimes,
@@ -263,9 +264,6 @@ def test_arrow_fast_path_reads_exactly_what_the_pandas_path_reads(
     path.write_text(text, encoding="utf-8")
     header = text.split("\n", 1)[0].replace(";", ",").split(",")
     cols = None if usecols is None else header[-2:]
-    calls = []
-    real = readers._arrow_read
-    monkeypatch.setattr(readers, "_arrow_read", lambda *a: calls.append(real(*a)) or calls[-1])
     fast = _outcome(path, cols)
     monkeypatch.setattr(readers, "_arrow_read", lambda *a: None)
     slow = _outcome(path, cols)
@@ -273,8 +271,32 @@ def test_arrow_fast_path_reads_exactly_what_the_pandas_path_reads(
         assert fast == slow  # the same error
     else:
         pd.testing.assert_frame_equal(fast[0], slow[0])
+        assert slow[1].pop("reader") == "pandas"
+        # the fast path took the regular files, and only those
+        assert fast[1].pop("reader") == ("pyarrow" if case in REGULAR else "pandas")
         assert fast[1] == slow[1]
-    if case in REGULAR:  # the fast path took the regular files, and only those
-        assert calls and calls[0] is not None
-    else:
-        assert all(c is None for c in calls)
+
+
+@pytest.mark.parametrize(
+    "tail, reader, encoding",
+    [
+        (b"caf\xe9,2\n", "pandas", "cp1252"),  # cp1252 after a first block that is plain ASCII
+        (b'"two\nlines",2\n', "pandas", "utf-8"),  # a quoted newline after the first block
+        ("caf\u00e9,2\n".encode(), "pyarrow", "utf-8"),
+    ],
+)
+def test_the_early_pyarrow_read_is_used_only_when_the_whole_file_confirms_it(
+    tmp_path, tail, reader, encoding
+):
+    # pyarrow starts on the dialect of the first block; the whole-file scan has the last word
+    from ucc_research.cleaning import readers
+
+    rows = (readers._CHUNK // 8) + 100  # "x00001,1\n" lines: past the first block
+    body = b"".join(b"x%05d,1\n" % (i % 100000) for i in range(rows))
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"name,n\n" + body + tail + b"last,3\n")
+    df, det = read_table(path)
+    assert (det["reader"], det["encoding"]) == (reader, encoding)
+    assert len(df) == rows + 2
+    assert df["name"].iloc[-2] in ("café", "two\nlines")
+    assert df[LINE].iloc[-1] == rows + 3 + (tail.count(b"\n") - 1)

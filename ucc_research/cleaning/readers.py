@@ -30,7 +30,9 @@ import io as _io
 import re
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -47,6 +49,7 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 _SEPARATORS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SAMPLE_CHARS = 1 << 16
+_ARROW_BLOCK = 4 << 20  # pyarrow's default 1 MB makes hundreds of chunks per column
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 
 
@@ -436,6 +439,71 @@ def _read_text(
     wanted: list[str],
     usecols: Sequence[str] | None,
 ) -> tuple[pd.DataFrame, dict]:
+    # The whole-file scan (encoding check, line count) and pyarrow's parse are the two big
+    # costs of a large file; pyarrow releases the GIL, so it starts on a guess of the dialect
+    # taken from the first block, and its table is used only if the scan confirms the guess.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        early = _start_arrow_read(pool, path, encoding=encoding, sep=sep, usecols=usecols)
+        try:
+            return _read_scanned_text(
+                path, name, early, encoding=encoding, sep=sep, decimal=decimal,
+                wanted=wanted, usecols=usecols,
+            )  # fmt: skip
+        finally:
+            if early is not None:
+                early.future.cancel()
+
+
+class _EarlyRead(NamedTuple):
+    sep: str
+    header: list[str]
+    usecols: list[str] | None
+    future: Future
+
+
+def _start_arrow_read(
+    pool: ThreadPoolExecutor,
+    path: Path,
+    *,
+    encoding: str | None,
+    sep: str | None,
+    usecols: Sequence[str] | None,
+) -> _EarlyRead | None:
+    """Start :func:`_arrow_read` on the dialect of the file's first block, if it may apply."""
+    if encoding is not None and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None
+    with open(path, "rb") as fh:
+        first = fh.read(_CHUNK)
+    if first.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    if b"\r" in first or b"\x00" in first:
+        return None
+    try:
+        sample = codecs.getincrementaldecoder("utf-8")("strict").decode(first)[:_SAMPLE_CHARS]
+    except UnicodeDecodeError:
+        return None
+    if not sample.strip():
+        return None
+    sep = sep or _sniff_separator(sample, truncated=len(sample) >= _SAMPLE_CHARS)
+    header = next(csv.reader(_io.StringIO(sample), delimiter=sep, quotechar='"'), [])
+    raw_names = {h.strip(): h for h in header}
+    if usecols is not None and any(c not in raw_names for c in usecols):
+        return None
+    cols = None if usecols is None else [raw_names[c] for c in usecols]
+    return _EarlyRead(sep, header, cols, pool.submit(_arrow_read, path, sep, header, cols))
+
+
+def _read_scanned_text(
+    path: Path,
+    name: str,
+    early: _EarlyRead | None,
+    *,
+    encoding: str | None,
+    sep: str | None,
+    decimal: str | None,
+    wanted: list[str],
+    usecols: Sequence[str] | None,
+) -> tuple[pd.DataFrame, dict]:
     enc, bom, sample, n_newlines, ends_with_newline, terminator = _scan_text(path, name, encoding)
     body = sample.lstrip("\ufeff")
     if not body.strip():
@@ -478,7 +546,14 @@ def _read_text(
     physical = n_newlines + (0 if ends_with_newline else 1)
     df = None
     if enc == "utf-8" and not bom and terminator != "\r" and header_lines == 1:
-        df = _arrow_read(path, sep, header, read_kw.get("usecols"), physical - header_lines)
+        cols = read_kw.get("usecols")
+        if early is not None and (early.sep, early.header, early.usecols) == (sep, header, cols):
+            df = early.future.result()
+        else:
+            df = _arrow_read(path, sep, header, cols)
+        if df is not None and len(df) != physical - header_lines:
+            df = None  # a quoted newline or a blank line: records are not lines
+    reader = "pyarrow" if df is not None else "pandas"
     if df is not None:
         bad_records = []
     else:
@@ -507,6 +582,7 @@ def _read_text(
     dup = sorted({c for c in detected_cols if detected_cols.count(c) > 1})
     detected = {
         "format": "csv",
+        "reader": reader,
         "encoding": enc,
         "bom": bom,
         "separator": sep,
@@ -525,15 +601,15 @@ def _read_text(
 
 
 def _arrow_read(
-    path: Path, sep: str, header: list[str], usecols: list[str] | None, n_records: int
+    path: Path, sep: str, header: list[str], usecols: list[str] | None
 ) -> pd.DataFrame | None:
     """The common case, fast: a regular UTF-8 file read by pyarrow's multithreaded CSV reader.
 
     Returns what ``pandas.read_csv(dtype="str", na_values=[""])`` returns, or None whenever the
     file is not regular (duplicate or blank header names, a record with the wrong number of
     fields, a quoted newline, a blank line, invalid UTF-8 in a column read): the pandas reader,
-    which numbers and reports such records, then reads it. ``n_records`` is the number of
-    physical lines after the header, which must equal the number of records read.
+    which numbers and reports such records, then reads it. The caller checks that the number
+    of records read equals the number of physical lines after the header.
     """
     names = list(header)
     if len(set(names)) != len(names) or any(not h.strip() for h in names) or len(names) < 2:
@@ -546,7 +622,7 @@ def _arrow_read(
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(use_threads=True),
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=_ARROW_BLOCK),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep,
                 quote_char='"',
@@ -564,7 +640,7 @@ def _arrow_read(
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError):
         return None
-    if table.num_rows != n_records or table.column_names != cols:
+    if table.column_names != cols:
         return None
     df = table.to_pandas()
     if any(str(t) != "str" for t in df.dtypes):  # only a pandas with the pyarrow string type
@@ -682,9 +758,12 @@ def _decode_all(path: Path, enc: str) -> tuple[str, int, int, int, str]:
     prev_cr = False
     first_block, saw_cr = True, False
     last = ""
-    with open(path, "rb") as fh:
+    # one reusable buffer: a fresh megabyte per block costs page faults on every block
+    buf = bytearray(_CHUNK)
+    with open(path, "rb", buffering=0) as fh:
         while True:
-            block = fh.read(_CHUNK)
+            k = fh.readinto(buf)
+            block = buf if k == _CHUNK else bytes(buf[:k])
             final = not block
             if on_bytes and block and block.isascii() and decoder.getstate()[0] == b"":
                 text = None
