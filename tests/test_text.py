@@ -6,7 +6,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ucc_research.cleaning.text import repeat_text, strip_text, take_text
+from ucc_research.cleaning.text import keep_rows, repeat_text, strip_text, take_text
 
 EDGE = ["", " ", "a", " a", "a ", "\ta", "a\n", "\u00a0a", "a\u2003", "é", "aé", "\x1fa", "~", None]
 texts = st.lists(st.one_of(st.sampled_from(EDGE), st.text(max_size=6), st.none()), max_size=40)
@@ -57,3 +57,24 @@ def test_take_text(labels, data):
     codes = np.array(data.draw(st.lists(st.integers(0, len(labels) - 1), max_size=30)), int)
     expected = pd.Series(np.asarray(labels, dtype=object)[codes], dtype="str")
     pd.testing.assert_series_equal(take_text(labels, codes), expected)
+
+
+@given(
+    st.lists(st.tuples(st.one_of(st.text(max_size=3), st.none()), st.floats(), st.booleans())),
+    st.data(),
+)
+def test_keep_rows_is_boolean_indexing(rows, data):
+    df = pd.DataFrame(
+        {
+            "t": pd.Series([r[0] for r in rows], dtype="str"),
+            "x": [r[1] for r in rows],
+            "when": pd.to_datetime([0] * len(rows), utc=True),
+            "b": pd.array([r[2] for r in rows], dtype="boolean"),
+        },
+        index=np.arange(len(rows)) * 3,
+    )
+    keep = np.array(data.draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows))))
+    keep = keep.astype(bool)
+    pd.testing.assert_frame_equal(keep_rows(df, keep), df[keep].reset_index(drop=True))
+    dup = df.set_axis(["a", "a", "w", "b"], axis=1)  # duplicate names: pandas does it
+    pd.testing.assert_frame_equal(keep_rows(dup, keep), dup[keep].reset_index(drop=True))

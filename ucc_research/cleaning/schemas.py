@@ -39,7 +39,7 @@ from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
 from ucc_research.cleaning.quarantine import problems_frame
 from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
-from ucc_research.cleaning.text import strip_text
+from ucc_research.cleaning.text import keep_rows, strip_text
 from ucc_research.errors import DataFileError, SpecError
 
 KINDS = ("cities", "requests", "service_panel", "iData", "iMeta")
@@ -577,7 +577,7 @@ def validate_frame(
     if len(probs):
         bad_rows[probs["index"].to_numpy(dtype="int64")] = True
     out_cols = [c.name for c in cols]
-    kept = typed.loc[~bad_rows, out_cols].reset_index(drop=True)
+    kept = keep_rows(typed[out_cols], ~bad_rows)
     quarantine = problems_frame(
         source=source,
         table=kind,

@@ -35,7 +35,7 @@ from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, US_12H, parse_datetimes, read_table
 from ucc_research.cleaning.schemas import validate_frame
-from ucc_research.cleaning.text import repeat_text
+from ucc_research.cleaning.text import keep_rows, repeat_text
 
 TIMEZONE = "America/New_York"
 DATE_FORMAT = US_12H
@@ -195,9 +195,7 @@ def clean_requests(
     parsed_ok = ~(bad_created | bad_closed).to_numpy()
     raw_cols = list(dict.fromkeys([spec.request_id, spec.service_type, spec.channel, spec.status]))
     raw = df[[*raw_cols, LINE]].assign(_channel=channel, _created=created, _closed=closed)
-    if not parsed_ok.all():
-        raw = raw[parsed_ok]
-    raw = raw.reset_index(drop=True)
+    raw = keep_rows(raw, parsed_ok)
     n = len(raw)
     requests = pd.DataFrame(
         {
