@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,13 @@ def test_empty_log_gives_an_empty_panel_with_every_column():
     got = requests_to_panel(req, timezone="UTC")
     assert len(got) == 0
     assert "transactions_total" in got and "days_to_close_median" in got
+
+
+def test_a_request_without_creation_time_is_refused_not_guessed():
+    t = pd.Timestamp("2024-01-05", tz="UTC")
+    req = pd.DataFrame(
+        {"city_id": "X", "service_type": "a", "channel": "web", "source": "s",
+         "created_at": [t, pd.NaT], "closed_at": [t, t]}
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="1 requests without created_at"):
+        requests_to_panel(req, timezone="UTC")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.channels import CHANNELS, DIGITAL_CHANNELS
+from ucc_research.cleaning.localtime import NAT, to_wall
 
 #: ``service_id`` of requests whose service type is missing.
 UNKNOWN_SERVICE = "(unknown service type)"
@@ -62,8 +63,15 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
         service_code = np.argsort(order)[service_code]
         services = services[order]
     # calendar month of creation in local time, as months since 1970-01
-    local = requests["created_at"].dt.tz_convert(timezone).dt.tz_localize(None)
-    month = local.to_numpy().astype("datetime64[M]").astype("int64")
+    created = requests["created_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    created = created.to_numpy(dtype="datetime64[ns]").view("int64")
+    if (created == NAT).any():
+        raise ValueError(
+            f"{int((created == NAT).sum())} requests without created_at: validate the requests "
+            "table before building the panel"
+        )
+    wall = to_wall(created, timezone)
+    month = wall.view("datetime64[ns]").astype("datetime64[M]").astype("int64")
     first_month = int(month.min()) if n else 0
     month_code = month - first_month
     n_months = int(month_code.max()) + 1 if n else 0

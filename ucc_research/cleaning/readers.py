@@ -37,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from ucc_research.cleaning.localtime import NAT, localize_strict
 from ucc_research.errors import DataFileError
 
 #: Name of the column holding each record's line (CSV) / sheet row (Excel) / row number (parquet).
@@ -217,8 +218,9 @@ def parse_datetimes(
         return parsed, bad.astype(bool), dst
     # Localise everything once, refusing the DST gap and overlap; only the (few) times that
     # fall there are localised again under the stated rules.
-    result = local.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-    gap = (local.notna() & result.isna()).to_numpy()
+    wall = local.to_numpy(dtype="datetime64[ns]").view("int64")
+    utc_ns = localize_strict(wall, tz)
+    gap = (wall != NAT) & (utc_ns == NAT)
     if gap.any():
         sub = local[gap]
         flags = np.full(len(sub), ambiguous == "earliest")
@@ -226,8 +228,13 @@ def parse_datetimes(
         is_amb = first.notna()
         dst["ambiguous"] = int(is_amb.sum())
         dst["nonexistent"] = int((~is_amb).sum())
-        result = result.copy()
-        result[gap] = sub.dt.tz_localize(tz, ambiguous=flags, nonexistent=nonexistent)
+        fixed = sub.dt.tz_localize(tz, ambiguous=flags, nonexistent=nonexistent)
+        utc_ns[gap] = fixed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy().view("int64")
+    result = pd.Series(
+        pd.DatetimeIndex(utc_ns.view("datetime64[ns]"), tz="UTC").tz_convert(tz),
+        index=local.index,
+        name=local.name,
+    )
     if any_aware:
         utc = parsed.where(aware).dt.tz_localize("UTC").dt.tz_convert(tz)
         result = result.where(~aware, utc)
@@ -350,20 +357,34 @@ def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         arr = pa.array(values.astype("str").array)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return ns, done
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+    # blocks of at most 64k entries: their temporaries stay small, in cache, and are reused
+    start = 0
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        for i in range(0, len(chunk), 1 << 16):
+            block = chunk.slice(i, 1 << 16)
+            stop = start + len(block)
+            _parse_us_12h_block(block, ns[start:stop], done[start:stop])
+            start = stop
+    return ns, done
+
+
+def _parse_us_12h_block(arr, ns: np.ndarray, done: np.ndarray) -> None:
+    """:func:`_parse_us_12h_fixed` of one arrow string array, written into ``ns``, ``done``."""
+    import pyarrow as pa
+
+    n = len(arr)
     width = {pa.string(): "int32", pa.large_string(): "int64"}.get(arr.type)
     if width is None or n == 0 or arr.null_count == n:
-        return ns, done
+        return
     _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=width)[arr.offset : arr.offset + n + 1].astype("int64")
+    offsets = np.frombuffer(off_buf, dtype=width)[arr.offset : arr.offset + n + 1]
     data = np.frombuffer(data_buf, dtype=np.uint8)
     lengths = np.diff(offsets)
     cand = lengths == 22
     if arr.null_count:
         cand &= arr.is_valid().to_numpy(zero_copy_only=False)
     if not cand.any():
-        return ns, done
+        return
     if np.all(lengths[~cand] == 0):  # the entries are back to back
         rows = data[offsets[0] : offsets[-1]].reshape(-1, 22)
     else:
@@ -397,7 +418,6 @@ def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     idx = np.flatnonzero(cand)[ok]
     ns[idx] = secs[ok] * 1_000_000_000
     done[idx] = True
-    return ns, done
 
 
 _OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
