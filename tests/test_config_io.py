@@ -57,3 +57,44 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.fixture
+def restore_arrow_pool():
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    yield
+    pa.set_memory_pool(before)
+
+
+def test_arrow_pool_is_chosen_by_ucc_or_left_to_pyarrow(monkeypatch, restore_arrow_pool):
+    import pyarrow as pa
+
+    from ucc_research.errors import SpecError
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    monkeypatch.setenv("UCC_ARROW_POOL", "system")
+    assert config.configure_arrow_pool() == "system"
+    assert pa.default_memory_pool().backend_name == "system"
+    monkeypatch.delenv("UCC_ARROW_POOL")
+    chosen = config.configure_arrow_pool()
+    assert chosen in ("jemalloc", "system") and pa.default_memory_pool().backend_name == chosen
+    # a choice made through pyarrow's own variable is respected
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    assert config.configure_arrow_pool() == "mimalloc"
+    monkeypatch.setenv("UCC_ARROW_POOL", "tcmalloc")
+    with pytest.raises(SpecError, match="UCC_ARROW_POOL='tcmalloc'"):
+        config.configure_arrow_pool()
+
+
+def test_the_ucc_command_sets_the_pool_before_any_work(monkeypatch, tmp_path, restore_arrow_pool):
+    from ucc_research import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "configure_arrow_pool", lambda: seen.append("pool"))
+    path = tmp_path / "c.csv"
+    path.write_text("city_id,name,country,population,synthetic,source\nX,Ex,FR,1,true,s\n")
+    assert cli.main(["validate", "--kind", "cities", str(path)]) == 0
+    assert seen == ["pool"]
