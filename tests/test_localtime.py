@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ucc_research.cleaning.localtime import NAT, localize_strict, to_wall
+from ucc_research.cleaning.localtime import NAT, elapsed_days, localize_strict, to_wall
 
 ZONES = sorted(zoneinfo.available_timezones() - {"Factory", "localtime"})
 
@@ -72,3 +72,23 @@ def test_edges_of_the_nanosecond_range_and_empty_input():
     np.testing.assert_array_equal(localize_strict(edge, "UTC"), _pandas_localize(edge, "UTC"))
     assert len(localize_strict(np.array([], dtype="int64"), "Europe/Paris")) == 0
     assert (to_wall(np.array([NAT, NAT]), "Europe/Paris") == NAT).all()
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.integers(0, 10**18)),
+            st.one_of(st.none(), st.integers(0, 10**18)),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["UTC", "America/New_York", None]),
+)
+def test_elapsed_days_is_the_timedelta_in_days(pairs, tz):
+    def series(values):
+        s = pd.Series(pd.to_datetime(values, unit="ns"), dtype="datetime64[ns]")
+        return s.dt.tz_localize("UTC").dt.tz_convert(tz) if tz else s
+
+    start, end = series([p[0] for p in pairs]), series([p[1] for p in pairs])
+    expected = ((end - start).dt.total_seconds() / 86400.0).to_numpy(dtype="float64")
+    np.testing.assert_array_equal(elapsed_days(start, end), expected)

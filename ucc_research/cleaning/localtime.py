@@ -69,6 +69,19 @@ def to_wall(utc: np.ndarray, tz: str) -> np.ndarray:
     return out
 
 
+def utc_ns(values: pd.Series) -> np.ndarray:
+    """int64 UTC nanoseconds (NaT as :data:`NAT`) of datetimes; naive ones are taken as UTC."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.to_numpy(dtype="datetime64[ns]").view("int64")
+
+
+def elapsed_days(start: pd.Series, end: pd.Series) -> np.ndarray:
+    """``(end - start).dt.total_seconds() / 86400`` as an array, without the timedelta Series."""
+    a, b = utc_ns(start), utc_ns(end)
+    return np.where((a == NAT) | (b == NAT), np.nan, (b - a) / 10**9 / 86400.0)
+
+
 def _hour_offsets(values: np.ndarray, tz: str, *, local: bool) -> tuple[int, np.ndarray] | None:
     """(first hour, offset in ns of every hour from the first to the last of ``values``).
 
@@ -114,4 +127,4 @@ def _hour_offsets(values: np.ndarray, tz: str, *, local: bool) -> tuple[int, np.
     return first, np.where(same, offsets[0], NAT)
 
 
-__all__ = ["localize_strict", "to_wall"]
+__all__ = ["localize_strict", "to_wall", "utc_ns", "elapsed_days"]

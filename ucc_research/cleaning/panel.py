@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.channels import CHANNELS, DIGITAL_CHANNELS
-from ucc_research.cleaning.localtime import NAT, to_wall
+from ucc_research.cleaning.localtime import NAT, elapsed_days, to_wall, utc_ns
 
 #: ``service_id`` of requests whose service type is missing.
 UNKNOWN_SERVICE = "(unknown service type)"
@@ -63,8 +63,7 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
         service_code = np.argsort(order)[service_code]
         services = services[order]
     # calendar month of creation in local time, as months since 1970-01
-    created = requests["created_at"].dt.tz_convert("UTC").dt.tz_localize(None)
-    created = created.to_numpy(dtype="datetime64[ns]").view("int64")
+    created = utc_ns(requests["created_at"])
     if (created == NAT).any():
         raise ValueError(
             f"{int((created == NAT).sum())} requests without created_at: validate the requests "
@@ -95,10 +94,10 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     counts = np.bincount(group[known] * k + channel_code[known], minlength=len(cells) * k).reshape(
         len(cells), k
     )
-    days = (requests["closed_at"] - requests["created_at"]).dt.total_seconds() / 86400.0
+    days = elapsed_days(requests["created_at"], requests["closed_at"])
     # grouped on the cell numbers as they are (categorical codes: no second factorisation)
     cell_of_row = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(cells)))
-    median = pd.Series(days.to_numpy(dtype="float64")).groupby(cell_of_row, observed=False)
+    median = pd.Series(days).groupby(cell_of_row, observed=False)
     median = median.median().to_numpy()  # NaN where nothing was closed
     c, rest = np.divmod(cells, len(services) * n_months)
     sv, pr = np.divmod(rest, n_months)

@@ -31,6 +31,7 @@ import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
+from ucc_research.cleaning.localtime import elapsed_days
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, US_12H, parse_datetimes, read_table
@@ -207,7 +208,7 @@ def clean_requests(
             "created_at": raw["_created"].dt.tz_convert("UTC"),
             "closed_at": raw["_closed"].dt.tz_convert("UTC"),
             "status": raw[spec.status],
-            "days_to_close": (raw["_closed"] - raw["_created"]).dt.total_seconds() / 86400.0,
+            "days_to_close": pd.Series(elapsed_days(raw["_created"], raw["_closed"]), raw.index),
             "timezone": repeat_text(TIMEZONE, n, raw.index),
             "source": repeat_text(spec.source, n, raw.index),
             LINE: raw[LINE],
