@@ -79,7 +79,10 @@ def utc_ns(values: pd.Series) -> np.ndarray:
 def elapsed_days(start: pd.Series, end: pd.Series) -> np.ndarray:
     """``(end - start).dt.total_seconds() / 86400`` as an array, without the timedelta Series."""
     a, b = utc_ns(start), utc_ns(end)
-    return np.where((a == NAT) | (b == NAT), np.nan, (b - a) / 10**9 / 86400.0)
+    diff = np.where((a == NAT) | (b == NAT), NAT, b - a)
+    # pandas' own total_seconds (it splits whole and sub-second parts for exactness)
+    seconds = pd.TimedeltaIndex(diff.view("timedelta64[ns]")).total_seconds()
+    return seconds.to_numpy(dtype="float64") / 86400.0
 
 
 def _hour_offsets(values: np.ndarray, tz: str, *, local: bool) -> tuple[int, np.ndarray] | None:
