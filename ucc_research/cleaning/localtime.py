@@ -13,6 +13,8 @@ zone it knows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -26,23 +28,12 @@ def localize_strict(wall: np.ndarray, tz: str) -> np.ndarray:
     Same as ``pd.DatetimeIndex(wall).tz_localize(tz, ambiguous="NaT", nonexistent="NaT")``:
     wall times that occur twice (clocks going back) or never (clocks going forward) are NaT.
     """
-    wall = np.asarray(wall, dtype="int64")
-    valid = wall != NAT
-    table = _hour_offsets(wall[valid], tz, local=True)
-    if table is None:
-        out, done = np.full(len(wall), NAT, dtype="int64"), np.zeros(len(wall), dtype=bool)
-    else:
-        first, offset = table
-        hour = wall // _HOUR - first
-        np.clip(hour, 0, len(offset) - 1, out=hour)  # NaT entries: any hour, masked below
-        off = offset[hour]
-        done = valid & (off != NAT)
-        out = np.where(done, wall - off, NAT)
-    rest = valid & ~done
-    if rest.any():
-        local = pd.DatetimeIndex(wall[rest].view("datetime64[ns]"))
-        out[rest] = local.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").asi8
-    return out
+
+    def pandas(values: np.ndarray) -> np.ndarray:
+        index = pd.DatetimeIndex(values.view("datetime64[ns]"))
+        return index.tz_localize(tz, ambiguous="NaT", nonexistent="NaT").asi8
+
+    return _convert_by_hour(wall, pandas)
 
 
 def to_wall(utc: np.ndarray, tz: str) -> np.ndarray:
@@ -50,23 +41,12 @@ def to_wall(utc: np.ndarray, tz: str) -> np.ndarray:
 
     Same as ``pd.DatetimeIndex(utc, tz="UTC").tz_convert(tz).tz_localize(None)``.
     """
-    utc = np.asarray(utc, dtype="int64")
-    valid = utc != NAT
-    table = _hour_offsets(utc[valid], tz, local=False)
-    if table is None:
-        out, done = np.full(len(utc), NAT, dtype="int64"), np.zeros(len(utc), dtype=bool)
-    else:
-        first, offset = table
-        hour = utc // _HOUR - first
-        np.clip(hour, 0, len(offset) - 1, out=hour)  # NaT entries: any hour, masked below
-        off = offset[hour]
-        done = valid & (off != NAT)
-        out = np.where(done, utc + off, NAT)
-    rest = valid & ~done
-    if rest.any():
-        aware = pd.DatetimeIndex(utc[rest].view("datetime64[ns]")).tz_localize("UTC")
-        out[rest] = aware.tz_convert(tz).tz_localize(None).asi8
-    return out
+
+    def pandas(values: np.ndarray) -> np.ndarray:
+        index = pd.DatetimeIndex(values.view("datetime64[ns]")).tz_localize("UTC")
+        return index.tz_convert(tz).tz_localize(None).asi8
+
+    return _convert_by_hour(utc, pandas)
 
 
 def utc_ns(values: pd.Series) -> np.ndarray:
@@ -85,12 +65,35 @@ def elapsed_days(start: pd.Series, end: pd.Series) -> np.ndarray:
     return seconds.to_numpy(dtype="float64") / 86400.0
 
 
-def _hour_offsets(values: np.ndarray, tz: str, *, local: bool) -> tuple[int, np.ndarray] | None:
-    """(first hour, offset in ns of every hour from the first to the last of ``values``).
+def _convert_by_hour(values: np.ndarray, pandas: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``pandas(values)`` (an int64-ns conversion that is a shift constant within most hours),
+    computed once per hour at both ends of the hour and applied to every value in it."""
+    values = np.asarray(values, dtype="int64")
+    valid = values != NAT
+    table = _hour_shifts(values[valid], pandas)
+    if table is None:
+        out, done = np.full(len(values), NAT, dtype="int64"), np.zeros(len(values), dtype=bool)
+    else:
+        first, shift = table
+        hour = values // _HOUR - first
+        np.clip(hour, 0, len(shift) - 1, out=hour)  # NaT entries: any hour, masked below
+        by = shift[hour]
+        done = valid & (by != NAT)
+        out = np.where(done, values + by, NAT)
+    rest = valid & ~done
+    if rest.any():
+        out[rest] = pandas(values[rest])
+    return out
 
-    Hours are counted from 1970 in wall time (``local``) or UTC; an hour whose offset is not the
-    same unambiguous value at both ends gets NaT. None when there are no values or the span is so
-    long (centuries) that a per-hour table would cost more than pandas.
+
+def _hour_shifts(
+    values: np.ndarray, pandas: Callable[[np.ndarray], np.ndarray]
+) -> tuple[int, np.ndarray] | None:
+    """(first hour, shift in ns of every hour from the first to the last of ``values``).
+
+    Hours are counted from 1970; an hour whose shift is not the same value (not NaT) at both
+    ends gets NaT. None when there are no values, or the span is so long (centuries) that a
+    per-hour table would cost more than pandas, or it reaches the ends of datetime64[ns].
     """
     if len(values) == 0:
         return None
@@ -105,29 +108,11 @@ def _hour_offsets(values: np.ndarray, tz: str, *, local: bool) -> tuple[int, np.
     ):
         return None
     starts = (np.arange(n_hours, dtype="int64") + first) * _HOUR
-    ends = starts + (_HOUR - 1)
-    if local:
-        offsets = []
-        for edge in (starts, ends):
-            utc = (
-                pd.DatetimeIndex(edge.view("datetime64[ns]"))
-                .tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
-                .asi8
-            )
-            offsets.append(np.where(utc == NAT, NAT, edge - utc))
-    else:
-        offsets = []
-        for edge in (starts, ends):
-            wall = (
-                pd.DatetimeIndex(edge.view("datetime64[ns]"))
-                .tz_localize("UTC")
-                .tz_convert(tz)
-                .tz_localize(None)
-                .asi8
-            )
-            offsets.append(wall - edge)
-    same = offsets[0] == offsets[1]
-    return first, np.where(same, offsets[0], NAT)
+    shifts = []
+    for edge in (starts, starts + (_HOUR - 1)):
+        converted = pandas(edge)
+        shifts.append(np.where(converted == NAT, NAT, converted - edge))
+    return first, np.where(shifts[0] == shifts[1], shifts[0], NAT)
 
 
 __all__ = ["localize_strict", "to_wall", "utc_ns", "elapsed_days"]
