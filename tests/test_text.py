@@ -6,7 +6,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ucc_research.cleaning.text import keep_rows, repeat_text, strip_text, take_text
+from ucc_research.cleaning.text import keep_rows, repeat_text, strip_text, take_text, text_is_unique
 
 EDGE = ["", " ", "a", " a", "a ", "\ta", "a\n", "\u00a0a", "a\u2003", "é", "aé", "\x1fa", "~", None]
 texts = st.lists(st.one_of(st.sampled_from(EDGE), st.text(max_size=6), st.none()), max_size=40)
@@ -78,3 +78,34 @@ def test_keep_rows_is_boolean_indexing(rows, data):
     pd.testing.assert_frame_equal(keep_rows(df, keep), df[keep].reset_index(drop=True))
     dup = df.set_axis(["a", "a", "w", "b"], axis=1)  # duplicate names: pandas does it
     pd.testing.assert_frame_equal(keep_rows(dup, keep), dup[keep].reset_index(drop=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["", "a", "a\x00", "ab", "18-00269879", "18-00269878", "x" * 70]),
+            st.text(max_size=20),
+            st.none(),
+        ),
+        max_size=40,
+    ),
+    st.integers(0, 3),
+)
+def test_text_is_unique_is_pandas_is_unique(values, chunks):
+    s = pd.Series(values, dtype="str")
+    if chunks and len(values) > chunks:  # several arrow chunks, as read
+        parts = np.array_split(np.arange(len(values)), chunks + 1)
+        s = pd.Series(
+            pa.chunked_array([pa.array([values[i] for i in p], pa.large_string()) for p in parts]),
+            dtype="str",
+        )
+    assert text_is_unique(s) == pd.Index(s).is_unique
+
+
+def test_text_is_unique_on_many_ids_without_pandas():
+    ids = pd.Series([f"18-{i:08d}" for i in range(200_000)], dtype="str").sample(
+        frac=1, random_state=1
+    )
+    assert text_is_unique(ids)  # decided by hashes: distinct
+    assert not text_is_unique(pd.concat([ids, ids.iloc[[5]]]))

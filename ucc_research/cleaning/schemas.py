@@ -39,7 +39,7 @@ from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
 from ucc_research.cleaning.quarantine import problems_frame
 from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
-from ucc_research.cleaning.text import keep_rows, strip_text
+from ucc_research.cleaning.text import keep_rows, strip_text, text_is_unique
 from ucc_research.errors import DataFileError, SpecError
 
 KINDS = ("cities", "requests", "service_panel", "iData", "iMeta")
@@ -426,7 +426,7 @@ def _key_problems(typed: pd.DataFrame, key: tuple[str, ...], lines: pd.Series) -
     keys = typed[list(key)]
     # the common case, found 3x faster: one key column is unique (a column whose first
     # thousand values repeat, such as a city id, is not tried)
-    if any(pd.Index(keys[k][:1000]).is_unique and pd.Index(keys[k]).is_unique for k in key):
+    if any(pd.Index(keys[k][:1000]).is_unique and _is_unique(keys[k]) for k in key):
         return _empty_problems()
     complete = keys.notna().all(axis=1) if len(key) > 1 else keys.iloc[:, 0].notna()
     dup = keys.duplicated(keep=False) & complete
@@ -440,6 +440,12 @@ def _key_problems(typed: pd.DataFrame, key: tuple[str, ...], lines: pd.Series) -
     return pd.DataFrame(
         {"index": d.index, "column": key[0], "value": joined.to_numpy(), "reason": reason}
     )
+
+
+def _is_unique(values: pd.Series) -> bool:
+    if pd.api.types.is_string_dtype(values.dtype):
+        return text_is_unique(values)
+    return pd.Index(values).is_unique
 
 
 def _empty_problems() -> pd.DataFrame:
