@@ -67,7 +67,8 @@ def generate(path: Path, n: int, seed: int) -> None:
     types = np.array([f"SW-Type {i}" for i in range(60)])
     lat = 39.2 + rng.random(n) * 0.2
     lon = -76.7 + rng.random(n) * 0.2
-    ids = pd.Series(np.arange(n)).astype("str").str.zfill(8)
+    # ids in no particular order, as in the real Baltimore and NYC extracts
+    ids = pd.Series(rng.permutation(n)).astype("str").str.zfill(8)
     close_text = _fmt(closed).where(~open_, "")
     bad = rng.random(n) < 0.001
     close_text = close_text.where(~bad, "not a date")

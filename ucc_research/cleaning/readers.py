@@ -652,7 +652,7 @@ def _arrow_read(
             ),
             convert_options=pacsv.ConvertOptions(
                 include_columns=cols,
-                column_types={c: pa.string() for c in cols},
+                column_types={c: pa.large_string() for c in cols},  # what pandas keeps
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
                 null_values=[""],
