@@ -57,12 +57,15 @@ def utc_ns(values: pd.Series) -> np.ndarray:
 
 
 def elapsed_days(start: pd.Series, end: pd.Series) -> np.ndarray:
-    """``(end - start).dt.total_seconds() / 86400`` as an array, without the timedelta Series."""
+    """Days from ``start`` to ``end`` (NaN where either is missing).
+
+    One division of the nanosecond difference: the exact number of days, correctly rounded,
+    for any duration under 104 days (2**53 ns), and within one unit in the last place beyond.
+    (``(end - start).dt.total_seconds() / 86400`` rounds twice and costs 0.1 s per million.)
+    """
     a, b = utc_ns(start), utc_ns(end)
-    diff = np.where((a == NAT) | (b == NAT), NAT, b - a)
-    # pandas' own total_seconds (it splits whole and sub-second parts for exactness)
-    seconds = pd.TimedeltaIndex(diff.view("timedelta64[ns]")).total_seconds()
-    return seconds.to_numpy(dtype="float64") / 86400.0
+    missing = (a == NAT) | (b == NAT)
+    return np.where(missing, np.nan, (b - a) / 86_400_000_000_000)
 
 
 def _convert_by_hour(values: np.ndarray, pandas: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
