@@ -66,8 +66,8 @@ def configure_arrow_pool() -> str:
     pyarrow's default pool (mimalloc) commits memory page by page as it is first touched.
     Where page faults are expensive, as in the virtual machines this project is benchmarked on,
     every fresh allocation then costs several times more (a million-row text column: 50 ms
-    instead of 5 ms), which made cleaning a 1M-row 311 log 0.4 s slower. The ``ucc`` command
-    therefore uses jemalloc, or the system allocator where pyarrow has no jemalloc.
+    instead of 5-11 ms), which made cleaning a 1M-row 311 log 0.2-0.5 s slower. The ``ucc``
+    command therefore uses jemalloc, or the system allocator where pyarrow has no jemalloc.
 
     ``UCC_ARROW_POOL`` (one of :data:`ARROW_POOLS`) picks a pool; a choice made through pyarrow's
     own ``ARROW_DEFAULT_MEMORY_POOL`` is left alone.

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.localtime import NAT, localize_strict
+from ucc_research.cleaning.text import arrow_chunks, string_buffers
 from ucc_research.errors import DataFileError
 
 #: Name of the column holding each record's line (CSV) / sheet row (Excel) / row number (parquet).
@@ -345,21 +346,16 @@ def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Returns epoch nanoseconds (NaT elsewhere) and the mask of entries parsed. Only valid
     calendar dates in years 1678-2261, hours 01-12, ``AM``/``PM``, minutes and seconds 00-59 are
     taken: anything else (other widths, spaces, lower-case am/pm, 02/30) is left to the general
-    parser, so this path can only agree with it. About 20x faster than strptime on a million
-    entries, which is most of a 311 log's cleaning time.
+    parser, so this path can only agree with it. About 0.05 s per million entries, against
+    0.24 s for pyarrow's strptime (and several times that for pandas' with ``%p``).
     """
-    import pyarrow as pa
-
     n = len(values)
-    ns = np.full(n, np.iinfo(np.int64).min, dtype="int64")  # NaT
+    ns = np.full(n, NAT, dtype="int64")
     done = np.zeros(n, dtype=bool)
-    try:
-        arr = pa.array(values.astype("str").array)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        return ns, done
+    chunks = arrow_chunks(values.astype("str"))
     # blocks of at most 64k entries: their temporaries stay small, in cache, and are reused
     start = 0
-    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+    for chunk in chunks or []:
         for i in range(0, len(chunk), 1 << 16):
             block = chunk.slice(i, 1 << 16)
             stop = start + len(block)
@@ -370,15 +366,10 @@ def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def _parse_us_12h_block(arr, ns: np.ndarray, done: np.ndarray) -> None:
     """:func:`_parse_us_12h_fixed` of one arrow string array, written into ``ns``, ``done``."""
-    import pyarrow as pa
-
-    n = len(arr)
-    width = {pa.string(): "int32", pa.large_string(): "int64"}.get(arr.type)
-    if width is None or n == 0 or arr.null_count == n:
+    buffers = string_buffers(arr)
+    if buffers is None or len(arr) == arr.null_count:
         return
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=width)[arr.offset : arr.offset + n + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8)
+    offsets, data = buffers
     lengths = np.diff(offsets)
     cand = lengths == 22
     if arr.null_count:
