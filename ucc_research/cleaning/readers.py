@@ -495,13 +495,24 @@ def _start_arrow_read(
         return None
     if not sample.strip():
         return None
-    sep = sep or _sniff_separator(sample, truncated=len(sample) >= _SAMPLE_CHARS)
-    header = next(csv.reader(_io.StringIO(sample), delimiter=sep, quotechar='"'), [])
-    raw_names = {h.strip(): h for h in header}
-    if usecols is not None and any(c not in raw_names for c in usecols):
+    sep, header = _dialect(sample, sep, truncated=len(sample) >= _SAMPLE_CHARS)
+    try:
+        cols = _raw_usecols(header, usecols)
+    except KeyError:  # a column is missing: the full path reports it
         return None
-    cols = None if usecols is None else [raw_names[c] for c in usecols]
     return _EarlyRead(sep, header, cols, pool.submit(_arrow_read, path, sep, header, cols))
+
+
+def _dialect(sample: str, sep: str | None, *, truncated: bool) -> tuple[str, list[str]]:
+    """Separator (given or sniffed) and header fields of a text sample."""
+    sep = sep or _sniff_separator(sample, truncated=truncated)
+    return sep, next(csv.reader(_io.StringIO(sample), delimiter=sep, quotechar='"'), [])
+
+
+def _raw_usecols(header: list[str], usecols: Sequence[str] | None) -> list[str] | None:
+    """The header fields, as written (spaces kept), of the stripped column names ``usecols``."""
+    raw_names = {h.strip(): h for h in header}
+    return None if usecols is None else [raw_names[c] for c in usecols]
 
 
 def _read_scanned_text(
@@ -524,7 +535,7 @@ def _read_scanned_text(
         raise DataFileError(name, "looks like an HTML/XML page, not a table")
     if lower.startswith(("{", "[")) and sep is None and '","' not in body.split("\n", 1)[0]:
         raise DataFileError(name, "looks like JSON, not a table")
-    sep = sep or _sniff_separator(body, truncated=len(sample) >= _SAMPLE_CHARS)
+    sep, header = _dialect(body, sep, truncated=len(sample) >= _SAMPLE_CHARS)
     decimal_d, thousands = _sniff_decimal(body, sep)
     decimal = decimal or decimal_d
 
@@ -540,8 +551,6 @@ def _read_scanned_text(
         engine="c",
         lineterminator="\r" if terminator == "\r" else None,
     )
-    header = next(csv.reader(_io.StringIO(body), delimiter=sep, quotechar='"'), [])
-    raw_names = {h.strip(): h for h in header}
     detected_cols = [h.strip() for h in header]
     _check_columns(
         detected_cols,
@@ -551,7 +560,7 @@ def _read_scanned_text(
         None,
     )
     if usecols is not None:
-        read_kw["usecols"] = [raw_names[c] for c in usecols]
+        read_kw["usecols"] = _raw_usecols(header, usecols)
     term = "\r" if terminator == "\r" else "\n"
     header_lines = 1 + sum(h.count(term) for h in header)
     physical = n_newlines + (0 if ends_with_newline else 1)
