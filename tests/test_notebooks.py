@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import nbformat
@@ -49,15 +50,22 @@ def _results(summary, stem):
     return json.loads((summary.out_dir / "results" / f"{stem}.json").read_text("utf-8"))
 
 
-def test_every_report_succeeds_with_banner_and_methods(run):
+def test_every_report_succeeds_and_opens_with_its_answer(run):
     summary, _ = run
     assert summary.ok, [(r["key"], r.get("error")) for r in summary.failed]
     assert len(summary.records) == len(CITIES) + 4
-    page = (summary.out_dir / "DEMO-002.html").read_text("utf-8")
-    assert "SYNTHETIC" in page and "Data fingerprint" in page and "Methods" in page
-    assert "def " not in page and "import " not in page  # code hidden
-    assert "data:image/png;base64" in page  # figures embedded
-    assert page.index("About this report") < page.index("Methods")
+    for stem in [*CITIES, "what_works", "transfer_impact", "index_robustness", "data_quality"]:
+        page = (summary.out_dir / f"{stem}.html").read_text("utf-8")
+        assert "SYNTHETIC" in page and "Data fingerprint" in page and "Methods" in page
+        assert "def " not in page and "import " not in page and "show(" not in page  # no code
+        assert page.index('id="key-findings"') < page.index('id="Methods"')  # answer first
+        assert "<script" not in page and not re.search(r"(src|href)=[\"']?https?:", page)
+        assert "No description has been provided" not in page  # every image has real alt text
+        assert '<a href="index.html">' in page  # back to the study's index
+    city = (summary.out_dir / "DEMO-002.html").read_text("utf-8")
+    name = _results(summary, "DEMO-002")["name"]
+    assert f"<title>{name} (SYNTHETIC)</title>" in city  # the page is titled by the city's name
+    assert "data:image/png;base64" in city
 
 
 def test_city_results_equal_the_package(run):
@@ -75,18 +83,20 @@ def test_city_results_equal_the_package(run):
         res = _results(summary, city)
         assert res["city"] == city
         row = coin.scores[(coin.scores["uCode"] == city) & (coin.scores["Time"] == t)]
-        assert res["headline"]["score"] == pytest.approx(float(row["UCI"].iloc[0]), abs=1e-12)
+        assert res["score"]["score"] == pytest.approx(float(row["UCI"].iloc[0]), abs=1e-12)
+        assert res["headline"]["score"] == res["score"]["score"]
         rk = coin.ranks[(coin.ranks["uCode"] == city) & (coin.ranks["Time"] == t)]
         assert res["headline"]["rank"] == int(rk["UCI"].iloc[0])
         r = ri[(ri["uCode"] == city) & (ri["Time"] == t)].iloc[0]
         assert (res["score"]["rank_q05"], res["score"]["rank_q95"]) == (r["q05"], r["q95"])
-        shown = (math.floor(r["q05"]), math.ceil(r["q95"]))  # whole ranks, never narrower
-        assert (res["headline"]["rank 5%"], res["headline"]["rank 95%"]) == shown
+        shown = [math.floor(r["q05"]), math.ceil(r["q95"])]  # whole ranks, never narrower
+        assert res["score"]["interval"] == shown
+        assert res["headline"]["rank interval"] == f"{shown[0]}-{shown[1]}"
         prof = coin.profile(city, n=3)
-        got = {k for k, v in res["profile"].items()}
-        assert got == set(prof["iCode"])
-        strengths = prof.loc[prof["category"] == "strength", "iCode"].tolist()
-        assert res["strengths"]["strengths"] == strengths
+        assert {r["iCode"] for r in res["profile"]} == set(prof["iCode"])
+        strengths = prof.loc[prof["category"] == "strength", "iName"].tolist()
+        assert res["strengths"] == strengths
+        assert 3 <= len(res["key_findings"]) <= 5
 
 
 def test_services_and_inclusion_equal_direct_computation(run):
@@ -95,11 +105,13 @@ def test_services_and_inclusion_equal_direct_computation(run):
     panel = pd.read_parquet(processed / "service_panel.parquet")
     takeup = pd.read_parquet(processed / "takeup_by_group.parquet")
     res = _results(summary, "DEMO-005")
-    latest = panel.sort_values("period").groupby(["city_id", "service_id"]).tail(1)
-    mine = latest[latest["city_id"] == "DEMO-005"].set_index("service_id")
-    for service, vals in res["services"].items():
-        assert vals["digital share %"] == pytest.approx(100 * mine.at[service, "digital_share"])
-        assert vals["satisfaction"] == pytest.approx(mine.at[service, "satisfaction"])
+    mine = panel[panel["city_id"] == "DEMO-005"].sort_values("period")
+    for row in res["services"]:
+        s = mine[mine["service_name"] == row["service"]].tail(12)  # the last 12 months pooled
+        share = s["transactions_digital"].sum() / s["transactions_total"].sum()
+        if s["transactions_total"].sum() >= 30:
+            assert row["digital share %"] == pytest.approx(100 * share)
+        assert row["satisfaction"] == pytest.approx(s["satisfaction"].mean())
     # inclusion: pooled shares computed by hand
     last = takeup[(takeup["city_id"] == "DEMO-005") & (takeup["year"] == takeup["year"].max())]
     by_age = last.groupby("age_group")[["digital_users", "population_in_group"]].sum()
@@ -122,28 +134,51 @@ def test_transfer_impact_equals_the_estimators(run):
     pre = res["event_study"]["pretest"]
     assert (pre["W"], pre["df"], pre["p"]) == pytest.approx(tuple(cs.pretest()), rel=1e-10)
     assert res["event_study"]["se"] == pytest.approx(simple.overall_se, rel=1e-10)
+    assert res["headline"]["ATT (pp)"] == pytest.approx(100 * simple.overall_att, rel=1e-10)
     coef = twfe(tp, "digital_share", "city_id", "year", cohort="cohort").tidy()["estimate"].iloc[0]
     assert res["twfe"]["twfe"] == pytest.approx(coef, rel=1e-10)
     b = bacon_decomposition(tp, "digital_share", "city_id", "year", cohort="cohort")
-    assert res["twfe"]["bacon_sum"] == pytest.approx(coef, abs=1e-8)
+    assert sum(r["weight"] * r["estimate"] for r in res["twfe"]["bacon"]) == pytest.approx(
+        coef, abs=1e-8
+    )
     assert len(res["twfe"]["bacon"]) == len(b)
-    assert np.isfinite(res["synth"]["att"])
+    synth = res["synth"]
+    chosen = analysis.synth_candidates(tp, "digital_share")["city_id"].iloc[0]
+    assert synth["city"] == chosen and np.isfinite(synth["att"])
+    assert 0 < synth["placebo_p"] <= 1
 
 
 def test_cross_city_reports_record_their_analyses(run):
     summary, _ = run
     ww = _results(summary, "what_works")
-    terms = {r["term"] for r in ww["fe"]["table"]}
+    terms = {r["term"] for r in ww["fe"]}
     assert set(analysis.FEATURES) <= terms
-    assert ww["headline"]["strongest feature"] in analysis.FEATURES
+    labels = {analysis.feature_label(f) for f in analysis.FEATURES}
+    assert ww["headline"]["strongest feature"] in labels
+    assert "associations, not effects" in " ".join(ww["key_findings"])
     rob = _results(summary, "index_robustness")
     assert {"coherence", "sensitivity", "intervals"} <= set(rob)
+    for row in rob["sensitivity"]["table"]:  # noise is flagged exactly when Si > STi
+        assert row["noise"] == (row["Si"] > row["STi"] + 1e-12)
     dq = _results(summary, "data_quality")
-    rows = dq["files"]["table"]
-    assert all(r["rows read"] == r["kept"] + r["quarantined"] for r in rows)
+    rows = dq["files"]
+    assert all(r["rows read"] == r["rows kept"] + r["rows quarantined"] for r in rows)
     index = (summary.out_dir / "index.html").read_text("utf-8")
     for stem in [*CITIES, "what_works", "transfer_impact", "index_robustness", "data_quality"]:
         assert f'href="{stem}.html"' in index
+    assert ww["headline"]["answer"].split(":")[0] in index  # each report's answer is listed
+    for city in CITIES:
+        assert f">{_results(summary, city)['name']}</a>" in index  # cities by name
+
+
+def test_every_table_is_downloadable_as_csv(run):
+    summary, _ = run
+    page = (summary.out_dir / "DEMO-002.html").read_text("utf-8")
+    links = re.findall(r'<a class="ucc-csv"[^>]* href="([^"]+)"', page)
+    assert len(links) == page.count('<table class="ucc-table">') and links
+    for href in links:
+        table = pd.read_csv(summary.out_dir / href)
+        assert len(table) > 0
 
 
 def test_committed_notebooks_have_no_outputs():
@@ -154,3 +189,15 @@ def test_committed_notebooks_have_no_outputs():
                 assert cell.outputs == [] and cell.execution_count is None, path.name
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, path.name
+
+
+def test_notebooks_read_as_the_study():
+    """Every section: a Markdown heading and a sentence, then one short cell calling the package."""
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        headings = [c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+        assert len(headings) >= 4, path.name
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert len(cell.source.splitlines()) <= 6, (path.name, cell.source)
+                assert "Markdown(" not in cell.source and "HTML(" not in cell.source, path.name

@@ -10,7 +10,8 @@ import yaml
 from ucc_research import demo
 from ucc_research.errors import SpecError
 from ucc_research.reports import analysis
-from ucc_research.reports.sections import save_results, unavailable
+from ucc_research.reports.context import ReportContext
+from ucc_research.reports.shared import Shared
 from ucc_research.reports.study import load_study
 
 
@@ -62,16 +63,17 @@ def test_inclusion_gaps_pool_users_over_services():
     assert gaps["gap_female_vs_male"] == pytest.approx(140 / 450 - 150 / 250)
 
 
-def test_latest_outcomes_and_trend(data):
+def test_trend_pools_transactions(data):
     panel = data.service_panel
-    latest = analysis.latest_service_outcomes(panel)
-    assert len(latest) == panel.groupby(["city_id", "service_id"]).ngroups
-    assert (latest["period"] == panel["period"].max()).all()
     trend = analysis.city_trend(panel)
     c, p = trend.iloc[3][["city_id", "period"]]
     rows = panel[(panel["city_id"] == c) & (panel["period"] == p)]
     expect = rows["transactions_digital"].sum() / rows["transactions_total"].sum()
     assert trend.iloc[3]["digital_share"] == pytest.approx(expect)
+    assert trend.iloc[3]["transactions_total"] == rows["transactions_total"].sum()
+    latest = analysis.latest_service_outcomes(panel)
+    assert len(latest) == panel.groupby(["city_id", "service_id"]).ngroups
+    assert (latest["period"] == panel["period"].max()).all()
     with pytest.raises(SpecError, match="missing columns"):
         analysis.latest_service_outcomes(panel.drop(columns="period"))
 
@@ -107,17 +109,12 @@ def test_shipped_studies_load_and_name_their_notebooks():
 
 
 def test_results_json_is_strict(tmp_path):
-    path = tmp_path / "r.json"
-    save_results(path, {"a": np.float64(np.inf), "b": [np.nan, np.int64(2)], "c": -np.inf})
-    text = path.read_text()
+    ctx = ReportContext(None, Shared(tmp_path), "r", tmp_path, {})
+    ctx.results.update(a=np.float64(np.inf), b=[np.nan, np.int64(2)], c=-np.inf)
+    ctx.save()
+    text = (tmp_path / "results" / "r.json").read_text()
     assert "Infinity" not in text and "NaN" not in text
     assert '"a": "inf"' in text and "null" in text and '"c": "-inf"' in text
-
-
-def test_unavailable_section_is_one_sentence():
-    s = unavailable("inclusion", "Inclusion", "the data has no take-up by age group.")
-    assert not s.available and s.table is None and s.figure is None
-    assert s.text == "Not shown: the data has no take-up by age group."
 
 
 def test_units_follow_the_study_filters(tmp_path, monkeypatch):
@@ -196,7 +193,7 @@ def test_reports_name_units_from_the_cities_table(tmp_path, monkeypatch):
 
 def test_data_quality_counts_only_the_studys_sources(tmp_path, monkeypatch):
     from ucc_research.cleaning.quarantine import problems_frame
-    from ucc_research.reports.cross import DataQuality
+    from ucc_research.reports import quality
 
     monkeypatch.setenv("UCC_PROCESSED_DIR", str(tmp_path))
     (tmp_path / "quarantine").mkdir()
@@ -216,6 +213,10 @@ def test_data_quality_counts_only_the_studys_sources(tmp_path, monkeypatch):
     p = tmp_path / "s.yml"
     doc = {"name": "s", "tables": ["service_panel"]}
     p.write_text(yaml.safe_dump(doc))
-    assert DataQuality(p, shared_dir=tmp_path).quarantine().results["n"] == 5
+    ctx = quality.open_report(p, shared_dir=tmp_path)
+    quality.quarantined(ctx)
+    assert ctx.results["quarantine"]["n"] == 5
     p.write_text(yaml.safe_dump({**doc, "filters": {"service_panel": {"source": "mine"}}}))
-    assert DataQuality(p, shared_dir=tmp_path).quarantine().results["n"] == 2
+    ctx = quality.open_report(p, shared_dir=tmp_path)
+    shown = str(quality.quarantined(ctx))
+    assert ctx.results["quarantine"]["n"] == 2 and "2 rows quarantined" in shown

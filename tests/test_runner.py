@@ -275,7 +275,15 @@ def test_index_escapes_every_field(project):
                 "error": evil,
                 "html": f"failed/{evil}.html",
                 "headline": {evil: 1.23456},
-            }
+            },
+            "ok": {
+                "kind": "city",
+                "unit": evil,
+                "notebook": "toy",
+                "status": "ok",
+                "html": f"{evil}.html",
+                "headline": {evil: 1.23456, "answer": evil},
+            },
         }
     }
     page = render_index(study, manifest)

@@ -1,8 +1,15 @@
-"""Reports: studies, parameterised notebooks run per city by papermill, and HTML rendering.
+"""Reports: the study-level analyses, the report sections the notebooks call, and the batch runner.
 
-- :mod:`~ucc_research.reports.study`: ``studies/<name>.yml`` parsed and validated;
-- :mod:`~ucc_research.reports.runner`: ``ucc run`` (process pool or Dask, resumable, atomic);
-- :mod:`~ucc_research.reports.notebook`: parameter checks, papermill execution, HTML export;
-- :mod:`~ucc_research.reports.shared`: study-level analyses computed once per study;
-- :mod:`~ucc_research.reports.sections`: the report sections the notebooks call.
+The flow, one module per step:
+
+- :mod:`~ucc_research.reports.study`: study files (which data, framework, notebooks, cities).
+- :mod:`~ucc_research.reports.shared`: study-level analyses computed once and cached.
+- :mod:`~ucc_research.reports.context`: what every report cell shares (study, cache, names).
+- :mod:`~ucc_research.reports.city`, :mod:`~.what_works`, :mod:`~.transfer`, :mod:`~.robustness`,
+  :mod:`~.quality`: one function per report section, each returning what one cell shows.
+- :mod:`~ucc_research.reports.official`: the published scores, reproduced by their rule.
+- :mod:`~ucc_research.reports.display`: tables, figures and sentences as escaped HTML.
+- :mod:`~ucc_research.reports.analysis`: small tested computations behind the sections.
+- :mod:`~ucc_research.reports.runner`, :mod:`~.notebook`, :mod:`~.html`, :mod:`~.index`: ``ucc
+  run``: papermill per report, the reviewers' HTML and the study's index page.
 """

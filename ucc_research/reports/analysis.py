@@ -23,6 +23,43 @@ OUTCOMES = [
 #: The service features of the ``service_panel`` contract, in its order.
 FEATURES = list(SERVICE_FEATURES)
 
+#: Readers' names of the features of the shipped sources (any other: underscores as spaces).
+FEATURE_LABELS = {
+    "online_sophistication": "online sophistication level",
+    "mobile_friendly": "mobile-friendly",
+    "eid_login": "eID login",
+    "prefilled_forms": "pre-filled forms",
+    "proactive": "proactive delivery",
+    "status_tracking": "status tracking",
+    "feedback_channel": "feedback channel",
+    "accessibility": "accessibility",
+    "mobile_friendliness": "mobile-friendly",
+    "eid": "eID",
+    "edocuments": "eDocuments",
+    "os_account_registration": "online account registration",
+    "os_authentication": "online authentication",
+    "os_application": "online application",
+    "os_decision": "online decision",
+    "os_issuance": "online issuance",
+    "os_issue_resolution_feedback": "online issue resolution and feedback",
+}
+
+
+def prose_name(name: str) -> str:
+    """An indicator's name for a sentence: its framework numbering left out.
+
+    >>> prose_name("0 Overall eGovernment Benchmark score"), prose_name("1.1 Skills")
+    ('Overall eGovernment Benchmark score', 'Skills')
+    """
+    import re
+
+    return re.sub(r"^\d+(\.\d+)*\s+", "", str(name))
+
+
+def feature_label(feature: str) -> str:
+    """A feature's name for readers (``eid_login`` -> ``eID login``)."""
+    return FEATURE_LABELS.get(str(feature), str(feature).replace("_", " "))
+
 
 def _require(df: pd.DataFrame, columns: list[str], table: str) -> None:
     missing = [c for c in columns if c not in df.columns]
@@ -30,41 +67,97 @@ def _require(df: pd.DataFrame, columns: list[str], table: str) -> None:
         raise SpecError(f"{table}: missing columns {missing} (has {list(df.columns)})")
 
 
-def latest_service_outcomes(panel: pd.DataFrame) -> pd.DataFrame:
-    """Each city's services in the latest period it reports them: features and outcomes.
+#: Months pooled for each service's "latest" outcomes (a year smooths monthly noise).
+LATEST_WINDOW = 12
+
+
+def latest_service_outcomes(panel: pd.DataFrame, window: int = LATEST_WINDOW) -> pd.DataFrame:
+    """Each city's services over their latest ``window`` periods: features and pooled outcomes.
+
+    Digital share pools transactions (digital / all) over the window when the panel has the
+    counts; satisfaction and completion are means of the monthly values; days to close is the
+    median of the monthly medians; features are those of the latest period.
 
     Parameters
     ----------
     panel : the ``service_panel`` table.
+    window : how many of the latest periods of each city x service to pool.
 
     Returns
     -------
-    DataFrame with ``city_id``, ``service_id``, ``period`` and the features and outcomes present,
-    one row per city x service, sorted.
+    DataFrame with ``city_id``, ``service_id``, (``service_name``), ``period`` (the latest),
+    ``first_period``, ``n_periods``, the features and outcomes present, one row per city x
+    service, sorted.
     """
     _require(panel, ["city_id", "service_id", "period"], "service_panel")
-    keep = ["city_id", "service_id", "period"] + [
+    extra = [c for c in ("service_name", "transactions_digital") if c in panel.columns]
+    keep = ["city_id", "service_id", "period", *extra] + [
         c for c in FEATURES + OUTCOMES if c in panel.columns
     ]
     df = panel[keep].sort_values(["city_id", "service_id", "period"])
-    latest = df.groupby(["city_id", "service_id"], sort=True).tail(1)
-    return latest.reset_index(drop=True)
+    recent = df.groupby(["city_id", "service_id"], sort=True).tail(window)
+    g = recent.groupby(["city_id", "service_id"], sort=True)
+    out = g.tail(1).set_index(["city_id", "service_id"])
+    out["first_period"] = g["period"].first()
+    out["n_periods"] = g["period"].size()
+    for col in ("satisfaction", "completion_rate", "cost_per_transaction"):
+        if col in out:
+            out[col] = g[col].mean()
+    if "days_to_close_median" in out:
+        out["days_to_close_median"] = g["days_to_close_median"].median()
+    if {"transactions_digital", "transactions_total"} <= set(out.columns):
+        tot = g["transactions_total"].sum(min_count=1)
+        out["transactions_total"] = tot
+        out["digital_share"] = g["transactions_digital"].sum(min_count=1) / tot.where(tot > 0)
+    elif "digital_share" in out:
+        out["digital_share"] = g["digital_share"].mean()
+    return out.drop(columns=["transactions_digital"], errors="ignore").reset_index()
 
 
-def service_summary(latest: pd.DataFrame) -> pd.DataFrame:
-    """Per service: how many cities offer it and the spread of its outcomes across cities.
+def service_comparison(
+    mine: pd.DataFrame, latest: pd.DataFrame, *, min_n: int = 30, min_cities: int = 3
+) -> pd.DataFrame:
+    """One city's services against the other cities offering each: what a reader can trust.
 
-    Returns one row per ``service_id`` with ``n_cities`` and the 25th, 50th and 75th percentiles
-    (``<outcome>_p25`` ...) of ``digital_share``, ``satisfaction`` and ``days_to_close_median``.
+    A share behind fewer than ``min_n`` transactions is withheld (NaN), and so is a band
+    (25th-75th percentile of the other cities' shares) behind fewer than ``min_cities`` other
+    cities with enough transactions. Shares are in %, satisfaction on 0-100, days in days.
+
+    Returns
+    -------
+    DataFrame: ``service``, ``months``, ``transactions``, ``digital share %``, ``others p25``,
+    ``others p75``, ``other cities``, and ``satisfaction`` / ``days to close`` where present.
     """
-    _require(latest, ["city_id", "service_id"], "services_latest")
-    g = latest.groupby("service_id", sort=True)
-    out = g["city_id"].nunique().rename("n_cities").to_frame()
-    for col in ("digital_share", "satisfaction", "days_to_close_median"):
-        if col in latest.columns:
-            for q in (25, 50, 75):
-                out[f"{col}_p{q}"] = g[col].quantile(q / 100)
-    return out.reset_index()
+    _require(mine, ["city_id", "service_id"], "services_latest")
+    city = str(mine["city_id"].iloc[0])
+    has_n = "transactions_total" in latest.columns
+    enough = latest["transactions_total"] >= min_n if has_n else pd.Series(True, latest.index)
+    others = latest[(latest["city_id"].astype(str) != city) & enough]
+    rows = []
+    for _, r in mine.sort_values("service_id").iterrows():
+        n = r.get("transactions_total", np.nan) if has_n else np.nan
+        ok = (not has_n) or (pd.notna(n) and n >= min_n)
+        peers = others.loc[others["service_id"] == r["service_id"], "digital_share"].dropna()
+        banded = len(peers) >= min_cities
+        row = {
+            "service": r.get("service_name")
+            if pd.notna(r.get("service_name", np.nan))
+            else r["service_id"],
+            "months": f"{r['first_period']} to {r['period']}"
+            if "first_period" in r
+            else r["period"],
+            "transactions": n,
+            "digital share %": 100 * r["digital_share"] if ok and "digital_share" in r else np.nan,
+            "others p25": 100 * peers.quantile(0.25) if banded else np.nan,
+            "others p75": 100 * peers.quantile(0.75) if banded else np.nan,
+            "other cities": len(peers),
+        }
+        if "satisfaction" in r and pd.notna(r["satisfaction"]):
+            row["satisfaction"] = r["satisfaction"]
+        if "days_to_close_median" in r and pd.notna(r["days_to_close_median"]):
+            row["days to close"] = r["days_to_close_median"] if ok else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def city_trend(panel: pd.DataFrame) -> pd.DataFrame:
@@ -85,6 +178,8 @@ def city_trend(panel: pd.DataFrame) -> pd.DataFrame:
     if "satisfaction" in panel.columns:
         out["satisfaction"] = g["satisfaction"].mean()
     out["n_services"] = g["service_id"].nunique() if "service_id" in panel.columns else np.nan
+    if "transactions_total" in panel.columns:
+        out["transactions_total"] = g["transactions_total"].sum(min_count=1)
     return out.reset_index()
 
 
@@ -127,6 +222,52 @@ def transfer_panel(panel: pd.DataFrame, service_id: str) -> pd.DataFrame:
     out = df.groupby(["city_id", "year", "cohort"], sort=True, as_index=False)[cols].mean()
     out.attrs["origin"] = origin
     return out
+
+
+def synth_candidates(tp: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """Adopting cities ranked as synthetic-control cases: long pre-period, inside the donors.
+
+    A synthetic control can only reproduce a path that lies within the range of the donors'
+    paths (a convex combination cannot leave their hull); with a short pre-period the weights
+    rest on few points. Each adopter gets ``pre_periods`` (years before adoption),
+    ``inside_range`` (its outcome lies within the never-adopters' min-max in every pre-period
+    year) and ``distance`` (its mean pre-period distance to the donors' median, in SDs).
+
+    Parameters
+    ----------
+    tp : a :func:`transfer_panel` (``city_id``, ``year``, ``cohort``, outcomes).
+    outcome : the outcome column.
+
+    Returns
+    -------
+    DataFrame sorted best first: inside the range, then longest pre-period, then closest.
+    """
+    wide = tp.pivot_table(index="year", columns="city_id", values=outcome)
+    cohorts = tp.groupby("city_id")["cohort"].first()
+    donors = cohorts[cohorts == 0].index
+    rows = []
+    for city, cohort in cohorts[cohorts > 0].items():
+        pre = wide.index[wide.index < cohort]
+        if len(pre) == 0:
+            continue
+        d = wide.loc[pre, donors]
+        me = wide.loc[pre, city]
+        spread = d.std(axis=1).replace(0, np.nan)
+        rows.append(
+            {
+                "city_id": city,
+                "cohort": int(cohort),
+                "pre_periods": len(pre),
+                "inside_range": bool(((me >= d.min(axis=1)) & (me <= d.max(axis=1))).all()),
+                "distance": float(((me - d.median(axis=1)).abs() / spread).mean()),
+            }
+        )
+    out = pd.DataFrame(
+        rows, columns=["city_id", "cohort", "pre_periods", "inside_range", "distance"]
+    )
+    return out.sort_values(
+        ["inside_range", "pre_periods", "distance", "city_id"], ascending=[False, False, True, True]
+    ).reset_index(drop=True)
 
 
 def adoption_status(panel: pd.DataFrame, services: list[str]) -> pd.DataFrame:

@@ -12,7 +12,6 @@ import hashlib
 import html
 import json
 import sys
-import threading
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -175,25 +174,11 @@ def _error_banner(nb: Any, exc: BaseException) -> None:
     nb.cells.insert(0, cell)
 
 
-_LOCAL = threading.local()
-
-
-def _exporter() -> Any:
-    # one per worker thread: building the exporter loads its templates, and exporters keep
-    # state while they render, so threads (Dask workers) do not share one
-    if not hasattr(_LOCAL, "exporter"):
-        from nbconvert import HTMLExporter
-
-        _LOCAL.exporter = HTMLExporter(
-            exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-        )
-    return _LOCAL.exporter
-
-
 def to_html(nb: Any, title: str) -> str:
     """Render an executed notebook as one self-contained HTML page with the code hidden."""
-    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-    return body
+    from ucc_research.reports import html as report_html
+
+    return report_html.render(nb, title)
 
 
 def execute(

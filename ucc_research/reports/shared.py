@@ -22,11 +22,21 @@ from typing import Any
 import pandas as pd
 
 from ucc_research import __version__, io
+from ucc_research.errors import UccError
 from ucc_research.reports.study import Study
 
 
 class NotApplicable(Exception):
     """A component the study's data cannot support; the message is the one-sentence reason."""
+
+
+class StudyAnalysisError(UccError):
+    """A study-level analysis raised: the run fails, naming the study, the analysis and why."""
+
+    def __init__(self, study: str, section: str, cause: BaseException) -> None:
+        self.study, self.section, self.cause = study, section, cause
+        self.reason = f"{type(cause).__name__}: {cause}"
+        super().__init__(f"study {study!r}: the {section} analysis failed: {self.reason}")
 
 
 def read_table(study: Study, table: str) -> pd.DataFrame:
@@ -40,14 +50,14 @@ def read_table(study: Study, table: str) -> pd.DataFrame:
 
 
 def _services(study: Study) -> dict[str, Any]:
-    """City x service outcomes in the latest period, and each service's spread across cities."""
+    """City x service outcomes pooled over each service's latest 12 months."""
     from ucc_research.reports import analysis
 
     if "service_panel" not in study.tables:
         raise NotApplicable("the study has no service-level panel (service_panel)")
     panel = read_table(study, "service_panel")
     latest = analysis.latest_service_outcomes(panel)
-    return {"services_latest": latest, "services_summary": analysis.service_summary(latest)}
+    return {"services_latest": latest}
 
 
 def _trend(study: Study) -> dict[str, Any]:
@@ -195,7 +205,18 @@ def _features(study: Study) -> dict[str, Any]:
     return {"feature_effects": pd.concat(rows, ignore_index=True)}
 
 
+def _official(study: Study) -> dict[str, Any]:
+    """The scores and ranks as the source publishes them (``framework.official``)."""
+    from ucc_research.reports import official
+
+    source = study.framework.get("official")
+    if not source:
+        raise NotApplicable("the source publishes no official scores for these units")
+    return {"official_scores": official.published_scores(study, source)}
+
+
 COMPONENTS: dict[str, Callable[[Study], dict[str, Any]]] = {
+    "official": _official,
     "index": _index,
     "services": _services,
     "trend": _trend,
@@ -245,13 +266,9 @@ def prepare_shared(
         except NotApplicable as exc:
             components[name] = {"status": "not_applicable", "reason": str(exc), "files": []}
             continue
-        except Exception as exc:  # recorded and shown in the reports; the run goes on
-            components[name] = {
-                "status": "unavailable",
-                "reason": f"{type(exc).__name__}: {exc}",
-                "files": [],
-            }
-            continue
+        except Exception as exc:
+            # fail loudly: a bug or a wrong study setting stops the run, naming the analysis
+            raise StudyAnalysisError(study.name, name, exc) from exc
         files = []
         for art_name, value in artefacts.items():
             if isinstance(value, pd.DataFrame):
