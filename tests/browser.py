@@ -78,15 +78,15 @@ _GENERIC_ALT = {
     "undefined",
 }
 
-#: Elements of nbconvert's input cells (lab and classic templates) and of code editors.
+#: Elements of code cells' inputs in nbconvert's lab and classic templates, and code editors.
+#: (Markdown cells also sit in ``.jp-InputArea`` / ``.input_prompt``, hence the cell classes.)
 CODE_SELECTORS = (
-    ".jp-InputArea",
-    ".jp-Cell-inputWrapper",
-    ".jp-InputPrompt",
-    ".input_area",
-    ".input_prompt",
-    ".jp-InputArea div.highlight",
-    ".input_area div.highlight",
+    ".jp-CodeCell .jp-InputArea",
+    ".jp-CodeCell .jp-InputPrompt",
+    ".jp-CodeCell .jp-InputArea div.highlight",
+    ".code_cell .input_area",
+    ".code_cell .input_prompt",
+    ".code_cell .input_area div.highlight",
     ".CodeMirror",
     ".cm-editor",
 )
