@@ -31,7 +31,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -176,12 +176,13 @@ _COLLECT_SCRIPT = r"""
   document.querySelectorAll("table").forEach((t, i) => {
     const r = t.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) return;
+    // the nearest ancestor that does not let its content overflow decides
     let scroller = null, clipper = null;
     for (let p = t.parentElement; p && p !== document.body && p !== document.documentElement;
          p = p.parentElement) {
       const ox = getComputedStyle(p).overflowX;
-      if ((ox === "auto" || ox === "scroll") && !scroller) scroller = p;
-      if ((ox === "hidden" || ox === "clip") && !clipper && !scroller) clipper = p;
+      if (ox === "auto" || ox === "scroll") { scroller = p; break; }
+      if (ox === "hidden" || ox === "clip") { clipper = p; break; }
     }
     let problem = null;
     if (scroller) {
@@ -308,7 +309,6 @@ class PageAudit:
     images: tuple[Image, ...]
     overflowing_tables: tuple[TableOverflow, ...]
     scroll_width: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def xss_fired(self) -> bool:
@@ -476,6 +476,12 @@ def _classify_link(raw: dict[str, Any]) -> Link:
     return link("file", True)
 
 
+def _console_error(message: Any, out: list[str]) -> None:
+    # a request the harness blocked is listed in blocked_requests; its console echo is not news
+    if message.type == "error" and "ERR_BLOCKED_BY_CLIENT" not in message.text:
+        out.append(message.text)
+
+
 class BrowserSession:
     """One headless Chromium driven by Playwright; :meth:`audit` opens one page per call.
 
@@ -593,10 +599,7 @@ class BrowserSession:
             page = context.new_page()
             page.on("dialog", on_dialog)
             page.on("websocket", lambda ws: blocked.append(Request(ws.url, "websocket")))
-            page.on(
-                "console",
-                lambda m: console.append(m.text) if m.type == "error" else None,
-            )
+            page.on("console", lambda m: _console_error(m, console))
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url, wait_until="commit")
             deadline = time.monotonic() + load_timeout_s

@@ -76,6 +76,14 @@ def test_a_remote_image_is_blocked_and_recorded(tmp_path, chromium):
     assert audit.blocked_requests == (Request(url, "image"),)
     assert audit.images[0].loaded is False
     assert any(url in p for p in audit.problems())
+    assert audit.console_errors == ()  # the browser's echo of a blocked request is not repeated
+
+
+def test_a_missing_local_image_is_a_console_error(tmp_path, chromium):
+    audit = chromium.audit(write(tmp_path, '<img src="figures/gone.svg" alt="Score by year">'))
+    assert audit.blocked_requests == ()
+    assert audit.images[0].loaded is False
+    assert audit.console_errors == ("Failed to load resource: net::ERR_FILE_NOT_FOUND",)
 
 
 def test_a_remote_script_and_stylesheet_are_blocked(tmp_path, chromium):
@@ -238,6 +246,9 @@ def test_a_3000px_table_overflows_unless_it_scrolls_in_its_own_box(tmp_path, chr
     audit = chromium.audit(write(tmp_path, f"<div style='overflow-x:auto'>{wide}</div>"))
     assert audit.overflowing_tables == ()
     audit = chromium.audit(write(tmp_path, f"<div style='overflow:hidden'>{wide}</div>"))
+    assert "cut off" in audit.overflowing_tables[0].problem
+    inner = f"<div style='overflow:hidden;width:500px'>{wide}</div>"  # the nearest box decides
+    audit = chromium.audit(write(tmp_path, f"<div style='overflow-x:auto'>{inner}</div>"))
     assert "cut off" in audit.overflowing_tables[0].problem
     audit = chromium.audit(
         write(tmp_path, f"<div style='overflow-x:auto;width:2000px'>{wide}</div>")
