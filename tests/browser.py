@@ -10,7 +10,8 @@ the ``chromium`` fixture in ``tests/conftest.py``); each audit gets a fresh cont
 Network. Every request is intercepted before it leaves the browser. The page itself and files
 under the page's own folder load; everything else (``http(s)://``, files outside the folder,
 ``ws://``) is aborted and recorded in :attr:`PageAudit.blocked_requests`. ``data:`` URLs are not
-requests and are not listed.
+requests and are not listed. A page that tries to leave itself (meta refresh, ``location=``) is
+kept where it is and the target listed in :attr:`PageAudit.navigations`.
 
 Injected script. The hostile payloads in ``tests/hostile.py`` signal by calling
 ``window.__pwned(tag)``, by opening a dialog (``alert``/``confirm``/``prompt``) or by writing
@@ -596,9 +597,12 @@ class BrowserSession:
             context.expose_function("__ucc_report", lambda k, d: events.append(XssEvent(k, d)))
             context.add_init_script(_INIT_SCRIPT)
             context.route("**/*", on_route)
+            # a WebSocket is answered by a mock that never connects to its server
+            context.route_web_socket(
+                re.compile(".*"), lambda ws: blocked.append(Request(ws.url, "websocket"))
+            )
             page = context.new_page()
             page.on("dialog", on_dialog)
-            page.on("websocket", lambda ws: blocked.append(Request(ws.url, "websocket")))
             page.on("console", lambda m: _console_error(m, console))
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url, wait_until="commit")

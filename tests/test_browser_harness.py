@@ -96,6 +96,12 @@ def test_a_remote_script_and_stylesheet_are_blocked(tmp_path, chromium):
     }
 
 
+def test_a_websocket_never_connects_and_is_recorded(tmp_path, chromium):
+    body = f"<script>new WebSocket('wss://{HOSTILE_HOST}/live')</script><p>x</p>"
+    audit = chromium.audit(write(tmp_path, body))
+    assert audit.blocked_requests == (Request(f"wss://{HOSTILE_HOST}/live", "websocket"),)
+
+
 def test_files_outside_the_page_folder_are_blocked_inside_it_load(tmp_path, chromium):
     (tmp_path / "outside.svg").write_text(SVG)
     (tmp_path / "report").mkdir()
