@@ -594,7 +594,9 @@ class BrowserSession:
         )
         try:
             context.set_default_timeout(30_000)
-            context.expose_function("__ucc_report", lambda k, d: events.append(XssEvent(k, d)))
+            context.expose_function(
+                "__ucc_report", lambda k, d: None if k == "flush" else events.append(XssEvent(k, d))
+            )
             context.add_init_script(_INIT_SCRIPT)
             context.route("**/*", on_route)
             # a WebSocket is answered by a mock that never connects to its server
@@ -624,6 +626,9 @@ class BrowserSession:
             )
             script = _COLLECT_SCRIPT.replace("CODE_SELECTORS", repr(list(CODE_SELECTORS)))
             data = page.evaluate(script)
+            # bindings are answered in the order they were called: once this one has come back,
+            # every report made before it has reached `events`
+            page.evaluate("() => window.__ucc_report('flush', '')")
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=False)
         finally:

@@ -10,7 +10,7 @@ import pytest
 from nbconvert import HTMLExporter
 
 from tests.browser import NBCONVERT_DEFAULT_ALT, Request, XssEvent, audit_page
-from tests.hostile import HOSTILE_HOST, PAYLOADS
+from tests.hostile import HOSTILE_HOST, PAYLOADS, texts
 
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="teal"/></svg>'
 
@@ -182,6 +182,16 @@ def test_every_hostile_payload_is_caught_when_pasted_raw(tmp_path, chromium):
     # and the ones marked harmless raw are not what fired
     harmless = {p.name for p in PAYLOADS if p.raw_effect == ""}
     assert fired & harmless == set()
+
+
+def test_hostile_payloads_are_named_once_and_filter_by_kind():
+    assert len({p.name for p in PAYLOADS}) == len(PAYLOADS)
+    assert {p.kind for p in PAYLOADS} == {"html", "url", "markdown"}
+    assert len(texts()) == len(PAYLOADS)
+    assert texts("url") == [p.text for p in PAYLOADS if p.kind == "url"]
+    assert all(p.name in p.text for p in PAYLOADS if p.raw_effect == "script")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        texts("htm")
 
 
 # --- links -----------------------------------------------------------------------------------
