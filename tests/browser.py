@@ -443,7 +443,7 @@ def _within(path: Path, folder: Path) -> bool:
         return False
 
 
-def _classify_link(raw: dict[str, Any]) -> Link:
+def _classify_link(raw: dict[str, Any], ids: dict[Path, set[str]]) -> Link:
     href, url, text = raw["href"], raw["url"], raw["text"]
     scheme = urlsplit(url).scheme.lower()
 
@@ -470,7 +470,9 @@ def _classify_link(raw: dict[str, Any]) -> Link:
         return link("file", False, f"no file {target}")
     fragment = raw["fragment"]
     if fragment and target.suffix.lower() in (".html", ".htm"):
-        if unquote(fragment) not in _ids_in_file(target):
+        if target not in ids:  # each linked page is parsed once per audit
+            ids[target] = _ids_in_file(target)
+        if unquote(fragment) not in ids[target]:
             return link(
                 "file", False, f"{target.name} has no element with id {unquote(fragment)!r}"
             )
@@ -634,6 +636,7 @@ class BrowserSession:
         finally:
             context.close()
 
+        linked_ids: dict[Path, set[str]] = {}
         code = tuple(
             CodeBlock(c["selector"], c["text"])
             for c in data["code"]
@@ -660,7 +663,7 @@ class BrowserSession:
             console_errors=tuple(console),
             page_errors=tuple(errors),
             code_blocks=code,
-            links=tuple(_classify_link(raw) for raw in data["links"]),
+            links=tuple(_classify_link(raw, linked_ids) for raw in data["links"]),
             images=images,
             overflowing_tables=tuple(TableOverflow(**t) for t in data["tables"]),
             scroll_width=int(data["scrollWidth"]),
