@@ -568,9 +568,10 @@ class BrowserSession:
 
         def on_route(route: Any) -> None:
             req = route.request
-            is_local = req.url.startswith("file:") and _within(_file_url_path(req.url), folder)
+            is_file = req.url.startswith("file:")
+            is_local = is_file and _within(_file_url_path(req.url), folder)
             leaving = req.is_navigation_request() and req.frame.parent_frame is None
-            if leaving and req.url.split("#")[0] != url:
+            if leaving and not (is_file and _file_url_path(req.url) == page_path):
                 # the page tried to leave itself (meta refresh, location=...): cancel it
                 # ("aborted" commits no error page, so the audited document stays)
                 navigations.append(req.url)

@@ -96,6 +96,16 @@ def test_a_remote_script_and_stylesheet_are_blocked(tmp_path, chromium):
     }
 
 
+def test_a_page_whose_path_has_spaces_and_accents_loads_with_its_files(tmp_path, chromium):
+    folder = tmp_path / "Zürich reports"
+    folder.mkdir()
+    (folder / "carte é.svg").write_text(SVG)
+    body = '<img src="carte%20%C3%A9.svg" alt="A teal bar"><a href="#x" id="x">x</a>'
+    audit = chromium.audit(write(folder, body, name="Zürich (CH).html"))
+    assert audit.problems() == []
+    assert audit.images[0].loaded and audit.navigations == ()
+
+
 def test_a_websocket_never_connects_and_is_recorded(tmp_path, chromium):
     body = f"<script>new WebSocket('wss://{HOSTILE_HOST}/live')</script><p>x</p>"
     audit = chromium.audit(write(tmp_path, body))
