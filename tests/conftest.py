@@ -15,3 +15,13 @@ def raw_311(tmp_path):
     for folder in ("baltimore_311_sample", "nyc_311_sample_2025"):
         shutil.copytree(RAW / folder, raw / folder)
     return raw
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for the whole test session (see ``tests/browser.py``)."""
+    from tests.browser import browser_session
+
+    session = browser_session()
+    yield session
+    session.close()
