@@ -1,4 +1,4 @@
-"""Shared fixtures of the cleaning tests."""
+"""Shared fixtures: raw 311 copies, one headless Chromium, one small SYNTHETIC demo run."""
 
 import shutil
 from pathlib import Path
@@ -25,3 +25,37 @@ def chromium():
     session = browser_session()
     yield session
     session.close()
+
+
+#: The two city reports of the shared demo run (with the four cross-city reports).
+DEMO_CITIES = ["DEMO-002", "DEMO-005"]
+
+
+@pytest.fixture(scope="session")
+def demo_reports(tmp_path_factory):
+    """Every shipped notebook run by ``ucc run`` on a tiny SYNTHETIC demo (2 cities + 4 reports).
+
+    Yields ``(summary, study_doc)``; the notebook and browser tests read the same run.
+    """
+    import yaml
+
+    from ucc_research import demo
+    from ucc_research.cleaning.prepare import prepare
+    from ucc_research.reports.runner import run_study
+
+    tmp = tmp_path_factory.mktemp("nb")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("UCC_PROCESSED_DIR", str(tmp / "processed"))
+    mp.setenv("UCC_OUTPUTS_DIR", str(tmp / "outputs"))
+    demo.write_demo(tmp / "raw" / "demo", seed=7, n_cities=10, n_services=3, years=(2018, 2022))
+    prepare(tmp / "raw", tmp / "processed", only=["demo"])
+    root = Path(__file__).resolve().parents[1]
+    doc = yaml.safe_load((root / "studies" / "demo.yml").read_text())
+    doc["cities"] = DEMO_CITIES
+    doc["framework"]["uncertainty"] = {"n": 16, "seed": 1}
+    doc["parameters"] = {"index_robustness": {"sensitivity_n": 8}}
+    study = tmp / "demo.yml"
+    study.write_text(yaml.safe_dump(doc))
+    summary = run_study(study, jobs=2, progress=False)
+    yield summary, doc
+    mp.undo()

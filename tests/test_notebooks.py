@@ -21,29 +21,12 @@ from ucc_research.reports import analysis
 from ucc_research.reports.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
-CITIES = ["DEMO-002", "DEMO-005"]
+from tests.conftest import DEMO_CITIES as CITIES
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from ucc_research import demo
-    from ucc_research.cleaning.prepare import prepare
-
-    tmp = tmp_path_factory.mktemp("nb")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("UCC_PROCESSED_DIR", str(tmp / "processed"))
-    mp.setenv("UCC_OUTPUTS_DIR", str(tmp / "outputs"))
-    demo.write_demo(tmp / "raw" / "demo", seed=7, n_cities=10, n_services=3, years=(2018, 2022))
-    prepare(tmp / "raw", tmp / "processed", only=["demo"])
-    doc = yaml.safe_load((ROOT / "studies" / "demo.yml").read_text())
-    doc["cities"] = CITIES
-    doc["framework"]["uncertainty"] = {"n": 16, "seed": 1}
-    doc["parameters"] = {"index_robustness": {"sensitivity_n": 8}}
-    study = tmp / "demo.yml"
-    study.write_text(yaml.safe_dump(doc))
-    summary = run_study(study, jobs=2, progress=False)
-    yield summary, doc
-    mp.undo()
+def run(demo_reports):
+    return demo_reports
 
 
 def _results(summary, stem):

@@ -158,4 +158,6 @@ def methods(ctx: ReportContext) -> Group:
     notes = [METHODS[k] for k in ctx.used if k in METHODS]
     if not notes:
         return Group([Text("This report shows descriptive tables only.")])
-    return Group([_Raw("".join(f"<p>{n}</p>" for n in notes))])
+    return Group(
+        [_Raw('<div class="ucc-methods">' + "".join(f"<p>{n}</p>" for n in notes) + "</div>")]
+    )
