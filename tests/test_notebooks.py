@@ -15,13 +15,11 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
+from tests.conftest import DEMO_CITIES as CITIES
 from ucc_research.reports import analysis
-from ucc_research.reports.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[1]
-from tests.conftest import DEMO_CITIES as CITIES
 
 
 @pytest.fixture(scope="module")
