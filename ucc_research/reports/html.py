@@ -23,8 +23,13 @@ def _exporter() -> Any:
     # while they render, so threads (Dask workers) do not share one
     if not hasattr(_LOCAL, "exporter"):
         from nbconvert import HTMLExporter
+        from traitlets.config import Config
 
+        config = Config()  # cells tagged "lab-only" speak to the researcher, not the reviewer
+        config.TagRemovePreprocessor.enabled = True
+        config.TagRemovePreprocessor.remove_cell_tags = {"lab-only"}
         _LOCAL.exporter = HTMLExporter(
+            config=config,
             template_name="ucc_report",
             extra_template_basedirs=[str(_TEMPLATES)],
             exclude_input=True,
