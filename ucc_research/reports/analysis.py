@@ -72,7 +72,7 @@ LATEST_WINDOW = 12
 
 
 def latest_service_outcomes(panel: pd.DataFrame, window: int = LATEST_WINDOW) -> pd.DataFrame:
-    """Each city's services over their latest ``window`` periods: features and pooled outcomes.
+    """Each city's services over the city's latest ``window`` months: features, pooled outcomes.
 
     Digital share pools transactions (digital / all) over the window when the panel has the
     counts; satisfaction and completion are means of the monthly values; days to close is the
@@ -87,7 +87,7 @@ def latest_service_outcomes(panel: pd.DataFrame, window: int = LATEST_WINDOW) ->
     -------
     DataFrame with ``city_id``, ``service_id``, (``service_name``), ``period`` (the latest),
     ``first_period``, ``n_periods``, the features and outcomes present, one row per city x
-    service, sorted.
+    service with data in the window, sorted.
     """
     _require(panel, ["city_id", "service_id", "period"], "service_panel")
     extra = [c for c in ("service_name", "transactions_digital") if c in panel.columns]
@@ -95,7 +95,10 @@ def latest_service_outcomes(panel: pd.DataFrame, window: int = LATEST_WINDOW) ->
         c for c in FEATURES + OUTCOMES if c in panel.columns
     ]
     df = panel[keep].sort_values(["city_id", "service_id", "period"])
-    recent = df.groupby(["city_id", "service_id"], sort=True).tail(window)
+    # the window is the city's last `window` calendar months, so a sparse service is not pooled
+    # over years (its few recent requests are what the city's last year shows)
+    month = pd.Series(pd.PeriodIndex(df["period"], freq="M").asi8, index=df.index)
+    recent = df[month.groupby(df["city_id"]).transform("max") - month < window]
     g = recent.groupby(["city_id", "service_id"], sort=True)
     out = g.tail(1).set_index(["city_id", "service_id"])
     out["first_period"] = g["period"].first()

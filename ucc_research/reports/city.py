@@ -282,9 +282,17 @@ def key_findings(ctx: ReportContext) -> Findings:
                 hi=best["95% CI high (pp)"],
             )
         )
+    if len(s) < 4:  # no index or few sections: take-up over time and by service say most
+        tr = _attempt(ctx, "trend", _trend_numbers)
+        if isinstance(tr, dict):
+            s.append(_trend_sentence(ctx, tr))
+        sv = _attempt(ctx, "services", _service_numbers)
+        if isinstance(sv, dict):
+            s.append(_services_sentence(sv))
+    s = s[:4]
     s.append(Text("Main caveat: {c}", c=_caveat(ctx)))
     ctx.record("key_findings", [str(t) for t in s])
-    return Findings(s[:5] if len(s) <= 5 else [*s[:4], s[-1]], synthetic=ctx.study.synthetic)
+    return Findings(s, synthetic=ctx.study.synthetic)
 
 
 def _rank_words(pub: dict[str, Any]) -> str:
@@ -345,17 +353,25 @@ def _position_sentence(ctx: ReportContext, pos: dict[str, Any], lead: bool) -> T
 
 
 def _caveat(ctx: ReportContext) -> str:
+    """The one limitation a reader most needs, from the data's own facts."""
     if ctx.study.synthetic:
         return "the data are synthetic: they test the methods, not a real city."
     if ctx.study.unit_label == "country":
         return "the units are countries, not cities, so city-level differences are not visible."
-    tr = _attempt(ctx, "trend", _trend_numbers)
-    if isinstance(tr, NotApplicable):
-        return f"{str(tr).rstrip('.')}."
+    sv = _attempt(ctx, "services", _service_numbers)
+    if isinstance(sv, dict) and sv["withheld"] > sv["shown"]:
+        return (
+            f"{sv['withheld']} of {sv['n']} request types had fewer than {MIN_REQUESTS} "
+            "requests in the last 12 months, so their shares are withheld."
+        )
+    if "service_panel" in ctx.study.tables:
+        tr = _attempt(ctx, "trend", _trend_numbers)
+        if isinstance(tr, NotApplicable):
+            return f"{str(tr).rstrip('.')}."
     pos = _attempt(ctx, "position", _position)
     if isinstance(pos, dict) and "interval" in pos and pos["interval"][1] - pos["interval"][0] > 2:
         return "the rank moves with reasonable changes to the index's weights and methods."
-    return "indicators are self-reported by the cities and not audited."
+    return "the indicators are reported by the cities themselves, not independently audited."
 
 
 def published_score(ctx: ReportContext):
@@ -556,16 +572,7 @@ def trend(ctx: ReportContext):
     ax.set_ylabel("digital share (%)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
     change = 100 * (last["digital_share"] - first["digital_share"])
-    sentence = Text(
-        "Digital share went from {a}% ({pa}) to <strong>{b}%</strong> ({pb}), {c} pp over "
-        "{n} months.",
-        a=100 * first["digital_share"],
-        pa=first["period"],
-        b=100 * last["digital_share"],
-        pb=last["period"],
-        c=_signed(change),
-        n=len(me),
-    )
+    sentence = _trend_sentence(ctx, t)
     return Group(
         [
             sentence,
@@ -578,28 +585,91 @@ def trend(ctx: ReportContext):
     )
 
 
-def services(ctx: ReportContext):
-    """Each service's digital share (last 12 months) against the other cities offering it."""
-    try:
-        _need(ctx, "services")
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+def _service_numbers(ctx: ReportContext) -> dict[str, Any]:
+    _need(ctx, "services")
     latest = ctx.shared.table("services_latest")
     me = _mine(latest, ctx, "city_id")
     if me.empty:
-        return NotShown(f"{ctx.name(ctx.city)} reports no services")
+        raise NotApplicable(f"{ctx.name(ctx.city)} reports no services in its last 12 months")
     table = analysis.service_comparison(me, latest, min_n=MIN_REQUESTS, min_cities=MIN_COMPARISON)
+    shown = table.dropna(subset=["digital share %"])
+    return {
+        "table": table,
+        "n": len(table),
+        "shown": len(shown),
+        "withheld": len(table) - len(shown),
+    }
+
+
+def _services_sentence(sv: dict[str, Any]) -> Text:
+    shown = sv["table"].dropna(subset=["digital share %"]).sort_values("digital share %")
+    if shown.empty:
+        return Text(
+            "None of its {n} request types had {m} or more requests in the last 12 "
+            "months, so no service-level share is shown.",
+            n=sv["n"],
+            m=MIN_REQUESTS,
+        )
+    hi, lo = shown.iloc[-1], shown.iloc[0]
+    return Text(
+        "{k} of {n} services had enough requests ({m}+) in the last 12 months to show a digital "
+        "share: highest <strong>{hs}%</strong> ({hn}, n = {hc}), lowest {ls}% ({ln}, n = {lc}).",
+        k=sv["shown"],
+        n=sv["n"],
+        m=MIN_REQUESTS,
+        hs=hi["digital share %"],
+        hn=hi["service"],
+        hc=hi["transactions"],
+        ls=lo["digital share %"],
+        ln=lo["service"],
+        lc=lo["transactions"],
+    )
+
+
+def _trend_sentence(ctx: ReportContext, t: dict[str, Any]) -> Text:
+    me = t["me"]
+    first, last = me.iloc[0], me.iloc[-1]
+    return Text(
+        "Digital share went from {a}% ({pa}) to <strong>{b}%</strong> ({pb}), {c} pp over {n} "
+        "months with at least {m} transactions.",
+        a=100 * first["digital_share"],
+        pa=first["period"],
+        b=100 * last["digital_share"],
+        pb=last["period"],
+        c=_signed(100 * (last["digital_share"] - first["digital_share"])),
+        n=len(me),
+        m=MIN_REQUESTS,
+    )
+
+
+def services(ctx: ReportContext):
+    """Each service's digital share (last 12 months) against the other cities offering it."""
+    sv = _attempt(ctx, "services", _service_numbers)
+    if isinstance(sv, NotApplicable):
+        return NotShown(str(sv))
+    table = sv["table"]
     ctx.uses("services")
     ctx.record("services", table.to_dict(orient="records"))
     shown = table.dropna(subset=["digital share %"])
-    withheld = len(table) - len(shown)
+    if shown.empty:
+        return NotShown(
+            f"none of {ctx.name(ctx.city)}'s {sv['n']} services had {MIN_REQUESTS} or more "
+            "transactions in its last 12 months"
+        )
     note = (
-        f"n = {len(table)} services; digital share pools the last 12 months of transactions. "
-        f"{withheld} service(s) with fewer than {MIN_REQUESTS} transactions have their share "
-        f"withheld; bands need at least {MIN_COMPARISON} other cities."
+        f"{sv['shown']} of {sv['n']} services; digital share pools the last 12 months of "
+        f"transactions. {sv['withheld']} service(s) with fewer than {MIN_REQUESTS} transactions "
+        f"are left out (all are in the results file); bands need at least {MIN_COMPARISON} other "
+        "cities."
     )
+    if shown["months"].nunique() == 1:  # one window for all: say it once
+        note = note.replace("the last 12 months", f"the last 12 months ({shown['months'].iloc[0]})")
+        shown = shown.drop(columns=["months"])
+    if shown["others p25"].isna().all():  # nothing to compare with: no empty columns
+        shown = shown.drop(columns=["others p25", "others p75", "other cities"])
+        note += " No other city of the study has enough transactions in these services."
     parts: list[Any] = []
-    banded = shown.dropna(subset=["others p25"])
+    banded = shown.dropna(subset=["others p25"]) if "others p25" in shown else shown.iloc[0:0]
     if not banded.empty:
         banded = banded.sort_values("digital share %").tail(25)
         fig, ax = new_figure(7, 0.28 * len(banded) + 1.4)
@@ -630,10 +700,7 @@ def services(ctx: ReportContext):
                 f"middle half, {below} below.",
             )
         )
-    if table["months"].nunique() == 1:  # one window for all: say it once
-        note = note.replace("the last 12 months", f"the last 12 months ({table['months'].iloc[0]})")
-        table = table.drop(columns=["months"])
-    parts.append(ctx.table(table, f"{ctx.name(ctx.city)}: services", note=note))
+    parts.append(ctx.table(shown, f"{ctx.name(ctx.city)}: services", note=note))
     return Group(parts)
 
 
