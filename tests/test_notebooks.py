@@ -182,3 +182,33 @@ def test_notebooks_read_as_the_study():
             if cell.cell_type == "code":
                 assert len(cell.source.splitlines()) <= 6, (path.name, cell.source)
                 assert "Markdown(" not in cell.source and "HTML(" not in cell.source, path.name
+
+
+def test_a_template_run_on_its_own_computes_the_study_cache(run, tmp_path, monkeypatch):
+    """As in JupyterLab: no ``ucc run`` before, no shared_dir; the report is still complete."""
+    import papermill
+
+    from ucc_research.reports.notebook import ensure_kernel
+
+    summary, _ = run
+    study = Path(summary.out_dir).parents[1] / "demo.yml"
+    monkeypatch.setenv("UCC_OUTPUTS_DIR", str(tmp_path / "fresh"))
+    out = tmp_path / "city.ipynb"
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "city_report.ipynb"),
+        str(out),
+        parameters={"study": str(study), "city": CITIES[0]},
+        kernel_name=ensure_kernel(),
+        progress_bar=False,
+        cwd=str(ROOT / "notebooks"),  # where the lab runs it
+    )
+    assert (tmp_path / "fresh" / "demo" / "_shared" / "manifest.json").is_file()
+    res = json.loads((tmp_path / "fresh" / "demo" / "results" / f"{CITIES[0]}.json").read_text())
+    assert res["score"] == _results(summary, CITIES[0])["score"]  # the same numbers as ucc run
+    text = "".join(
+        str(o.get("data", {}).get("text/html", ""))
+        for c in nbformat.read(str(out), as_version=4).cells
+        for o in c.get("outputs", [])
+    )
+    assert "was not computed" not in text
+    assert text.count("Not shown") == 1 and "publishes no official scores" in text  # demo: none
