@@ -61,6 +61,15 @@ def render_index(study: Study, manifest: dict[str, Any]) -> str:
         f"sources: {e(', '.join(study.sources) or 'n/a')}. "
         f"{len(reports) - len(failed)} of {len(reports)} reports succeeded.</p>"
     )
+    analysis_failures = manifest.get("analysis_failures") or []
+    if analysis_failures:
+        parts.append("<h2 class='failed'>Failed study-level analyses</h2><ul>")
+        parts.extend(
+            f"<li class='failed'>{e(str(f.get('section')))}: <code>{e(str(f.get('error')))}</code>"
+            "</li>"
+            for f in analysis_failures
+        )
+        parts.append("</ul><p>No report was run: fix the analysis and run the study again.</p>")
     if failed:
         parts.append("<h2 class='failed'>Failed reports</h2><ul>")
         for r in failed:
