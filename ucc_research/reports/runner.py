@@ -612,6 +612,11 @@ def run_study(
         raise SpecError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
     if scheduler:
         check_scheduler(scheduler)
+    check_study(study)  # every reference, notebook, parameter and city: nothing has run yet
+    if only:
+        missing = [c for c in only if c not in set(study.unit_ids())]
+        if missing:
+            raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
     out_dir = Path(out) if out else config.outputs_dir() / study.name
     out_dir = writable_dir(out_dir.resolve())
     with output_lock(out_dir):
@@ -643,11 +648,6 @@ def _run_locked(
     index_mod,
     prepare_inputs,
 ) -> RunSummary:
-    check_study(study)  # every reference, notebook, parameter and city: nothing has run yet
-    if only:
-        missing = [c for c in only if c not in set(study.unit_ids())]
-        if missing:
-            raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
     prepare_inputs(study)
     data_fp = data_fingerprint(study)
     base = {

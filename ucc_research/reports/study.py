@@ -500,6 +500,14 @@ def _check_semantics(doc: dict[str, Any], problems: list[str]) -> None:
     name = doc.get("name")
     if isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name):
         problems.append(f"name: must be letters, digits, '-' or '_', got {_short(name)}")
+    for table, spec in (doc.get("inputs") or {}).items():
+        if isinstance(spec, dict) and isinstance(spec.get("encoding"), str):
+            import codecs
+
+            try:
+                codecs.lookup(spec["encoding"])
+            except LookupError:
+                problems.append(f"inputs.{table}.encoding: unknown encoding {spec['encoding']!r}")
     fw = doc.get("framework")
     if isinstance(fw, dict) and isinstance(fw.get("spec"), dict):
         from ucc_research.indicators import load_spec
@@ -760,6 +768,8 @@ def load_study(path: str | Path) -> Study:
     if not p.is_file():
         raise StudyError([f"study file not found: {p}"])
     doc = read_study_yaml(p)
+    if doc is None:
+        raise StudyError([f"{p}: the file is empty; a study needs at least its notebooks"])
     if not isinstance(doc, dict):
         raise StudyError([f"{p}: a study must be a mapping of keys, got {_type_name(doc)}"])
     problems: list[str] = []
@@ -908,8 +918,9 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
     uses_panel = bool(impact) or panel_table in study.tables
     if impact.get("panel"):
         if need_table(panel_table, "impact.panel.table") is not None:
-            for k in ("unit", "time", "service", "adoption", "origin", "groups", "features"):
-                need_columns(panel_table, panel[k], f"impact.panel.{k}")
+            for k in impact["panel"]:  # the columns named; defaults may be absent (not used)
+                if k != "table":
+                    need_columns(panel_table, panel[k], f"impact.panel.{k}")
     if uses_panel and panel_table in study.tables:
         need_columns(panel_table, impact.get("outcomes"), "impact.outcomes")
 
@@ -1028,7 +1039,8 @@ def _doc_rows(keys: Mapping[str, Key], prefix: str, rows: list[str]) -> None:
         if key.refers:
             limits.append(f"checked against: {key.refers}")
         default = "" if key.default is None else f"`{key.default}`"
-        rows.append(f"| `{path}` | {kind} | {default} | {key.doc} {'; '.join(limits)} |")
+        cells = [f"`{path}`", kind, default, f"{key.doc} {'; '.join(limits)}".strip()]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         if key.keys is not None:
             _doc_rows(key.keys, f"{path}.", rows)
         elif key.each is not None and key.each.keys is not None:
