@@ -314,7 +314,8 @@ def test_an_analysis_raising_out_of_prepare_shared_fails_the_run(project, monkey
     from ucc_research.reports import shared
 
     def prepare_shared(study, shared_dir, *, data_fp, force=False):
-        for name, func in {"services": lambda s: {}, "transfer": _boom}.items():
+        # the frame local `name` is what the runner reads, as in the real prepare_shared
+        for name, func in {"services": lambda s: {}, "transfer": _boom}.items():  # noqa: B007
             func(study)
         raise AssertionError("not reached")
 
