@@ -93,6 +93,48 @@ _METHODS = {
 }
 
 
+#: COINr's function names for methods, accepted in a spec and translated to ours.
+METHOD_ALIASES: dict[str, dict[str, str]] = {
+    "impute": {
+        "i_mean": "mean",
+        "i_median": "median",
+        "i_mean_grp": "group_mean",
+        "i_median_grp": "group_median",
+    },
+    "normalise": {
+        "n_minmax": "minmax",
+        "n_zscore": "zscore",
+        "n_rank": "rank",
+        "n_prank": "percentile",
+        "n_borda": "borda",
+        "n_goalposts": "goalposts",
+        "n_dist2targ": "dist_to_target",
+        "n_dist2max": "dist_to_max",
+        "n_dist2ref": "dist_to_ref",
+        "n_fracmax": "fracmax",
+    },
+    "aggregate": {
+        "a_amean": "arith_mean",
+        "a_gmean": "geom_mean",
+        "a_hmean": "harm_mean",
+        "a_genmean": "gen_mean",
+        "a_copeland": "copeland",
+    },
+}
+
+
+def _alias(step: str, method: Any) -> Any:
+    """Our name for a COINr method name (``n_minmax`` -> ``minmax``); other values unchanged."""
+    aliases = METHOD_ALIASES.get(step, {})
+    if isinstance(method, str):
+        return aliases.get(method, method)
+    if isinstance(method, Mapping):
+        return {k: _alias(step, v) for k, v in method.items()}
+    if isinstance(method, (list, tuple)):
+        return [_alias(step, v) for v in method]
+    return method
+
+
 def _plain(obj: Any) -> Any:
     """JSON-friendly copy: tuples -> lists, numpy scalars -> Python, keys -> str."""
     if isinstance(obj, Mapping):
@@ -125,6 +167,8 @@ def _step_spec(step: str, value: Any) -> dict[str, Any]:
     value = dict(value)
     if step == "aggregate" and "f_ag" in value:  # COINr's own name
         value["method"] = value.pop("f_ag")
+    if "method" in value:
+        value["method"] = _alias(step, value["method"])
     extra = set(value) - _ALLOWED[step]
     if extra:
         raise SpecError(
@@ -164,6 +208,8 @@ def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, A
     ----------
     spec : None, path or mapping
         Keys among ``screen, denominate, impute, treat, normalise, weight, aggregate``.
+        COINr's method names (``n_minmax``, ``a_amean``, ``i_mean_grp``, ...; see
+        :data:`METHOD_ALIASES`) are accepted and recorded under our names.
 
     Returns
     -------
@@ -174,6 +220,8 @@ def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, A
     --------
     >>> load_spec({"treat": {"method": "winsorise"}})["treat"]["winmax"]
     5
+    >>> load_spec({"normalise": "n_zscore", "aggregate": "a_gmean"})["normalise"]["method"]
+    'zscore'
     """
     if spec is None:
         spec = {}

@@ -53,12 +53,9 @@ def _read(study: Study, table: str) -> tuple[pd.DataFrame, dict, str]:
 
 
 def input_columns(study: Study, table: str) -> list[str]:
-    """Columns one input will have (its file's header, plus the columns filled in for it)."""
-    from ucc_research.cleaning.readers import LINE
-
-    df, _, _ = _read(study, table)
-    cols = [c for c in df.columns if c != LINE]
-    return cols + [c for c in _filled(study, table, cols) if c not in cols]
+    """Columns one input will have once read and validated (nothing is written)."""
+    kept, _, _ = read_input(study, table)
+    return list(kept.columns)
 
 
 def _filled(study: Study, table: str, present: list[str]) -> dict[str, Any]:
@@ -95,8 +92,15 @@ def _plain_table(df: pd.DataFrame, decimal: str, thousands: str | None) -> pd.Da
     return pd.DataFrame(out, index=df.index)
 
 
-def prepare_input(study: Study, table: str) -> dict[str, Any]:
-    """Read, validate and write one of the study's inputs; return its quality record.
+def read_input(study: Study, table: str) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Read and validate one of the study's inputs in memory; write nothing.
+
+    Returns
+    -------
+    kept : the rows that pass the kind's schema, typed.
+    quarantine : one record per problem of the rows left out (file, line, column, reason).
+    record : ``{file, kind, rows_in, rows_kept, rows_quarantined, problems, reasons,
+        detected, key}`` (the entry of ``quality.json``).
 
     Raises
     ------
@@ -123,11 +127,8 @@ def prepare_input(study: Study, table: str) -> dict[str, Any]:
             df, kind, file=shown, source=source, decimal=decimal, thousands=thousands
         )
         quarantine = concat_quarantine([quarantine, problems])
-    out = study.inputs_dir
-    io.write_parquet(out / f"{table}.parquet", kept)
-    io.write_parquet(out / "quarantine" / f"{table}.parquet", quarantine)
     reasons = quarantine["reason"].str.replace(r"; first on line \d+", "", regex=True)
-    return {
+    record = {
         "file": shown,
         "kind": kind,
         "rows_in": int(detected["n_rows"]),
@@ -140,6 +141,24 @@ def prepare_input(study: Study, table: str) -> dict[str, Any]:
         },
         "key": _key(study, table),
     }
+    return kept, quarantine, record
+
+
+def prepare_input(study: Study, table: str) -> dict[str, Any]:
+    """Read, validate and write one of the study's inputs; return its quality record.
+
+    Writes ``<table>.parquet`` (the kept rows) and ``quarantine/<table>.parquet`` under
+    :attr:`Study.inputs_dir`.
+
+    Raises
+    ------
+    DataFileError
+        The file cannot be read as a table, or lacks a column its kind requires.
+    """
+    kept, quarantine, record = read_input(study, table)
+    io.write_parquet(study.inputs_dir / "quarantine" / f"{table}.parquet", quarantine)
+    io.write_parquet(study.inputs_dir / f"{table}.parquet", kept)
+    return record
 
 
 def prepare_inputs(study: Study, *, force: bool = False) -> dict[str, dict[str, Any]]:
@@ -206,4 +225,4 @@ def format_quality(records: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["format_quality", "input_columns", "prepare_input", "prepare_inputs"]
+__all__ = ["format_quality", "input_columns", "prepare_input", "prepare_inputs", "read_input"]

@@ -611,13 +611,7 @@ class Study:
             )
         conditions = self.filters.get(table, {})
         cols = None if columns is None else sorted(set(columns) | set(conditions))
-        df = pd.read_parquet(path, columns=cols)
-        for column, wanted in conditions.items():
-            if column not in df.columns:
-                raise SpecError(f"study {self.name!r}: filter column {column!r} not in {table}")
-            wanted = wanted if isinstance(wanted, list) else [wanted]
-            df = df[df[column].isin(wanted)]
-        df = df.reset_index(drop=True)
+        df = _filtered(pd.read_parquet(path, columns=cols), conditions, self.name, table)
         return df if columns is None else df[columns]
 
     def notebook_path(self, notebook: str) -> Path:
@@ -725,6 +719,16 @@ class Study:
         return self.units.get("label", "city")
 
 
+def _filtered(df: pd.DataFrame, conditions: dict[str, Any], study: str, table: str) -> pd.DataFrame:
+    """The rows of ``df`` whose columns hold the wanted value(s) (a study's ``filters``)."""
+    for column, wanted in conditions.items():
+        if column not in df.columns:
+            raise SpecError(f"study {study!r}: filter column {column!r} not in {table}")
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        df = df[df[column].isin(wanted)]
+    return df.reset_index(drop=True)
+
+
 def _as_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -815,6 +819,7 @@ class _Columns:
         self.study = study
         self._cache: dict[str, list[str] | None] = {}
         self.missing: dict[str, str] = {}
+        self.frames: dict[str, pd.DataFrame] = {}  # the study's own inputs, read in memory
 
     def __call__(self, table: str) -> list[str] | None:
         if table not in self._cache:
@@ -824,13 +829,14 @@ class _Columns:
     def _read(self, table: str) -> list[str] | None:
         study = self.study
         if table in study.inputs:
-            from ucc_research.reports.inputs import input_columns
+            from ucc_research.reports.inputs import read_input
 
             try:
-                return input_columns(study, table)
+                self.frames[table] = read_input(study, table)[0]
             except UccError as exc:
                 self.missing[table] = str(exc)
                 return None
+            return list(self.frames[table].columns)
         path = study.table_path(table)
         if not path.is_file():
             self.missing[table] = f"not found at {path}; run `ucc prepare` first"
@@ -911,7 +917,7 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
         impute = spec.get("impute") if isinstance(spec.get("impute"), dict) else {}
         need_columns(fw["data"], impute.get("group"), "framework.spec.impute.group")
         if data_cols is not None and meta_ok and not columns.missing:
-            problems.extend(_check_framework_data(study))
+            problems.extend(_check_framework_data(study, columns.frames))
 
     panel = study.panel
     panel_table = panel["table"]
@@ -935,10 +941,11 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
     if notebooks:
         problems.extend(_check_notebooks(study))
 
+    n_units = None
     if study.cities != "all" or study.per_city:
         if study.units.get("table") and not problems:
             try:
-                study.unit_ids()
+                n_units = len(_unit_ids(study, columns.frames))
             except SpecError as exc:
                 problems.append(f"cities: {str(exc).split(': ', 1)[-1]}")
 
@@ -948,8 +955,8 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
         f"{len(study.tables)} tables ({', '.join(study.tables) or 'none'})",
         f"{len(study.cross_city)} cross-city and {len(study.per_city)} per-city notebooks",
     ]
-    if study.per_city:
-        summary.append(f"{len(study.unit_ids())} {study.unit_label} reports")
+    if study.per_city and n_units is not None:
+        summary.append(f"{n_units} {study.unit_label} reports")
     if fw:
         summary.append(f"framework on {fw['data']} / {fw['meta']}")
     if study.inputs:
@@ -957,7 +964,25 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
     return summary
 
 
-def _check_framework_data(study: Study) -> list[str]:
+def _unit_ids(study: Study, frames: dict[str, pd.DataFrame]) -> list[str]:
+    """:meth:`Study.unit_ids`, reading the study's own inputs from memory (not yet written)."""
+    table = study.units.get("table")
+    if table not in frames:
+        return study.unit_ids()
+    df = _filtered(frames[table], study.filters.get(table, {}), study.name, table)
+    known = sorted(df[study.units["column"]].dropna().astype(str).unique())
+    if study.cities == "all":
+        return known
+    unknown = [c for c in study.cities if c not in set(known)]
+    if unknown:
+        raise SpecError(
+            f"study {study.name!r}: cities {unknown} are not in {table}.{study.units['column']}"
+            f"{_did_you_mean(unknown[0], known)}"
+        )
+    return list(study.cities)
+
+
+def _check_framework_data(study: Study, frames: dict[str, pd.DataFrame]) -> list[str]:
     """iData/iMeta through the indicators package's own checks, and ``uncertainty.vary``."""
     from types import SimpleNamespace
 
@@ -965,13 +990,18 @@ def _check_framework_data(study: Study) -> list[str]:
     from ucc_research.indicators.meta import validate_data, validate_meta
     from ucc_research.indicators.uncertainty import parse_vary
 
+    def table(name: str) -> pd.DataFrame:
+        if name in frames:
+            return _filtered(frames[name], study.filters.get(name, {}), study.name, name)
+        return study.read_table(name)
+
     fw = study.framework
     try:
-        meta = validate_meta(study.read_table(fw["meta"]))
+        meta = validate_meta(table(fw["meta"]))
     except SpecError as exc:
         return [f"framework.meta: {exc}"]
     try:
-        validate_data(study.read_table(fw["data"]), meta)
+        validate_data(table(fw["data"]), meta)
     except SpecError as exc:
         return [f"framework.data: {exc}"]
     vary = (fw.get("uncertainty") or {}).get("vary")
