@@ -442,3 +442,22 @@ def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
         proc.wait()
     gone, alive = psutil.wait_procs(family, timeout=15)
     assert not alive, [p.cmdline()[:3] for p in alive]
+
+
+def test_run_writes_the_study_tables_as_csv_and_one_workbook(project, monkeypatch):
+    from ucc_research.reports import shared
+
+    table = pd.DataFrame({"city_id": ["Київ", "A"], "score": [1.5, 2.25]})
+
+    def scores(study):
+        return {"toy_scores": table, "toy_info": {"n": 2}}
+
+    monkeypatch.setattr(shared, "COMPONENTS", {"scores": scores})
+    summary = run_study(project(units=["A"]), jobs=1, progress=False)
+    assert summary.ok
+    folder = summary.out_dir / "tables"
+    assert sorted(p.name for p in folder.iterdir()) == ["toy.xlsx", "toy_scores.csv"]
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "toy_scores.csv"), table)
+    pd.testing.assert_frame_equal(
+        pd.read_excel(folder / "toy.xlsx", sheet_name="toy_scores"), table
+    )

@@ -664,8 +664,10 @@ def rank_intervals(
     Returns
     -------
     pandas.DataFrame
-        ``uCode`` (+ ``Time`` for a panel, ranks within each year), ``nominal_rank``,
-        ``median_rank``, ``q05``, ``q95``, ``mean_rank``, sorted by (year and) nominal rank;
+        ``uCode``, ``uName`` (+ ``Time`` for a panel, ranks within each year),
+        ``nominal_rank`` (an integer), ``median_rank``, ``q05``, ``q95``, ``mean_rank`` (R's
+        type-7 quantiles and means: they may fall between ranks), sorted by (year and) nominal
+        rank;
         ``attrs`` holds ``n_runs``, ``n_failed``, ``seed`` and ``target``.
     """
     res = uncertainty_analysis(coin, vary, n, seed=seed, target=target)
@@ -674,6 +676,9 @@ def rank_intervals(
     )
     out = res.rank_stats.sort_values(keys, kind="stable")
     out = out.reset_index(drop=True)
+    out["nominal_rank"] = out["nominal_rank"].astype("Int64")
+    names = coin.unit_names().groupby(level="uCode").first()
+    out.insert(out.columns.get_loc("uCode") + 1, "uName", names.reindex(out["uCode"]).to_numpy())
     out.attrs.update(n_runs=n, n_failed=len(res.failed), seed=seed, target=res.target)
     return out
 
