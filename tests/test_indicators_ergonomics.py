@@ -185,3 +185,31 @@ def test_make_lab_starts_at_the_project_root():
     line = next(x for x in out.splitlines() if "jupyter lab" in x)
     assert f'--notebook-dir="{root}"' in line
     assert ("--allow-root" in line) == (os.geteuid() == 0)
+
+
+@pytest.mark.parametrize("n", [1_000_000_000, 0, -3, 2.5, True])
+def test_absurd_run_counts_are_refused_before_any_work(coin, n):
+    from ucc_research.indicators import sensitivity_analysis, uncertainty_analysis
+
+    for func in (uncertainty_analysis, sensitivity_analysis):
+        with pytest.raises(SpecError, match=r"must be (between 1 and 100,000|a positive integer)"):
+            func(coin, n=n)
+
+
+def test_index_build_refuses_an_absurd_uncertainty_count_with_one_line(tmp_path, capsys):
+    from ucc_research import cli
+
+    idata = tmp_path / "idata.csv"
+    imeta = tmp_path / "imeta.csv"
+    pd.DataFrame({"uCode": ["A", "B"], "x": [1.0, 2], "y": [3.0, 1]}).to_csv(idata, index=False)
+    pd.DataFrame({"iCode": ["x", "y", "I"], "Level": [1, 1, 2], "Parent": ["I", "I", None]}).to_csv(
+        imeta, index=False
+    )
+    argv = ["index", "build", "--data", str(idata), "--meta", str(imeta), "--out"]
+    argv += [str(tmp_path / "out"), "--uncertainty", "1000000000"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "ucc index build: error: the number of runs n must be between 1 and 100,000, "
+        "got 1,000,000,000"
+    ]

@@ -58,6 +58,7 @@ from ucc_research.indicators._vectorised import VECTORISED_METHODS, Hierarchy, b
 from ucc_research.indicators.aggregate import level_methods
 from ucc_research.indicators.coin import load_spec
 from ucc_research.indicators.sensitivity import (
+    check_runs,
     mean_abs_rank_shift,
     rank_desc,
     rank_stats,
@@ -576,6 +577,7 @@ def uncertainty_analysis(
     >>> res.rank_stats.columns.tolist()
     ['uCode', 'nominal_rank', 'median_rank', 'q05', 'q95', 'mean_rank']
     """
+    n = check_runs(n, "the number of runs n")  # before any work: an absurd n fails at once
     inputs = parse_vary(vary, coin)
     d = sum(i.n_cols for i in inputs)
     sample = sobol_unit_sample(n, d, seed)
@@ -616,6 +618,7 @@ def sensitivity_analysis(
         ``sensitivity`` holds the indices; ``rank_stats`` are over the ``2N`` runs of ``A`` and
         ``B``.
     """
+    n = check_runs(n, "the number of base samples n")
     inputs = parse_vary(vary, coin)
     if len(inputs) < 2:
         raise SpecError("sensitivity analysis needs at least two uncertain inputs in vary")
