@@ -500,6 +500,13 @@ def _check_semantics(doc: dict[str, Any], problems: list[str]) -> None:
     name = doc.get("name")
     if isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", name):
         problems.append(f"name: must be letters, digits, '-' or '_', got {_short(name)}")
+    safe = re.compile(r"[A-Za-z0-9_-]{1,100}")
+    for table in doc.get("tables") or []:
+        if not safe.fullmatch(str(table)):
+            problems.append(f"tables: {_short(table)} must be letters, digits, '-' or '_'")
+    for table in doc.get("inputs") or {}:
+        if not safe.fullmatch(str(table)):
+            problems.append(f"inputs: the name {_short(table)} must be letters, digits, '-' or '_'")
     for table, spec in (doc.get("inputs") or {}).items():
         if isinstance(spec, dict) and isinstance(spec.get("encoding"), str):
             import codecs
