@@ -554,6 +554,8 @@ def export_tables(out_dir: Path, study: Study, shared_info: dict[str, Any]) -> l
         if f.endswith(".parquet")
     ]
     frames = {n: pd.read_parquet(out_dir / "_shared" / f"{n}.parquet") for n in sorted(names)}
+    if not frames:  # a study whose analyses produced no table: no empty workbook
+        return []
     return write_tables(out_dir / "tables", frames, study.name)
 
 

@@ -372,10 +372,13 @@ def read_study_yaml(path: str | Path) -> Any:
         One line naming the file and, where known, the line.
     """
     p = Path(path)
-    size = p.stat().st_size
-    if size > MAX_STUDY_BYTES:
-        raise StudyError([f"{p}: {size:,} bytes; a study file is at most {MAX_STUDY_BYTES:,}"])
-    raw = p.read_bytes()
+    try:
+        size = p.stat().st_size
+        if size > MAX_STUDY_BYTES:
+            raise StudyError([f"{p}: {size:,} bytes; a study file is at most {MAX_STUDY_BYTES:,}"])
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise StudyError([f"{p}: cannot be read: {exc.strerror or exc}"]) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
