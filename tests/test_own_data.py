@@ -111,3 +111,19 @@ def test_a_missing_or_unreadable_input_is_one_clear_line(example):
         check_study(load_study(missing))
     with pytest.raises(DataFileError, match="file not found"):
         inputs_mod.prepare_inputs(load_study(missing))
+
+
+def test_the_example_runs_to_rendered_reports(example):
+    """CSV to HTML: the inputs prepared by the run itself, one city and the cross-city report."""
+    from ucc_research.reports.runner import run_study
+
+    summary = run_study(example, jobs=1, only=["SE-MMX"], progress=False)
+    assert summary.ok, [r.get("error") for r in summary.failed]
+    assert {r["key"] for r in summary.records.values()} == {
+        "study:index_robustness",
+        "city:SE-MMX:city_report",
+    }
+    page = (summary.out_dir / "SE-MMX.html").read_text("utf-8")
+    assert "Malmö" in page and "SYNTHETIC" in page
+    ranks = pd.read_csv(summary.out_dir / "tables" / "index_ranks.csv", encoding="utf-8-sig")
+    assert len(ranks) == 15 and sorted(ranks["Index"]) == list(range(1, 16))

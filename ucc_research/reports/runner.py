@@ -42,7 +42,13 @@ from typing import Any
 from ucc_research import __version__, config, io
 from ucc_research.errors import AnalysisError, SpecError, StudyError, UccError
 from ucc_research.reports import notebook as nbmod
-from ucc_research.reports.study import DEFAULT_REPORT_TIMEOUT, Study, check_study, load_study
+from ucc_research.reports.study import (
+    DEFAULT_REPORT_TIMEOUT,
+    Study,
+    check_study,
+    current_unit_ids,
+    load_study,
+)
 
 #: Parameters the runner fills in itself when a notebook declares them.
 PLUMBING = ("study", "city", "shared_dir", "results_path")
@@ -616,7 +622,7 @@ def run_study(
         check_scheduler(scheduler)
     check_study(study)  # every reference, notebook, parameter and city: nothing has run yet
     if only:
-        missing = [c for c in only if c not in set(study.unit_ids())]
+        missing = [c for c in only if c not in set(current_unit_ids(study))]
         if missing:
             raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
     out_dir = Path(out) if out else config.outputs_dir() / study.name

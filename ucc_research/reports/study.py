@@ -992,6 +992,17 @@ def _unit_ids(study: Study, frames: dict[str, pd.DataFrame]) -> list[str]:
     return list(study.cities)
 
 
+def current_unit_ids(study: Study) -> list[str]:
+    """:meth:`Study.unit_ids`, with the study's own units input read from its file (so it is
+    right before ``prepare_inputs`` has written it, and never stale)."""
+    table = study.units.get("table")
+    if table in study.inputs:
+        from ucc_research.reports.inputs import read_input
+
+        return _unit_ids(study, {table: read_input(study, table)[0]})
+    return study.unit_ids()
+
+
 def _check_framework_data(study: Study, frames: dict[str, pd.DataFrame]) -> list[str]:
     """iData/iMeta through the indicators package's own checks, and ``uncertainty.vary``."""
     from types import SimpleNamespace
