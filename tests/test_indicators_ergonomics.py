@@ -129,9 +129,14 @@ def test_export_writes_csvs_and_one_workbook(coin, tmp_path):
     assert sheet["Index"].tolist() == coin.ranks["Index"].astype(int).tolist()
     assert sheet["uName"].tolist() == coin.ranks["uName"].tolist()
     again = coin.export(tmp_path / "again", name="town_index")
-    for p in again:
-        if p.suffix == ".csv":
-            assert p.read_bytes() == (tmp_path / "out" / p.name).read_bytes(), p.name
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "out" / "town_index.xlsx") as book:  # no time of writing
+        assert {i.date_time for i in book.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = book.read("docProps/core.xml").decode()
+        assert core.count("2000-01-01T00:00:00Z") == 2  # created and modified
+    for p in again:  # the same coin gives the same bytes, the workbook included
+        assert p.read_bytes() == (tmp_path / "out" / p.name).read_bytes(), p.name
 
 
 def test_bar_plot_shows_sorted_scores_names_and_rank_intervals(coin):

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zipfile
 from collections.abc import Mapping
+from io import BytesIO
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +19,7 @@ from ucc_research import io
 #: Rows an Excel sheet holds (the header takes one).
 EXCEL_MAX_ROWS = 1_048_575
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 def _sheet_names(names: list[str]) -> dict[str, str]:
@@ -50,7 +53,7 @@ def write_workbook(path: str | Path, frames: Mapping[str, pd.DataFrame]) -> Path
 
     A table longer than an Excel sheet is not cut: its sheet is left out and the ``notes``
     sheet says so (its CSV holds every row). Document properties carry a fixed date so that
-    the workbook's content does not depend on when it was written.
+    the same tables give the same bytes whenever they are written.
 
     Returns
     -------
@@ -58,23 +61,38 @@ def write_workbook(path: str | Path, frames: Mapping[str, pd.DataFrame]) -> Path
     """
     sheets = _sheet_names(list(frames))
     notes = []
-    with io.atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
-            for name, df in frames.items():
-                if len(df) > EXCEL_MAX_ROWS:
-                    notes.append(
-                        f"{name}: {len(df):,} rows, more than an Excel sheet holds; see {name}.csv"
-                    )
-                    continue
-                _excel_ready(df).to_excel(writer, sheet_name=sheets[name], index=False)
-            if notes or not frames:
-                pd.DataFrame({"note": notes or ["no tables"]}).to_excel(
-                    writer, sheet_name="notes", index=False
+    buffer = BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for name, df in frames.items():
+            if len(df) > EXCEL_MAX_ROWS:
+                notes.append(
+                    f"{name}: {len(df):,} rows, more than an Excel sheet holds; see {name}.csv"
                 )
-            fixed = dt.datetime(2000, 1, 1)
-            writer.book.properties.created = fixed
-            writer.book.properties.modified = fixed
+                continue
+            _excel_ready(df).to_excel(writer, sheet_name=sheets[name], index=False)
+        if notes or not frames:
+            pd.DataFrame({"note": notes or ["no tables"]}).to_excel(
+                writer, sheet_name="notes", index=False
+            )
+        fixed = dt.datetime(2000, 1, 1)
+        writer.book.properties.created = fixed
+        writer.book.properties.modified = fixed
+    with io.atomic_path(path) as tmp:
+        _fixed_zip(buffer.getvalue(), tmp)
     return Path(path)
+
+
+def _fixed_zip(data: bytes, target: Path) -> None:
+    """Copy a zip (an .xlsx) with every member's date fixed, so equal tables give equal bytes."""
+    with zipfile.ZipFile(BytesIO(data)) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            member = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            member.compress_type = zipfile.ZIP_DEFLATED
+            member.external_attr = info.external_attr
+            content = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the time of saving
+                content = _MODIFIED.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", content)
+            dst.writestr(member, content)
 
 
 def write_tables(
