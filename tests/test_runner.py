@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from ucc_research import cli
-from ucc_research.errors import SpecError
+from ucc_research.errors import AnalysisError, SpecError
 from ucc_research.reports import notebook as nbmod
 from ucc_research.reports.index import render_index
 from ucc_research.reports.runner import run_study
@@ -326,6 +326,28 @@ def test_an_analysis_raising_out_of_prepare_shared_fails_the_run(project, monkey
     assert summary.analysis_failures[0]["section"] == "transfer"
     assert summary.analysis_failures[0]["error"] == "ValueError: kaput in the index"
     assert "_boom" in summary.analysis_failures[0]["traceback"]
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (SpecError("impute group 'Group_Size' not in iData"), "SpecError: impute group"),
+        (AnalysisError("toy", "index", "KeyError: 'x'"), "KeyError: 'x'"),
+    ],
+)
+def test_any_error_of_an_analysis_fails_the_run_with_its_section(
+    project, monkeypatch, capsys, error, shown
+):
+    from ucc_research.reports import shared
+
+    def prepare_shared(study, shared_dir, *, data_fp, force=False):
+        for name in ("index",):  # noqa: B007 - the runner reads this frame's `name`
+            raise error
+
+    monkeypatch.setattr(shared, "prepare_shared", prepare_shared)
+    assert cli.main(["run", str(project(units=["A"])), "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert f"toy: FAILED study-level analysis 'index': {shown}" in out
 
 
 def test_a_report_past_its_time_limit_is_failed_and_the_run_goes_on(project, tmp_path):

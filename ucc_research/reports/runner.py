@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ucc_research import __version__, config, io
-from ucc_research.errors import AnalysisError, SpecError, StudyError, UccError
+from ucc_research.errors import AnalysisError, SpecError, StudyError
 from ucc_research.reports import notebook as nbmod
 from ucc_research.reports.study import (
     DEFAULT_REPORT_TIMEOUT,
@@ -522,18 +522,14 @@ def _prepare_shared(study: Study, out_dir: Path, data_fp: str, force: bool):
 
     try:
         info = shared.prepare_shared(study, out_dir / "_shared", data_fp=data_fp, force=force)
-    except UccError as exc:
-        if not isinstance(exc, AnalysisError):
-            raise  # a problem with the study or its data: exit 2 with the message
-        return None, [{"section": exc.section, "error": exc.reason, "traceback": None}]
     except Exception as exc:  # the run fails: recorded, printed and shown, never hidden
-        return None, [
-            {
-                "section": _failed_section(exc),
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(),
-            }
-        ]
+        # the study was checked whole before, so even a SpecError here is an analysis failing
+        # on its data (a misspelt impute group, say), not a study to refuse
+        if isinstance(exc, AnalysisError):
+            failure = {"section": exc.section, "error": exc.reason}
+        else:
+            failure = {"section": _failed_section(exc), "error": f"{type(exc).__name__}: {exc}"}
+        return None, [{**failure, "traceback": traceback.format_exc()}]
     failures = [
         {"section": name, "error": c.get("reason", ""), "traceback": None}
         for name, c in info.get("components", {}).items()
