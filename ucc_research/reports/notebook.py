@@ -20,6 +20,11 @@ from typing import Any
 
 from ucc_research.errors import SpecError
 
+
+class ReportTimeout(Exception):
+    """A report that ran longer than its time limit (the study's ``report_timeout``)."""
+
+
 #: Kernel the reports run on; :func:`ensure_kernel` registers it for the running interpreter.
 KERNEL_NAME = "ucc_research"
 
@@ -176,10 +181,6 @@ def _error_banner(nb: Any, exc: BaseException) -> None:
     nb.cells.insert(0, cell)
 
 
-class ReportTimeout(Exception):
-    """A report that ran longer than its time limit (the study's ``report_timeout``)."""
-
-
 _LOCAL = threading.local()
 
 
@@ -247,7 +248,11 @@ def execute(
         )
     except Exception as exc:  # a failing report must not stop the batch
         error = exc
-        if deadline is not None and time.monotonic() >= deadline - 0.5:
+        from nbclient.exceptions import CellTimeoutError
+
+        if deadline is not None and (
+            isinstance(exc, CellTimeoutError) or time.monotonic() >= deadline
+        ):
             error = ReportTimeout(
                 f"the report ran longer than its limit of {timeout:g} s (study setting "
                 f"report_timeout) and was stopped"
