@@ -42,7 +42,9 @@ def test_the_example_files_are_what_a_european_spreadsheet_writes():
 
 def test_own_files_are_read_validated_quarantined_and_written(example, capsys):
     assert cli.main(["study", "check", str(example)]) == 0
-    assert "15 city reports" in capsys.readouterr().out
+    checked = capsys.readouterr().out
+    assert "15 city reports" in checked
+    assert "own input own_idata (iData, data/indicators.csv): 17 rows, 15 kept, 2 to be " in checked
     assert cli.main(["study", "prepare", str(example)]) == 0
     printed = capsys.readouterr().out
     assert "own_idata (iData, data/indicators.csv; encoding 'cp1252', separator ';', " in printed

@@ -830,6 +830,7 @@ class _Columns:
         self._cache: dict[str, list[str] | None] = {}
         self.missing: dict[str, str] = {}
         self.frames: dict[str, pd.DataFrame] = {}  # the study's own inputs, read in memory
+        self.quality: dict[str, dict[str, Any]] = {}  # and what reading them kept
 
     def __call__(self, table: str) -> list[str] | None:
         if table not in self._cache:
@@ -842,7 +843,7 @@ class _Columns:
             from ucc_research.reports.inputs import read_input
 
             try:
-                self.frames[table] = read_input(study, table)[0]
+                self.frames[table], _, self.quality[table] = read_input(study, table)
             except UccError as exc:
                 self.missing[table] = str(exc)
                 return None
@@ -969,8 +970,11 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
         summary.append(f"{n_units} {study.unit_label} reports")
     if fw:
         summary.append(f"framework on {fw['data']} / {fw['meta']}")
-    if study.inputs:
-        summary.append(f"own inputs: {', '.join(study.inputs)}")
+    for table, q in columns.quality.items():
+        summary.append(
+            f"own input {table} ({q['kind']}, {q['file']}): {q['rows_in']} rows, "
+            f"{q['rows_kept']} kept, {q['rows_quarantined']} to be quarantined"
+        )
     return summary
 
 
