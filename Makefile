@@ -42,7 +42,9 @@ format: venv
 lab: venv
 	@# the same kernel spec the report runner uses, in the venv (a --user copy would shadow it)
 	$(PY) -c "from ucc_research.reports.notebook import ensure_kernel; print('kernel:', ensure_kernel())"
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	@# from the project root, so studies/, data/ and outputs/ can be browsed beside notebooks/;
+	@# --allow-root only when run as root (containers), where Jupyter refuses to start without it
+	$(VENV)/bin/jupyter lab --notebook-dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root)
 
 bench: venv
 	$(PY) -m pip install --quiet -e ".[bench]"

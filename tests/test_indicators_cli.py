@@ -40,7 +40,8 @@ def test_index_build_writes_coinr_results(tmp_path, capsys):
     )
     assert code == 0
     scores = pd.read_csv(out / "scores.csv").set_index("uCode")
-    assert scores.columns[0] == "LPI" and scores.columns[-1] == "Index" and len(scores) == 51
+    assert list(scores.columns[:2]) == ["uName", "LPI"] and scores.columns[-1] == "Index"
+    assert len(scores) == 51 and scores.loc["CHE", "uName"] == "Switzerland"
     assert scores.loc["CHE", "Index"] == pytest.approx(68.3837, abs=1e-4)
     ranks = pd.read_csv(out / "ranks.csv").set_index("uCode")
     assert ranks.loc["CHE", "Index"] == 1 and ranks.loc["NLD", "Index"] == 2

@@ -39,7 +39,7 @@ def _meta(changes=None):
 
 def test_valid_inputs_build():
     coin = build(_data(), _meta())
-    assert list(coin.scores.columns) == ["uCode", "i1", "i2", "i3", "P1", "P2", "Index"]
+    assert list(coin.scores.columns) == ["uCode", "uName", "i1", "i2", "i3", "P1", "P2", "Index"]
 
 
 def test_indicator_in_imeta_but_not_in_idata():

@@ -131,9 +131,11 @@ def test_permuting_units_permutes_results(values, seed, holes):
     perm = rng.permutation(len(data))
     a = build(data, meta, spec)
     b = build(data.iloc[perm].reset_index(drop=True), meta, spec)
-    sa, sb = a.scores.set_index("uCode"), b.scores.set_index("uCode").loc[a.scores["uCode"]]
+    sa = a.scores.set_index(["uCode", "uName"])
+    sb = b.scores.set_index(["uCode", "uName"]).loc[sa.index]
     np.testing.assert_allclose(
         sa.to_numpy(float), sb.to_numpy(float), rtol=1e-12, atol=1e-9, equal_nan=True
     )
-    ra, rb = a.ranks.set_index("uCode"), b.ranks.set_index("uCode").loc[a.ranks["uCode"]]
+    ra = a.ranks.set_index(["uCode", "uName"])
+    rb = b.ranks.set_index(["uCode", "uName"]).loc[ra.index]
     np.testing.assert_array_equal(ra.to_numpy(float), rb.to_numpy(float))

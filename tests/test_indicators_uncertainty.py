@@ -152,7 +152,15 @@ def test_rank_intervals_is_seeded_sorted_and_consistent(coin):
     c = rank_intervals(coin, 32, 8)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
-    assert list(a.columns) == ["uCode", "nominal_rank", "median_rank", "q05", "q95", "mean_rank"]
+    assert list(a.columns) == [
+        "uCode",
+        "uName",
+        "nominal_rank",
+        "median_rank",
+        "q05",
+        "q95",
+        "mean_rank",
+    ]
     assert a["nominal_rank"].is_monotonic_increasing
     assert ((a["q05"] <= a["median_rank"]) & (a["median_rank"] <= a["q95"])).all()
     assert a.attrs["n_runs"] == 32 and a.attrs["target"] == "Index"

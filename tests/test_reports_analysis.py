@@ -81,13 +81,13 @@ def test_trend_pools_transactions(data):
 def test_study_validation(tmp_path):
     p = tmp_path / "s.yml"
     p.write_text(yaml.safe_dump({"name": "s", "notebook": {"per_city": ["x"]}}))
-    with pytest.raises(SpecError, match=r"unknown study keys \['notebook'\]"):
+    with pytest.raises(SpecError, match=r"notebook: unknown key \(did you mean 'notebooks'\?\)"):
         load_study(p)
     p.write_text(yaml.safe_dump({"name": "../x"}))
-    with pytest.raises(SpecError, match="name must be"):
+    with pytest.raises(SpecError, match="name: must be letters"):
         load_study(p)
     p.write_text(yaml.safe_dump({"name": "s", "filters": {"t": "demo"}}))
-    with pytest.raises(SpecError, match="filters must map"):
+    with pytest.raises(SpecError, match=r"filters\.t: must be a mapping"):
         load_study(p)
     with pytest.raises(SpecError, match="study file not found"):
         load_study(tmp_path / "missing.yml")

@@ -74,7 +74,7 @@ def project(tmp_path, monkeypatch):
     monkeypatch.setenv("UCC_OUTPUTS_DIR", str(tmp_path / "outputs"))
     monkeypatch.chdir(tmp_path)
 
-    def make(units=UNITS, parameters=None):
+    def make(units=UNITS, parameters=None, **extra):
         pd.DataFrame({"city_id": units}).to_parquet(processed / "units.parquet")
         nb = _toy_notebook(tmp_path / "toy.ipynb")
         doc = {
@@ -85,6 +85,7 @@ def project(tmp_path, monkeypatch):
             "units": {"table": "units", "column": "city_id"},
             "notebooks": {"per_city": [str(nb)]},
             "parameters": {"toy": {"marker": str(tmp_path / "slow.marker"), **(parameters or {})}},
+            **extra,
         }
         path = tmp_path / "toy.yml"
         path.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -289,3 +290,200 @@ def test_index_escapes_every_field(project):
     page = render_index(study, manifest)
     assert "<img" not in page
     assert "1.23" in page and "SYNTHETIC" in page
+
+
+# --- issue 10 item 2 and issue 15 items 3-5: failures are loud, runs are safe ------------------
+
+
+def _boom(study):
+    raise ValueError("kaput in the index")
+
+
+def test_a_study_level_analysis_that_raises_fails_the_run(project, monkeypatch, capsys):
+    from ucc_research.reports import shared
+
+    study = project(units=["A"])
+    monkeypatch.setattr(shared, "COMPONENTS", {**shared.COMPONENTS, "index": _boom})
+    assert cli.main(["run", str(study), "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "toy: FAILED study-level analysis 'index': ValueError: kaput in the index" in out
+    run_dir = Path(study).parent / "outputs" / "toy"
+    manifest = json.loads((run_dir / "run.json").read_text("utf-8"))
+    assert manifest["analysis_failures"][0]["section"] == "index"
+    assert "kaput in the index" in manifest["analysis_failures"][0]["error"]
+    assert manifest["reports"] == {}  # no report was built on a failed analysis
+    page = (run_dir / "index.html").read_text("utf-8")
+    assert "Failed study-level analyses" in page and "kaput in the index" in page
+    assert not (run_dir / "A.html").exists()
+
+
+def test_a_spec_error_inside_an_analysis_fails_the_run_with_its_section(
+    project, monkeypatch, capsys
+):
+    """A misspelt impute group raises SpecError inside the index analysis: exit 1, named."""
+    from ucc_research.reports import shared
+
+    def index(study):
+        raise SpecError("impute group 'Group_Size' not in iData")
+
+    monkeypatch.setattr(shared, "COMPONENTS", {**shared.COMPONENTS, "index": index})
+    study = project(units=["A"])
+    summary = run_study(study, jobs=1, progress=False)
+    assert not summary.ok
+    assert summary.analysis_failures[0]["section"] == "index"
+    assert summary.analysis_failures[0]["error"] == (
+        "SpecError: impute group 'Group_Size' not in iData"
+    )
+    assert (
+        "def index" in summary.analysis_failures[0]["traceback"]
+        or "index" in (summary.analysis_failures[0]["traceback"])
+    )
+    assert cli.main(["run", str(study), "--jobs", "1", "--force"]) == 1
+    assert "FAILED study-level analysis 'index': SpecError: impute group" in capsys.readouterr().out
+
+
+def test_a_bug_outside_the_analyses_is_not_turned_into_a_report_line(project, monkeypatch):
+    """Only an analysis failing is recorded as such; anything else propagates with its traceback."""
+    from ucc_research.reports import shared
+
+    def prepare_shared(study, shared_dir, *, data_fp, force=False):
+        raise RuntimeError("a bug in the runner's own plumbing")
+
+    monkeypatch.setattr(shared, "prepare_shared", prepare_shared)
+    with pytest.raises(RuntimeError, match="plumbing"):
+        run_study(project(units=["A"]), jobs=1, progress=False)
+
+
+def test_a_report_past_its_time_limit_is_failed_and_the_run_goes_on(project, tmp_path):
+    study = project(units=["A", "SLOW", "Z"], report_timeout=4)
+    (tmp_path / "slow.marker").touch()
+    t0 = time.monotonic()
+    summary = run_study(study, jobs=1, progress=False)
+    assert time.monotonic() - t0 < 50  # the slow cell sleeps 60 s
+    status = {r["unit"]: r["status"] for r in summary.records.values()}
+    assert status == {"A": "ok", "SLOW": "failed", "Z": "ok"}
+    slow = next(r for r in summary.records.values() if r["unit"] == "SLOW")
+    assert slow["error"].startswith("ReportTimeout: the report ran longer than its limit of 4 s")
+    assert (summary.out_dir / "failed" / "SLOW.html").is_file()
+
+
+def test_a_second_run_of_the_same_folder_is_refused_and_touches_nothing(project, capsys):
+    from ucc_research.reports.runner import output_lock
+
+    study = project(units=["A"])
+    out = Path(study).parent / "outputs" / "toy"
+    out.mkdir(parents=True)
+    staging = out / ".staging"
+    staging.mkdir()
+    (staging / "A.inflight.ipynb").write_text("{}")  # the first run's file being written
+    with output_lock(out):
+        assert cli.main(["run", str(study), "--jobs", "1"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is in use by another `ucc run` (pid " in err[0]
+    assert (staging / "A.inflight.ipynb").exists()
+    assert not (out / "run.json").exists()
+    assert run_study(study, jobs=1, progress=False).ok  # the lock is released afterwards
+
+
+@pytest.mark.parametrize("content", ["[]", "garbage{", '{"reports": []}', '{"reports": {"k": 1}}'])
+def test_a_broken_run_json_does_not_break_later_runs(project, content):
+    study = project(units=["A"])
+    out = Path(study).parent / "outputs" / "toy"
+    out.mkdir(parents=True)
+    (out / "run.json").write_text(content, encoding="utf-8")
+    summary = run_study(study, jobs=1, progress=False)
+    assert summary.ok and [r["reused"] for r in summary.records.values()] == [False]
+    assert json.loads((out / "run.json").read_text("utf-8"))["reports"].keys() == {"city:A:toy"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--out", "{file}"], "exists and is not a folder"),
+        (["--out", "/proc/ucc-out"], "is not writable"),
+        (["--jobs", "0"], "--jobs must be between 1 and 1024, got 0"),
+        (["--jobs", "1000000000"], "--jobs must be between 1 and 1024"),
+        (
+            ["--scheduler", "tcp://127.0.0.1:1"],
+            "cannot reach the Dask scheduler at tcp://127.0.0.1:1",
+        ),
+        (["--scheduler", "no-port"], "must look like tcp://HOST:PORT"),
+        (["--only", "NOWHERE"], "--only names unknown cities ['NOWHERE']"),
+    ],
+)
+def test_impossible_run_arguments_are_refused_with_one_line(
+    project, tmp_path, capsys, argv, message
+):
+    study = project(units=["A"])
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    argv = [a.format(file=a_file) for a in argv]
+    assert cli.main(["run", str(study), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--out", "{file}"], "exists and is not a folder"),
+        (["--out", "/proc/ucc-demo"], "is not writable"),
+        (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1"),
+    ],
+)
+def test_impossible_demo_arguments_are_refused_with_one_line(tmp_path, capsys, argv, message):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert cli.main(["demo", *[a.format(file=a_file) for a in argv]]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
+    import psutil
+
+    study = project(units=["SLOW", "A", "SLOW2"])
+    (tmp_path / "slow.marker").touch()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    out = tmp_path / "outputs" / "toy"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # SLOW is running in a worker
+            if list((out / ".staging").glob("SLOW.*")) and (out / "A.html").exists():
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the run did not reach the slow report")
+        family = psutil.Process(proc.pid).children(recursive=True)
+        assert len(family) >= 2  # pool workers and at least one kernel
+    finally:
+        proc.kill()  # SIGKILL of the parent alone: no clean-up code of it runs
+        proc.wait()
+    gone, alive = psutil.wait_procs(family, timeout=15)
+    assert not alive, [p.cmdline()[:3] for p in alive]
+
+
+def test_run_writes_the_study_tables_as_csv_and_one_workbook(project, monkeypatch):
+    from ucc_research.reports import shared
+
+    table = pd.DataFrame({"city_id": ["Київ", "A"], "score": [1.5, 2.25]})
+
+    def scores(study):
+        return {"toy_scores": table, "toy_info": {"n": 2}}
+
+    monkeypatch.setattr(shared, "COMPONENTS", {"scores": scores})
+    summary = run_study(project(units=["A"]), jobs=1, progress=False)
+    assert summary.ok
+    folder = summary.out_dir / "tables"
+    assert sorted(p.name for p in folder.iterdir()) == ["toy.xlsx", "toy_scores.csv"]
+    pd.testing.assert_frame_equal(pd.read_csv(folder / "toy_scores.csv"), table)
+    pd.testing.assert_frame_equal(
+        pd.read_excel(folder / "toy.xlsx", sheet_name="toy_scores"), table
+    )

@@ -12,3 +12,19 @@ the HTML reports.
 """
 
 __version__ = "0.1.0"
+
+_SUBPACKAGES = ("cleaning", "indicators", "impact", "reports")
+
+
+def __getattr__(name: str):
+    """``ucc_research.indicators`` and the other subpackages, imported on first access."""
+    if name in _SUBPACKAGES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Tab completion offers the subpackages before they are imported."""
+    return sorted(set(globals()) | set(_SUBPACKAGES))

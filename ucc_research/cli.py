@@ -24,6 +24,9 @@ _HANDLERS = {
     "demo": "ucc_research.demo:cli_demo",
     "index build": "ucc_research.indicators.cli:cli_build",
     "run": "ucc_research.reports.runner:cli_run",
+    "study check": "ucc_research.reports.runner:cli_study_check",
+    "study prepare": "ucc_research.reports.runner:cli_study_prepare",
+    "study schema": "ucc_research.reports.runner:cli_study_schema",
 }
 
 
@@ -84,7 +87,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-run reports whose inputs are unchanged")
     p.add_argument("--out", help="output folder (default: outputs/<study>)")
     p.set_defaults(handler="run")
+
+    p = sub.add_parser("study", help="check a study file, or read its own input files")
+    study_sub = p.add_subparsers(dest="study_command", required=True)
+    s = study_sub.add_parser(
+        "check", help="check a study file (keys, data, notebooks, cities); runs nothing"
+    )
+    s.add_argument("study", help="study YAML file (studies/<name>.yml)")
+    s.set_defaults(handler="study check")
+    s = study_sub.add_parser(
+        "prepare", help="read, validate and write the study's own input files (inputs:)"
+    )
+    s.add_argument("study", help="study YAML file (studies/<name>.yml)")
+    s.add_argument("--force", action="store_true", help="read inputs even when unchanged")
+    s.set_defaults(handler="study prepare")
+    s = study_sub.add_parser("schema", help="print the study schema (docs/study_schema.md)")
+    s.set_defaults(handler="study schema")
     return parser
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Refuse impossible arguments of run and demo before anything runs (exit 2, one line)."""
+    from ucc_research.errors import SpecError
+    from ucc_research.reports.runner import MAX_JOBS, writable_dir
+
+    if args.handler == "run":
+        if args.jobs is not None and not 1 <= args.jobs <= MAX_JOBS:
+            raise SpecError(f"--jobs must be between 1 and {MAX_JOBS}, got {args.jobs}")
+        if args.out:
+            writable_dir(args.out, "--out")
+    if args.handler == "demo":
+        if not 0 <= args.seed < 2**32:
+            raise SpecError(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
+        if args.out:
+            writable_dir(args.out, "--out")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     module_name, func_name = _HANDLERS[args.handler].split(":")
     try:
         configure_arrow_pool()  # faster fresh allocations than pyarrow's default; see there
+        _check_args(args)
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
     except UccError as exc:

@@ -35,3 +35,30 @@ class DataFileError(UccError):
 
 class SpecError(UccError):
     """An invalid argument, specification or metadata (names the offending code and problem)."""
+
+
+class StudyError(SpecError):
+    """A study file with problems: every problem is one line naming the file and the key.
+
+    ``problems`` holds the lines; the message is those lines joined by newlines.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class AnalysisError(UccError):
+    """A study-level analysis (a section computed once per study) raised: the run fails.
+
+    Attributes
+    ----------
+    study, section : which study and which analysis.
+    reason : ``"ExceptionType: message"`` of the original error.
+    """
+
+    def __init__(self, study: str, section: str, reason: str) -> None:
+        self.study = study
+        self.section = section
+        self.reason = reason
+        super().__init__(f"study {study!r}: the {section} analysis failed: {reason}")

@@ -46,8 +46,9 @@ _LAZY = {
         "uncertainty",
     ),
     "preset": "presets",
+    **dict.fromkeys(("plot_bar", "plot_framework", "plot_uncertainty"), "plots"),
     # submodules (``indicators.coherence.coherence`` is the function of that name)
-    **dict.fromkeys(("presets", "coherence", "uncertainty", "sensitivity"), None),
+    **dict.fromkeys(("presets", "coherence", "uncertainty", "sensitivity", "plots"), None),
 }
 
 
@@ -58,6 +59,11 @@ def __getattr__(name: str) -> Any:
     if module is None:  # a submodule (``indicators.coherence.coherence`` is the function)
         return importlib.import_module(f"{__name__}.{name}")
     return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    """Tab completion offers the lazy exports too (``indicators.rank_<TAB>``)."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

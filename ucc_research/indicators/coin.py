@@ -93,6 +93,48 @@ _METHODS = {
 }
 
 
+#: COINr's function names for methods, accepted in a spec and translated to ours.
+METHOD_ALIASES: dict[str, dict[str, str]] = {
+    "impute": {
+        "i_mean": "mean",
+        "i_median": "median",
+        "i_mean_grp": "group_mean",
+        "i_median_grp": "group_median",
+    },
+    "normalise": {
+        "n_minmax": "minmax",
+        "n_zscore": "zscore",
+        "n_rank": "rank",
+        "n_prank": "percentile",
+        "n_borda": "borda",
+        "n_goalposts": "goalposts",
+        "n_dist2targ": "dist_to_target",
+        "n_dist2max": "dist_to_max",
+        "n_dist2ref": "dist_to_ref",
+        "n_fracmax": "fracmax",
+    },
+    "aggregate": {
+        "a_amean": "arith_mean",
+        "a_gmean": "geom_mean",
+        "a_hmean": "harm_mean",
+        "a_genmean": "gen_mean",
+        "a_copeland": "copeland",
+    },
+}
+
+
+def _alias(step: str, method: Any) -> Any:
+    """Our name for a COINr method name (``n_minmax`` -> ``minmax``); other values unchanged."""
+    aliases = METHOD_ALIASES.get(step, {})
+    if isinstance(method, str):
+        return aliases.get(method, method)
+    if isinstance(method, Mapping):
+        return {k: _alias(step, v) for k, v in method.items()}
+    if isinstance(method, (list, tuple)):
+        return [_alias(step, v) for v in method]
+    return method
+
+
 def _plain(obj: Any) -> Any:
     """JSON-friendly copy: tuples -> lists, numpy scalars -> Python, keys -> str."""
     if isinstance(obj, Mapping):
@@ -125,6 +167,8 @@ def _step_spec(step: str, value: Any) -> dict[str, Any]:
     value = dict(value)
     if step == "aggregate" and "f_ag" in value:  # COINr's own name
         value["method"] = value.pop("f_ag")
+    if "method" in value:
+        value["method"] = _alias(step, value["method"])
     extra = set(value) - _ALLOWED[step]
     if extra:
         raise SpecError(
@@ -164,6 +208,8 @@ def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, A
     ----------
     spec : None, path or mapping
         Keys among ``screen, denominate, impute, treat, normalise, weight, aggregate``.
+        COINr's method names (``n_minmax``, ``a_amean``, ``i_mean_grp``, ...; see
+        :data:`METHOD_ALIASES`) are accepted and recorded under our names.
 
     Returns
     -------
@@ -174,6 +220,8 @@ def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, A
     --------
     >>> load_spec({"treat": {"method": "winsorise"}})["treat"]["winmax"]
     5
+    >>> load_spec({"normalise": "n_zscore", "aggregate": "a_gmean"})["normalise"]["method"]
+    'zscore'
     """
     if spec is None:
         spec = {}
@@ -211,12 +259,13 @@ def _snap(x: np.ndarray) -> np.ndarray:
 def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """Rank every column, 1 = highest; ties share the lower rank (R ``rank(-x, ties = "min")``).
 
-    Ranks are within each ``Time`` when the index has a ``Time`` level; NaN stays NaN.
+    Ranks are within each ``Time`` when the index has a ``Time`` level. They are integers
+    (pandas ``Int64``); a missing score has a missing rank (``<NA>``).
 
     Examples
     --------
-    >>> rank_scores(pd.DataFrame({"I": [50.0, 70.0, 50.0]}))["I"].tolist()
-    [2.0, 1.0, 2.0]
+    >>> rank_scores(pd.DataFrame({"I": [50.0, 70.0, 50.0, None]}))["I"].tolist()
+    [2, 1, 2, <NA>]
     """
     snapped = pd.DataFrame(
         _snap(scores.to_numpy(dtype=float)), index=scores.index, columns=scores.columns
@@ -225,7 +274,7 @@ def rank_scores(scores: pd.DataFrame) -> pd.DataFrame:
         r = snapped.groupby(level="Time").rank(method="min", ascending=False)
     else:
         r = snapped.rank(method="min", ascending=False)
-    return r.astype(float)
+    return r.astype("Int64")
 
 
 class Coin:
@@ -279,18 +328,33 @@ class Coin:
     def panel(self) -> bool:
         return "Time" in self.stages["raw"].index.names
 
+    def unit_names(self) -> pd.Series:
+        """Each unit's name (iData ``uName``; the code where it has none), by ``uCode``."""
+        index = self.stages["aggregated"].index
+        codes = pd.Series(index.get_level_values("uCode").astype(str), index=index)
+        if "uName" not in self.units.columns:
+            return codes
+        names = self.units["uName"].reindex(index)
+        return names.where(names.notna(), codes).astype(str)
+
+    def _with_names(self, table: pd.DataFrame) -> pd.DataFrame:
+        out = table.reset_index()
+        out.insert(table.index.nlevels, "uName", self.unit_names().to_numpy())
+        return out
+
     @property
     def scores(self) -> pd.DataFrame:
-        """uCode (+Time) then every indicator's and aggregate's final score."""
+        """uCode (+Time), uName, then every indicator's and aggregate's final score."""
         if self._scores is None:
-            self._scores = self.stages["aggregated"].reset_index()
+            self._scores = self._with_names(self.stages["aggregated"])
         return self._scores
 
     @property
     def ranks(self) -> pd.DataFrame:
-        """Same shape as :attr:`scores`: ranks, 1 = best, ties share the lower rank (COINr)."""
+        """Same shape as :attr:`scores`: integer ranks, 1 = best, ties share the lower rank
+        (COINr); a unit without a score has a missing rank."""
         if self._ranks is None:
-            self._ranks = rank_scores(self.stages["aggregated"]).reset_index()
+            self._ranks = self._with_names(rank_scores(self.stages["aggregated"]))
         return self._ranks
 
     def unit_availability(self, stage: str = "raw") -> pd.DataFrame:
@@ -334,7 +398,7 @@ class Coin:
         keys = list(agg.index.names)
         long = agg[codes].stack(future_stack=True).rename("score").reset_index()
         long.columns = [*keys, "iCode", "score"]
-        long["rank"] = ranks[codes].stack(future_stack=True).to_numpy()
+        long["rank"] = ranks[codes].stack(future_stack=True).array
         rows = pd.MultiIndex.from_frame(long[keys]) if len(keys) > 1 else pd.Index(long["uCode"])
         if "uName" in self.units.columns:
             long.insert(len(keys), "uName", self.units["uName"].reindex(rows).to_numpy())
@@ -346,8 +410,10 @@ class Coin:
             long["group"] = g.reindex(rows).to_numpy()
             by = ["group", "iCode"] + (["Time"] if self.panel else [])
             snapped = long.assign(score=_snap(long["score"].to_numpy(dtype=float)))
-            long["group_rank"] = snapped.groupby(by, dropna=False)["score"].rank(
-                method="min", ascending=False
+            long["group_rank"] = (
+                snapped.groupby(by, dropna=False)["score"]
+                .rank(method="min", ascending=False)
+                .astype("Int64")
             )
             long["group_n"] = long.groupby(by, dropna=False)["score"].transform("count")
         return long
@@ -394,6 +460,56 @@ class Coin:
         weak = ind.sort_values([rank_col, "score"], ascending=[False, True]).index[:n]
         out.loc[[c for c in weak if out.at[c, "category"] == ""], "category"] = "weakness"
         return out.reset_index()
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every result as a named table: what :meth:`export` writes."""
+        out = {
+            "scores": self.scores,
+            "ranks": self.ranks,
+            "results": self.results(),
+            "meta": self.meta.reset_index(),
+            "weights": self.effective_weights.rename("effective_weight")
+            .rename_axis("iCode")
+            .reset_index(),
+        }
+        for stage in STAGES:
+            out[f"stage_{stage}"] = self._with_names(self.stages[stage])
+        return out
+
+    def export(self, path: str | Path, name: str = "coin") -> list[Path]:
+        """Write every table as CSV and all of them in one Excel workbook (COINr ``export_to_excel``).
+
+        Parameters
+        ----------
+        path : str or Path
+            Folder to write into (created if needed).
+        name : str
+            File name of the workbook (``<name>.xlsx``).
+
+        Returns
+        -------
+        list of Path
+            ``scores.csv``, ``ranks.csv``, ``results.csv`` (long), ``meta.csv``,
+            ``weights.csv``, ``stage_<stage>.csv`` for each stage, ``<name>.xlsx`` (one sheet
+            per table) and ``log.json`` (the spec as run).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> idata = pd.DataFrame({"uCode": ["A", "B"], "x": [1.0, 2], "y": [3.0, 1]})
+        >>> imeta = pd.DataFrame({"iCode": ["x", "y", "I"], "Level": [1, 1, 2],
+        ...                       "Parent": ["I", "I", None]})
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     [p.name for p in build(idata, imeta).export(tmp)][:3]
+        ['scores.csv', 'ranks.csv', 'results.csv']
+        """
+        from ucc_research import io
+        from ucc_research.indicators.export import write_tables
+
+        folder = Path(path)
+        written = write_tables(folder, self.tables(), name)
+        written.append(io.write_json(folder / "log.json", self.spec))
+        return written
 
     def rebuild(self, **changes: Any) -> Coin:
         """Replay the build with changed settings, e.g. ``rebuild(normalise={"method": "zscore"})``.
@@ -457,10 +573,10 @@ def build(
     >>> imeta = pd.DataFrame({"iCode": ["x", "y", "I"], "Level": [1, 1, 2],
     ...                       "Parent": ["I", "I", None], "Direction": [1, -1, 1]})
     >>> build(idata, imeta).scores  # y has Direction -1: its highest value scores 0
-      uCode      x      y     I
-    0     A    0.0    0.0   0.0
-    1     B   50.0  100.0  75.0
-    2     C  100.0   50.0  75.0
+      uCode uName      x      y     I
+    0     A     A    0.0    0.0   0.0
+    1     B     B   50.0  100.0  75.0
+    2     C     C  100.0   50.0  75.0
     """
     meta = validate_meta(imeta)
     values, units = validate_data(idata, meta)

@@ -44,14 +44,27 @@ __all__ = [
 ]
 
 
+#: Most replications an analysis runs: far beyond where rank intervals settle, and a bound on
+#: memory (the sample and the scores grow with it).
+MAX_RUNS = 100_000
+
+
+def check_runs(n: object, what: str = "n") -> int:
+    """``n`` as an int in ``1..MAX_RUNS``, else a :class:`SpecError` naming ``what``."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer, float)) or int(n) != n:
+        raise SpecError(f"{what} must be a positive integer, got {n!r}")
+    if not 1 <= n <= MAX_RUNS:
+        raise SpecError(f"{what} must be between 1 and {MAX_RUNS:,}, got {int(n):,}")
+    return int(n)
+
+
 def sobol_unit_sample(n: int, d: int, seed: int | None) -> np.ndarray:
     """``n`` points of a scrambled Sobol' sequence in ``[0, 1)^d``, seeded.
 
     A power of two for ``n`` keeps the sequence's balance properties; other ``n`` are allowed (the
     first ``n`` points are used) because users choose ``n`` for their run budget.
     """
-    if int(n) != n or n < 1:
-        raise SpecError(f"the number of sample points must be a positive integer, got {n!r}")
+    check_runs(n, "the number of sample points")
     if int(d) != d or d < 1:
         raise SpecError(f"the sample dimension must be a positive integer, got {d!r}")
     sampler = qmc.Sobol(int(d), scramble=True, rng=seed)

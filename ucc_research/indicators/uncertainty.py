@@ -58,6 +58,7 @@ from ucc_research.indicators._vectorised import VECTORISED_METHODS, Hierarchy, b
 from ucc_research.indicators.aggregate import level_methods
 from ucc_research.indicators.coin import load_spec
 from ucc_research.indicators.sensitivity import (
+    check_runs,
     mean_abs_rank_shift,
     rank_desc,
     rank_stats,
@@ -576,6 +577,7 @@ def uncertainty_analysis(
     >>> res.rank_stats.columns.tolist()
     ['uCode', 'nominal_rank', 'median_rank', 'q05', 'q95', 'mean_rank']
     """
+    n = check_runs(n, "the number of runs n")  # before any work: an absurd n fails at once
     inputs = parse_vary(vary, coin)
     d = sum(i.n_cols for i in inputs)
     sample = sobol_unit_sample(n, d, seed)
@@ -616,6 +618,7 @@ def sensitivity_analysis(
         ``sensitivity`` holds the indices; ``rank_stats`` are over the ``2N`` runs of ``A`` and
         ``B``.
     """
+    n = check_runs(n, "the number of base samples n")
     inputs = parse_vary(vary, coin)
     if len(inputs) < 2:
         raise SpecError("sensitivity analysis needs at least two uncertain inputs in vary")
@@ -664,8 +667,10 @@ def rank_intervals(
     Returns
     -------
     pandas.DataFrame
-        ``uCode`` (+ ``Time`` for a panel, ranks within each year), ``nominal_rank``,
-        ``median_rank``, ``q05``, ``q95``, ``mean_rank``, sorted by (year and) nominal rank;
+        ``uCode``, ``uName`` (+ ``Time`` for a panel, ranks within each year),
+        ``nominal_rank`` (an integer), ``median_rank``, ``q05``, ``q95``, ``mean_rank`` (R's
+        type-7 quantiles and means: they may fall between ranks), sorted by (year and) nominal
+        rank;
         ``attrs`` holds ``n_runs``, ``n_failed``, ``seed`` and ``target``.
     """
     res = uncertainty_analysis(coin, vary, n, seed=seed, target=target)
@@ -674,6 +679,9 @@ def rank_intervals(
     )
     out = res.rank_stats.sort_values(keys, kind="stable")
     out = out.reset_index(drop=True)
+    out["nominal_rank"] = out["nominal_rank"].astype("Int64")
+    names = coin.unit_names().groupby(level="uCode").first()
+    out.insert(out.columns.get_loc("uCode") + 1, "uName", names.reindex(out["uCode"]).to_numpy())
     out.attrs.update(n_runs=n, n_failed=len(res.failed), seed=seed, target=res.target)
     return out
 

@@ -123,13 +123,15 @@ def render_index(study: Study, manifest: dict[str, Any]) -> str:
 
 def _failures(manifest: dict[str, Any], failed: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
-    study_failure = manifest.get("study_failure")
-    if isinstance(study_failure, dict):
-        out.append(
-            "<h2 class='failed'>The study-level analysis failed</h2>"
-            f"<p class='failed'>{esc(study_failure.get('section', ''))}: "
-            f"<code>{esc(study_failure.get('reason', ''))}</code></p>"
+    analysis_failures = [f for f in manifest.get("analysis_failures") or [] if isinstance(f, dict)]
+    if analysis_failures:
+        out.append("<h2 class='failed'>Failed study-level analyses</h2><ul>")
+        out.extend(
+            f"<li class='failed'>{esc(str(f.get('section')))}: "
+            f"<code>{esc(str(f.get('error')))}</code></li>"
+            for f in analysis_failures
         )
+        out.append("</ul><p>No report was run: fix the analysis and run the study again.</p>")
     if failed:
         out.append("<h2 class='failed'>Failed reports</h2><ul>")
         for r in failed:

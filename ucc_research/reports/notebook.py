@@ -11,12 +11,18 @@ import difflib
 import hashlib
 import html
 import json
+import math
 import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 from ucc_research.errors import SpecError
+
+
+class ReportTimeout(Exception):
+    """A report that ran longer than its time limit (the study's ``report_timeout``)."""
+
 
 #: Kernel the reports run on; :func:`ensure_kernel` registers it for the running interpreter.
 KERNEL_NAME = "ucc_research"
@@ -189,16 +195,31 @@ def execute(
     kernel_name: str = KERNEL_NAME,
     cwd: str | Path | None = None,
     title: str = "report",
+    timeout: float | None = None,
 ) -> tuple[Any, BaseException | None]:
     """Execute ``notebook`` with ``parameters`` into ``output``; never raises for a cell error.
 
     Returns the executed notebook (with the error shown at its top when a cell failed) and the
     exception, or None. ``output`` is written by papermill while it runs, so pass a temporary
     path and rename it when satisfied.
+
+    ``timeout`` bounds the whole report in seconds: each cell may use what the cells before it
+    left of the budget; when it runs out the cell is stopped and the error is a
+    :class:`ReportTimeout`.
     """
+    import time
+
     import nbformat
     import papermill
 
+    engine_kwargs: dict[str, Any] = {}
+    deadline = None
+    if timeout is not None:
+        if not timeout > 0:
+            raise SpecError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        deadline = time.monotonic() + timeout
+        # nbclient asks for each cell's limit just before running it: the budget left
+        engine_kwargs["timeout_func"] = lambda cell: max(1, math.ceil(deadline - time.monotonic()))
     error: BaseException | None = None
     try:
         papermill.execute_notebook(
@@ -208,9 +229,19 @@ def execute(
             kernel_name=kernel_name,
             progress_bar=False,
             cwd=str(cwd) if cwd else None,
+            **engine_kwargs,
         )
     except Exception as exc:  # a failing report must not stop the batch
         error = exc
+        from nbclient.exceptions import CellTimeoutError
+
+        if deadline is not None and (
+            isinstance(exc, CellTimeoutError) or time.monotonic() >= deadline
+        ):
+            error = ReportTimeout(
+                f"the report ran longer than its limit of {timeout:g} s (study setting "
+                f"report_timeout) and was stopped"
+            )
     if Path(output).is_file():
         nb = nbformat.read(str(output), as_version=4)
     else:  # papermill failed before writing anything (e.g. the kernel did not start)

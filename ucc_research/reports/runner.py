@@ -7,34 +7,55 @@ For a study ``S`` the runner writes into ``outputs/S/`` (or ``--out``)::
     results/<stem>.json        full-precision results recorded by the notebook
     failed/<stem>.ipynb|.html  a failed report, its error shown at the top
     index.html                 every report with its headline numbers and links
+    tables/                    the study-level tables as CSV, and all of them in one workbook
     run.json                   parameters, fingerprints, timings and status per report
 
 Reports run in parallel on a local process pool (``--jobs``) or on an existing Dask cluster
 (``--scheduler`` / ``$UCC_DASK_SCHEDULER``). Every file is written under a temporary name and
 renamed, so a killed run leaves only complete reports; re-running skips reports whose notebook,
 parameters and inputs are unchanged (their fingerprint), so the next run completes what is missing.
+
+Safety: the study is checked whole (:func:`~ucc_research.reports.study.check_study`) before
+anything runs; a run holds a lock on its output folder (a second run of the same folder is
+refused with one line); the pool's workers stop when the run's process dies, even by
+``kill -9``; every report has a time limit (the study's ``report_timeout``), after which it is
+recorded as failed and the run goes on; a study-level analysis that raises fails the run
+(exit status 1, the section and the reason printed, recorded and shown in ``index.html``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import socket
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ucc_research import __version__, config, io
-from ucc_research.errors import SpecError
+from ucc_research.errors import AnalysisError, SpecError, StudyError
 from ucc_research.reports import notebook as nbmod
-from ucc_research.reports.study import Study, load_study
+from ucc_research.reports.study import (
+    DEFAULT_REPORT_TIMEOUT,
+    Study,
+    check_study,
+    current_unit_ids,
+    load_study,
+)
 
 #: Parameters the runner fills in itself when a notebook declares them.
 PLUMBING = ("study", "city", "shared_dir", "results_path")
+#: Most reports run at once (``--jobs``).
+MAX_JOBS = 1024
+#: Seconds to wait for a Dask scheduler to answer.
+CONNECT_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,7 @@ class ReportTask:
     fingerprint: str
     wants_results: bool
     kernel_name: str = nbmod.KERNEL_NAME
+    timeout: float = DEFAULT_REPORT_TIMEOUT
 
 
 @dataclass
@@ -65,6 +87,7 @@ class RunSummary:
     out_dir: Path
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     seconds: float = 0.0
+    analysis_failures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -72,7 +95,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.analysis_failures
 
     @property
     def index(self) -> Path:
@@ -180,6 +203,7 @@ def build_tasks(
             fingerprint=_task_fingerprint(_sha256_file(path), params, data_fp),
             wants_results="results_path" in declared,
             kernel_name=kernel_name,
+            timeout=study.report_timeout,
         )
 
     for nb_name in study.cross_city:
@@ -235,7 +259,13 @@ def run_task(task: ReportTask) -> dict[str, Any]:
             nbmod.ensure_kernel(task.kernel_name)
             _KERNEL_READY.add(task.kernel_name)
         nb, error = nbmod.execute(
-            task.notebook, tmp_nb, params, kernel_name=task.kernel_name, cwd=out, title=title
+            task.notebook,
+            tmp_nb,
+            params,
+            kernel_name=task.kernel_name,
+            cwd=out,
+            title=title,
+            timeout=task.timeout,
         )
         if error is None and task.wants_results and not tmp_results.is_file():
             error = SpecError(f"{task.notebook_name} ran but did not write its results_path")
@@ -309,13 +339,112 @@ def _is_current(task: ReportTask, previous: dict[str, Any] | None) -> bool:
 
 
 def _load_manifest(out_dir: Path) -> dict[str, Any]:
+    """The previous ``run.json``; anything that is not a run record (``[]``, garbage, a record
+    of the wrong shape) counts as no previous run, so every report runs again."""
     path = out_dir / "run.json"
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:  # cannot happen with atomic writes; start afresh if it does
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return {}
+    if not isinstance(doc, dict):
+        return {}
+    reports = doc.get("reports")
+    if not isinstance(reports, dict):
+        return {**doc, "reports": {}}
+    ok = {k: r for k, r in reports.items() if isinstance(r, dict) and r.get("key") == k}
+    return {**doc, "reports": ok}
+
+
+def writable_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    SpecError
+        One line: the path is a file, cannot be created or is not writable.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise SpecError(f"{what} {str(p)!r} exists and is not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        with io.atomic_open(p / f".ucc-write-check-{os.getpid()}") as fh:
+            fh.write("")
+        (p / f".ucc-write-check-{os.getpid()}").unlink()
+    except OSError as exc:
+        raise SpecError(f"{what} {str(p)!r} is not writable: {exc.strerror or exc}") from None
+    return p
+
+
+def check_scheduler(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """Refuse a Dask scheduler address that does not answer within ``timeout`` seconds.
+
+    TCP addresses (``tcp://``, ``tls://`` or ``HOST:PORT``) are tried with a plain connection;
+    other transports (``inproc://`` of an in-process cluster) are left to Dask.
+    """
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp", "tls"):
+        return
+    target = rest
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SpecError(f"scheduler address {address!r} must look like tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise SpecError(
+            f"cannot reach the Dask scheduler at {address} within {timeout:g} s: {reason}"
+        ) from None
+
+
+@contextlib.contextmanager
+def output_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out_dir/.lock`` for the run: a second run of the same folder is refused.
+
+    The lock is an advisory ``flock``, released by the kernel when the process ends however it
+    ends, so a killed run never leaves a stale lock behind.
+    """
+    import fcntl
+
+    path = out_dir / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            raise SpecError(
+                f"{out_dir} is in use by another `ucc run` ({holder}); wait for it to finish "
+                "or use another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {time.strftime('%H:%M:%S')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _watch_parent(parent: int) -> None:
+    """In a pool worker: when the run's process is gone, stop this worker and its kernels."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            try:
+                import psutil
+
+                for child in psutil.Process().children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        child.kill()
+            finally:
+                os._exit(1)
+
+
+def _worker_init(parent: int) -> None:
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
 def _iter_local(tasks: list[ReportTask], jobs: int):
@@ -328,7 +457,12 @@ def _iter_local(tasks: list[ReportTask], jobs: int):
 
     # spawn, not fork: the parent may hold pyarrow/BLAS thread pools that fork would copy
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(tasks)),
+        mp_context=ctx,
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = {pool.submit(run_task, t): t for t in tasks}
         for fut in as_completed(futures):
             yield _result_or_failure(fut, futures[fut])
@@ -337,7 +471,7 @@ def _iter_local(tasks: list[ReportTask], jobs: int):
 def _iter_dask(tasks: list[ReportTask], scheduler: str):
     from distributed import Client, as_completed
 
-    with Client(scheduler) as client:
+    with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
         futures = client.map(
             run_task_isolated, tasks, pure=False, key=[f"ucc-{t.stem}" for t in tasks]
         )
@@ -363,6 +497,45 @@ def _result_or_failure(fut: Any, task: ReportTask) -> dict[str, Any]:
             "html": None,
             "seconds": None,
         }
+
+
+def _prepare_shared(study: Study, out_dir: Path, data_fp: str, force: bool):
+    """``prepare_shared``, and the analyses that failed: ``(info or None, failures)``.
+
+    ``prepare_shared`` raises :class:`AnalysisError` naming the analysis that raised; a declared
+    "not applicable" is not a failure. Any other exception is a bug and propagates.
+    """
+    from ucc_research.reports import shared
+
+    try:
+        info = shared.prepare_shared(study, out_dir / "_shared", data_fp=data_fp, force=force)
+    except AnalysisError as exc:  # the run fails: recorded, printed and shown, never hidden
+        failure = {"section": exc.section, "error": exc.reason, "traceback": traceback.format_exc()}
+        return None, [failure]
+    return info, []
+
+
+def export_tables(out_dir: Path, study: Study, shared_info: dict[str, Any]) -> list[Path]:
+    """Write the study-level tables (``_shared/*.parquet``) as CSV and one Excel workbook.
+
+    ``tables/<table>.csv`` (UTF-8 with BOM, so spreadsheet programs read accents) and
+    ``tables/<study>.xlsx`` with one sheet per table, for reviewers without Python.
+    """
+    import pandas as pd
+
+    from ucc_research.indicators.export import write_tables
+
+    names = [
+        f.removesuffix(".parquet")
+        for c in shared_info.get("components", {}).values()
+        if c.get("status") == "ok"
+        for f in c.get("files", [])
+        if f.endswith(".parquet")
+    ]
+    frames = {n: pd.read_parquet(out_dir / "_shared" / f"{n}.parquet") for n in sorted(names)}
+    if not frames:  # a study whose analyses produced no table: no empty workbook
+        return []
+    return write_tables(out_dir / "tables", frames, study.name)
 
 
 def run_study(
@@ -392,7 +565,14 @@ def run_study(
     Returns
     -------
     RunSummary
-        ``.ok`` is False when any report failed; ``.index`` is the ``index.html`` written.
+        ``.ok`` is False when any report or study-level analysis failed; ``.index`` is the
+        ``index.html`` written.
+
+    Raises
+    ------
+    StudyError, SpecError
+        Before anything runs: a study with problems, impossible arguments, an output folder
+        that cannot be written or is in use by another run, an unreachable scheduler.
 
     Examples
     --------
@@ -403,20 +583,83 @@ def run_study(
         summary.ok, summary.index
     """
     from ucc_research.reports import index as index_mod
-    from ucc_research.reports import shared
+    from ucc_research.reports.inputs import prepare_inputs
 
     t0 = time.perf_counter()
     if not isinstance(study, Study):
         study = load_study(study)
-    out_dir = Path(out) if out else config.outputs_dir() / study.name
-    out_dir = out_dir.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     jobs = jobs or os.cpu_count() or 1
-    if jobs < 1:
-        raise SpecError(f"--jobs must be at least 1, got {jobs}")
+    if not 1 <= jobs <= MAX_JOBS:
+        raise SpecError(f"--jobs must be between 1 and {MAX_JOBS}, got {jobs}")
+    if scheduler:
+        check_scheduler(scheduler)
+    check_study(study)  # every reference, notebook, parameter and city: nothing has run yet
+    if only:
+        missing = [c for c in only if c not in set(current_unit_ids(study))]
+        if missing:
+            raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
+    out_dir = Path(out) if out else config.outputs_dir() / study.name
+    out_dir = writable_dir(out_dir.resolve())
+    with output_lock(out_dir):
+        return _run_locked(
+            study,
+            out_dir,
+            t0,
+            jobs,
+            scheduler,
+            only,
+            force,
+            progress,
+            kernel_name,
+            index_mod,
+            prepare_inputs,
+        )
 
+
+def _run_locked(
+    study,
+    out_dir,
+    t0,
+    jobs,
+    scheduler,
+    only,
+    force,
+    progress,
+    kernel_name,
+    index_mod,
+    prepare_inputs,
+) -> RunSummary:
+    prepare_inputs(study)
     data_fp = data_fingerprint(study)
-    shared_info = shared.prepare_shared(study, out_dir / "_shared", data_fp=data_fp, force=force)
+    base = {
+        "study": study.name,
+        "study_file": str(study.path),
+        "package_version": __version__,
+        "data_fingerprint": data_fp,
+        "synthetic": study.synthetic,
+        "jobs": jobs,
+        "scheduler": scheduler,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    shared_info, failures = _prepare_shared(study, out_dir, data_fp, force)
+    if failures:
+        manifest = {
+            **base,
+            "shared": shared_info,
+            "analysis_failures": failures,
+            "reports": {},
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+        io.write_json(out_dir / "run.json", manifest)
+        index_mod.write_index(out_dir / "index.html", study, manifest)
+        return RunSummary(
+            study=study.name,
+            out_dir=out_dir,
+            records={},
+            seconds=manifest["seconds"],
+            analysis_failures=failures,
+        )
     # the reports depend on the inputs, the shared analyses and the package's code
     inputs_fp = hashlib.sha256(f"{shared_info['fingerprint']}:{code_fingerprint()}".encode())
     inputs_fp = inputs_fp.hexdigest()
@@ -427,11 +670,10 @@ def run_study(
     nbmod.ensure_kernel(kernel_name)
     _KERNEL_READY.add(kernel_name)
 
-    # leftovers of a killed run: partial notebooks that were never renamed into place
+    # leftovers of a killed run (this folder is locked: no other run is writing them)
     for leftover in (out_dir / ".staging").glob("*"):
         leftover.unlink(missing_ok=True)
-    manifest = _load_manifest(out_dir)
-    previous = manifest.get("reports", {})
+    previous = _load_manifest(out_dir).get("reports", {})
     todo = [
         t for t in tasks if t.key in selected and (force or not _is_current(t, previous.get(t.key)))
     ]
@@ -439,23 +681,13 @@ def run_study(
     for t in tasks:
         if t not in todo and t.key in previous:
             records[t.key] = dict(previous[t.key], reused=True)
-    manifest = {
-        "study": study.name,
-        "study_file": str(study.path),
-        "package_version": __version__,
-        "data_fingerprint": data_fp,
-        "shared": shared_info,
-        "synthetic": study.synthetic,
-        "jobs": jobs,
-        "scheduler": scheduler,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "reports": records,
-    }
+    manifest = {**base, "shared": shared_info, "analysis_failures": [], "reports": records}
 
     def save() -> None:
         io.write_json(out_dir / "run.json", manifest)
 
     save()
+    export_tables(out_dir, study, shared_info)
     if todo:
         from tqdm.auto import tqdm
 
@@ -488,7 +720,8 @@ def run_study(
 def cli_run(args: Any) -> int:
     """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]``.
 
-    Exit status 0 when every report succeeded, 1 when any failed (they are listed).
+    Exit status 0 when every report and study-level analysis succeeded, 1 when any failed
+    (they are listed), 2 for a study or arguments refused before anything ran.
     """
     scheduler = args.scheduler or os.environ.get("UCC_DASK_SCHEDULER") or None
     summary = run_study(
@@ -499,6 +732,12 @@ def cli_run(args: Any) -> int:
         force=args.force,
         out=args.out,
     )
+    for f in summary.analysis_failures:
+        print(f"{summary.study}: FAILED study-level analysis {f['section']!r}: {f['error']}")
+    if summary.analysis_failures:
+        print(f"{summary.study}: no report was run; see {summary.out_dir / 'run.json'}")
+        print(f"index: {summary.index}")
+        return 1
     n = len(summary.records)
     reused = sum(1 for r in summary.records.values() if r.get("reused"))
     print(
@@ -508,8 +747,58 @@ def cli_run(args: Any) -> int:
     for r in summary.failed:
         where = summary.out_dir / r["html"] if r.get("html") else summary.out_dir / "run.json"
         print(f"  FAILED {r['key']}: {r.get('error', '')[:300]}\n         see {where}")
+    print(f"tables: {summary.out_dir / 'tables'}")
     print(f"index: {summary.index}")
     return 0 if summary.ok else 1
 
 
-__all__ = ["ReportTask", "RunSummary", "build_tasks", "cli_run", "run_study", "run_task"]
+def cli_study_check(args: Any) -> int:
+    """``ucc study check STUDY``: exit 0 and a summary, or 1 and one line per problem."""
+    try:
+        study = load_study(args.study)
+        summary = check_study(study)
+    except StudyError as exc:
+        for line in exc.problems:
+            print(line)
+        print(f"INVALID: {len(exc.problems)} problem(s); nothing was run")
+        return 1
+    print(f"{study.path}: OK")
+    for line in summary:
+        print(f"  {line}")
+    return 0
+
+
+def cli_study_prepare(args: Any) -> int:
+    """``ucc study prepare STUDY``: read, validate and write the study's own inputs."""
+    from ucc_research.reports.inputs import format_quality, prepare_inputs
+
+    study = load_study(args.study)
+    records = prepare_inputs(study, force=args.force)
+    if not records:
+        print(f"{study.path}: the study names no inputs")
+        return 0
+    print(format_quality(records))
+    print(f"written to {study.inputs_dir}")
+    return 0
+
+
+def cli_study_schema(args: Any) -> int:
+    """``ucc study schema``: print the study schema as Markdown (docs/study_schema.md)."""
+    from ucc_research.reports.study import schema_markdown
+
+    print(schema_markdown(), end="")
+    return 0
+
+
+__all__ = [
+    "ReportTask",
+    "RunSummary",
+    "build_tasks",
+    "check_scheduler",
+    "cli_run",
+    "export_tables",
+    "output_lock",
+    "run_study",
+    "run_task",
+    "writable_dir",
+]

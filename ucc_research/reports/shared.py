@@ -22,21 +22,12 @@ from typing import Any
 import pandas as pd
 
 from ucc_research import __version__, io
-from ucc_research.errors import UccError
+from ucc_research.errors import AnalysisError
 from ucc_research.reports.study import Study
 
 
 class NotApplicable(Exception):
     """A component the study's data cannot support; the message is the one-sentence reason."""
-
-
-class StudyAnalysisError(UccError):
-    """A study-level analysis raised: the run fails, naming the study, the analysis and why."""
-
-    def __init__(self, study: str, section: str, cause: BaseException) -> None:
-        self.study, self.section, self.cause = study, section, cause
-        self.reason = f"{type(cause).__name__}: {cause}"
-        super().__init__(f"study {study!r}: the {section} analysis failed: {self.reason}")
 
 
 def read_table(study: Study, table: str) -> pd.DataFrame:
@@ -268,7 +259,7 @@ def prepare_shared(
             continue
         except Exception as exc:
             # fail loudly: a bug or a wrong study setting stops the run, naming the analysis
-            raise StudyAnalysisError(study.name, name, exc) from exc
+            raise AnalysisError(study.name, name, f"{type(exc).__name__}: {exc}") from exc
         files = []
         for art_name, value in artefacts.items():
             if isinstance(value, pd.DataFrame):
