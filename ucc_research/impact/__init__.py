@@ -20,6 +20,8 @@ _EXPORTS = {
     "synthetic_did": "ucc_research.impact.sdid",
     "augmented_synthetic_control": "ucc_research.impact.sdid",
     "compare_estimators": "ucc_research.impact.sdid",
+    "hull_diagnostic": "ucc_research.impact.diagnostics",
+    "choose_synth_unit": "ucc_research.impact.diagnostics",
     "mixed_model": "ucc_research.impact.mixed",
     "drivers_analysis": "ucc_research.impact.drivers",
 }
