@@ -21,6 +21,7 @@ _EXPORTS = {
     "augmented_synthetic_control": "ucc_research.impact.sdid",
     "compare_estimators": "ucc_research.impact.sdid",
     "hull_diagnostic": "ucc_research.impact.diagnostics",
+    "randomization_inference": "ucc_research.impact.ri",
     "choose_synth_unit": "ucc_research.impact.diagnostics",
     "mixed_model": "ucc_research.impact.mixed",
     "drivers_analysis": "ucc_research.impact.drivers",
