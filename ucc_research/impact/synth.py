@@ -53,8 +53,10 @@ _ZERO = 1e-12  # weights below this are exact zeros of the active set
 # R's optim(method="Nelder-Mead") defaults, as used by Synth: stop when the simplex's loss values
 # agree to a relative 1e-8 (the objective is scaled to 1 at equal V), at most 500 iterations.
 _NM_OPTIONS = {"maxiter": 500, "xatol": np.inf, "fatol": 1e-8}
-# Beyond Synth: Nelder-Mead restarted from its end point (adaptive simplex, more iterations) until
-# a round gains less than a relative _RESTART_TOL, then Powell's method from the best point.
+# Beyond Synth: the _N_POLISH best distinct end points are polished: Nelder-Mead restarted from
+# the end point (adaptive simplex, more iterations) until a round gains less than a relative
+# _RESTART_TOL, then Powell's method.
+_N_POLISH = 2
 _NM_RESTART = {"maxiter": 2000, "xatol": np.inf, "fatol": 1e-10, "adaptive": True}
 _MAX_RESTARTS = 4
 _RESTART_TOL = 1e-8
@@ -164,9 +166,9 @@ def _fit_weights(
 ) -> _Fit:
     """Nested optimisation: ``V`` outside (loss on the outcome), ``W(V)`` inside (exact QP).
 
-    Every start runs Synth's Nelder-Mead, then Nelder-Mead restarted from its own end point
-    (a fresh simplex undoes the premature collapse that stops the first run), then Powell's
-    method; the best loss over starts and optimisers is kept. The loss cannot fall below the
+    Every start runs Synth's Nelder-Mead and BFGS; with ``search="thorough"`` the best distinct
+    end points are then polished (Nelder-Mead restarted from its own end point, then Powell's
+    method); the best loss over starts and optimisers is kept. The loss cannot fall below the
     best outcome fit of any donor mix (``bound``); a search that reaches it is the global optimum.
     """
     sd = np.std(np.column_stack([x0, x1]), axis=1, ddof=1)
@@ -204,59 +206,67 @@ def _fit_weights(
             return np.inf
         return loss(solve_w(a / s)) / base
 
-    best: tuple[float, np.ndarray, bool] | None = None
-    runs = []
+    runs: list[dict] = []
+    ends: list[tuple[float, np.ndarray, bool, str, str]] = []
+
+    def record(kind, method, x, fun, nfev, converged, fun0, conv0):
+        state["w"] = None
+        w = solve_w(np.abs(x) / np.abs(x).sum())
+        runs.append(
+            {
+                "start": kind,
+                "method": method,
+                "loss_v": fun * base,
+                "converged": converged,
+                "loss_v_first_run": fun0 * base,
+                "first_run_converged": conv0,
+                "n_evaluations": nfev,
+                "top_donor": int(np.argmax(w)),
+                "top_weight": float(np.max(w)),
+            }
+        )
+        ends.append((fun, x, converged, kind, method))
+
     for kind, start in _starts(gaps, z1, z0, w_star, n_starts, rng, search):
-        for method, x, fun, nfev, converged, fun0, conv0 in _optimise(
-            objective, start, floor, search, state
-        ):
-            state["w"] = None
-            w = solve_w(np.abs(x) / np.abs(x).sum())
-            runs.append(
-                {
-                    "start": kind,
-                    "method": method,
-                    "loss_v": fun * base,
-                    "converged": converged,
-                    "loss_v_first_run": fun0 * base,
-                    "first_run_converged": conv0,
-                    "n_evaluations": nfev,
-                    "top_donor": int(np.argmax(w)),
-                    "top_weight": float(np.max(w)),
-                }
-            )
-            if best is None or fun < best[0] - 1e-12 * max(best[0], 1e-300):
-                best = (fun, x, converged)
-    assert best is not None
+        for method, x, fun, nfev, converged in _synth_runs(objective, start, state):
+            record(kind, method, x, fun, nfev, converged, fun, converged)
+    if search == "thorough":
+        # Polish the best distinct end points (the expensive part, so only _N_POLISH of them).
+        done: list[float] = []
+        for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
+            if len(done) >= _N_POLISH:
+                break
+            if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
+                continue
+            done.append(fun)
+            if fun <= floor * (1 + 1e-9):
+                continue
+            px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
+            record(kind, f"{method} + {how}", px, pfun, nfev, pconv, fun, conv)
+    best = min(ends, key=lambda e: e[0])
     v = np.abs(best[1]) / np.abs(best[1]).sum()
     state["w"] = None
     w = solve_w(v)
-    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], pd.DataFrame(runs), bound)
+    table = pd.DataFrame(runs)
+    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], table, bound)
 
 
-def _optimise(objective, start, floor, search, state):
-    """The outer optimisers run from one start: one result tuple per optimiser.
+def _synth_runs(objective, start, state):
+    """R Synth's ``optimx(method=c("Nelder-Mead", "BFGS"))`` from one start: one result per
+    method (parameters, loss, evaluations, converged)."""
+    out = []
+    for method, options in (("nelder-mead", _NM_OPTIONS), ("bfgs", _BFGS_OPTIONS)):
+        state["w"] = None
+        res = minimize(objective, start, method=method, options=options)
+        out.append((method, res.x, float(res.fun), int(res.nfev), bool(res.success)))
+    return out
 
-    ``search="synth"`` is R Synth's ``optimx(method=c("Nelder-Mead", "BFGS"))``: each method once
-    from the start. ``search="thorough"``: the better of those two, then Nelder-Mead restarted from
-    its end point (a fresh, adaptive simplex undoes the collapse that stops the first run) until a
-    round gains less than a relative ``_RESTART_TOL``, then Powell's method from the best point.
-    Each tuple: method, parameters, loss, evaluations, converged, and the first run's loss and
-    convergence (what Synth's single run would have reported).
-    """
+
+def _polish(objective, x, fun, floor, state):
+    """Nelder-Mead restarted from ``x`` (a fresh, adaptive simplex undoes the collapse that stops
+    a run early) until a round gains less than a relative ``_RESTART_TOL``, then Powell."""
+    nfev, converged, how = 0, True, []
     state["w"] = None
-    first = minimize(objective, start, method="Nelder-Mead", options=_NM_OPTIONS)
-    f0, c0 = float(first.fun), bool(first.success)
-    state["w"] = None
-    bfgs = minimize(objective, start, method="BFGS", options=_BFGS_OPTIONS)
-    synth = [
-        ("nelder-mead", first.x, f0, int(first.nfev), c0, f0, c0),
-        ("bfgs", bfgs.x, float(bfgs.fun), int(bfgs.nfev), bool(bfgs.success), f0, c0),
-    ]
-    if search == "synth":
-        return synth
-    method, x, fun, _, converged, _, _ = min(synth, key=lambda r: r[2])
-    nfev = int(first.nfev) + int(bfgs.nfev)
     for _ in range(_MAX_RESTARTS):
         if fun <= floor * (1 + 1e-9):
             break
@@ -264,7 +274,9 @@ def _optimise(objective, start, floor, search, state):
         nfev += int(again.nfev)
         gain = fun - float(again.fun)
         if gain > 0:
-            x, fun, method = again.x, float(again.fun), method + " + nelder-mead restarts"
+            x, fun = again.x, float(again.fun)
+            if "nelder-mead restarts" not in how:
+                how.append("nelder-mead restarts")
         converged = bool(again.success)
         if gain <= _RESTART_TOL * max(fun, 1e-300):
             break
@@ -272,9 +284,10 @@ def _optimise(objective, start, floor, search, state):
         polish = minimize(objective, x, method="Powell", options=_POWELL_OPTIONS)
         nfev += int(polish.nfev)
         if float(polish.fun) < fun * (1 - 1e-12):
-            x, fun, method = polish.x, float(polish.fun), method + " + powell"
+            x, fun = polish.x, float(polish.fun)
             converged = converged and bool(polish.success)
-    return [(method, x, fun, nfev, converged, f0, c0)]
+            how.append("powell")
+    return x, fun, nfev, converged, " + ".join(how) or "polish (no gain)"
 
 
 def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
