@@ -202,9 +202,14 @@ def _fit_weights(
     def objective(par: np.ndarray) -> float:
         a = np.abs(par)
         s = a.sum()
-        if s <= 0:
+        # BFGS's finite-difference steps can leave the finite numbers (or reach V = 0): such a
+        # V has no inner solution, so it gets an infinite loss and the line search steps back.
+        if not np.isfinite(s) or s <= 0:
             return np.inf
-        return loss(solve_w(a / s)) / base
+        v = a / s
+        if not np.all(np.isfinite(v)):
+            return np.inf
+        return loss(solve_w(v)) / base
 
     runs: list[dict] = []
     ends: list[tuple[float, np.ndarray, bool, str, str]] = []
