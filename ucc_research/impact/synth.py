@@ -821,7 +821,8 @@ def synthetic_control(
     donors : list, optional
         Donor pool; default every other unit.
     n_starts : int
-        Starts of the outer (``V``) optimisation: equal weights, regression-based, then random.
+        Starts of the outer (``V``) optimisation: equal weights, regression-based, (thorough
+        search) the outcome-fit start, then seeded random draws.
     seed : int
         Seed of the random starts (results are deterministic given the seed).
     placebo : bool
