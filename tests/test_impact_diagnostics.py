@@ -39,9 +39,12 @@ def test_outside_the_hull_is_flagged_and_sc_is_off_there(seed):
     assert "augmented_synthetic_control" in d_out.reason
     # The verdict tracks the synthetic control's error against the known effect 0.1.
     kw = dict(n_starts=1, placebo=False)
-    err_in = abs(synthetic_control(inside, "y", "city", "year", "T", T0, **kw).att - 0.1)
-    err_out = abs(synthetic_control(outside, "y", "city", "year", "T", T0, **kw).att - 0.1)
-    assert err_in < 0.01 < err_out
+    fit_in = synthetic_control(inside, "y", "city", "year", "T", T0, **kw)
+    fit_out = synthetic_control(outside, "y", "city", "year", "T", T0, **kw)
+    assert abs(fit_in.att - 0.1) < 0.01 < abs(fit_out.att - 0.1)
+    # The fit carries the same diagnostic (with its own ATT).
+    assert fit_in.hull.verdict == "ok" and fit_out.hull.verdict == "do not trust"
+    assert "DO NOT TRUST" in fit_out.summary()
 
 
 def test_misfit_compared_with_the_effect():

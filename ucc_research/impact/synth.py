@@ -543,6 +543,10 @@ class SynthResult(ImpactResult):
         outcome fit.
     search : str
         The ``V`` search used (``"thorough"`` or ``"synth"``).
+    hull : HullDiagnostic
+        :func:`~ucc_research.impact.hull_diagnostic` of the treated unit's pre-period outcome
+        against the donors (with this ATT): ``.verdict`` and ``.reason`` say whether plain
+        synthetic control can be trusted here.
     """
 
     weights: pd.Series
@@ -565,6 +569,7 @@ class SynthResult(ImpactResult):
     starts: pd.DataFrame
     loss_bound: float = np.nan
     search: str = "thorough"
+    hull: Any = None
     _refit: Any = field(default=None, repr=False)
 
     def tidy(self) -> pd.DataFrame:
@@ -619,6 +624,8 @@ class SynthResult(ImpactResult):
         else:
             lines.append("  no placebo inference (placebo=False): no p-value")
         lines.append("  (no standard errors: inference is by placebo permutation)")
+        if self.hull is not None:
+            lines.append(f"  diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
         return "\n".join(lines)
 
     def leave_one_out(self, min_weight: float = 0.001) -> LeaveOneOutResult:
@@ -908,6 +915,17 @@ def synthetic_control(
         starts = starts.assign(top_donor=[donor_list[i] for i in starts["top_donor"]])
     pre_mask = gap.index < treatment_time
     synthetic = prob.y[treated] - gap
+    from ucc_research.impact.diagnostics import HullDiagnostic, _diagnose
+
+    pre_y = prob.y.loc[prob.pre]
+    verdict, reason, measures, w_hull = _diagnose(
+        pre_y[treated].to_numpy(float),
+        pre_y[donor_list].to_numpy(float),
+        donor_list,
+        float(gap[~pre_mask].mean()),
+    )
+    hull = HullDiagnostic(treated, verdict, reason, measures,
+                          pd.Series(w_hull, index=pd.Index(donor_list, name=unit)))  # fmt: skip
 
     placebos = None
     if placebo:
@@ -974,6 +992,7 @@ def synthetic_control(
         loss_bound=fit.bound,
         search=search,
         starts=starts,
+        hull=hull,
         _refit=refit,
     )
 
