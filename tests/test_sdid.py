@@ -192,3 +192,20 @@ def test_units_treated_from_the_start_are_left_out_and_noted():
     assert 5 not in res.unit_weights.index
     assert any("left out 1 unit(s) treated from the first period" in n and "5" in n
                for n in res.notes)  # fmt: skip
+
+
+def test_ascm_leaves_out_cohorts_too_short_to_choose_its_penalty():
+    df = _factor_panel(2, n=30, cohorts={2: 2, 9: 3})
+    res = synthetic_did(df, "y", "city", "period", adoption="first", method="ascm", se="none")
+    assert res.cohorts["cohort"].tolist() == [9]
+    assert any("cohort 2 left out: 2 pre-period(s), fewer than 3" in n for n in res.notes)
+    sdid = synthetic_did(df, "y", "city", "period", adoption="first", se="none")
+    assert sdid.cohorts["cohort"].tolist() == [2, 9]
+
+
+def test_se_auto_falls_back_to_the_jackknife_when_controls_are_few():
+    df = _factor_panel(3, n=14, cohorts={9: 4, 11: 4})  # 8 treated, 6 never treated
+    res = synthetic_did(df, "y", "city", "period", adoption="first")
+    assert res.se_method == "jackknife" and np.isfinite(res.se)
+    assert any("the placebo needs more never-treated units (6) than treated (8)" in n
+               for n in res.notes)  # fmt: skip

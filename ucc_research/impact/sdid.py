@@ -80,7 +80,7 @@ _LABELS = {
     "did": "difference-in-differences",
     "ascm": "augmented synthetic control (ridge)",
 }
-_SE_METHODS = ("placebo", "jackknife", "none")
+_SE_METHODS = ("auto", "placebo", "jackknife", "none")
 _MAX_ITER = 10_000  # synthdid's max.iter
 _MAX_ITER_PRE = 100  # synthdid's max.iter.pre.sparsify
 
@@ -500,7 +500,7 @@ def synthetic_did(
     treatment: str | None = None,
     adoption: str | None = None,
     method: str = "sdid",
-    se: str = "placebo",
+    se: str = "auto",
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
@@ -522,10 +522,11 @@ def synthetic_did(
         period have no pre-period and are left out (listed in ``notes``).
     method : {"sdid", "sc", "did", "ascm"}
         The estimator (see the module docstring).
-    se : {"placebo", "jackknife", "none"}
+    se : {"auto", "placebo", "jackknife", "none"}
         Standard error: placebo reassignment of the adoption dates to never-treated units
         (needs more controls than treated units), or the fixed-weight jackknife (needs two
-        treated units in each cohort).
+        treated units in each cohort). ``"auto"`` takes the placebo when it applies, else the
+        jackknife, else none (with the reason in ``notes``).
     n_reps : int
         Placebo replications.
     seed : int
@@ -533,7 +534,8 @@ def synthetic_did(
     alpha : float
         Interval level ``1 - alpha``.
     min_pre : int
-        Cohorts with fewer pre-periods are left out (listed in ``notes``).
+        Cohorts with fewer pre-periods are left out (listed in ``notes``); SDID needs at least
+        2, ASCM at least 3 (one cross-validation fold for its penalty).
 
     Returns
     -------
@@ -558,9 +560,28 @@ def synthetic_did(
     if isinstance(min_pre, bool) or not isinstance(min_pre, int | np.integer) or min_pre < 1:
         raise SpecError(f"min_pre must be a positive integer, got {min_pre!r}")
     panel, notes = _panel(data, outcome, unit, time, treatment, adoption)
-    fit, more = _fit(panel, method, None, max(min_pre, 2 if method == "sdid" else 1))
+    # SDID's noise level needs 2 pre-periods; ASCM's penalty needs a cross-validation fold
+    # (3 pre-periods: with 2, the ridge correction extrapolates from nothing).
+    fit, more = _fit(panel, method, None, max(min_pre, {"sdid": 2, "ascm": 3}.get(method, 1)))
     notes += more
     ridges = {g: b.ridge for g, b in fit.blocks.items()} if method == "ascm" else None
+    if se == "auto":
+        n_treated = int(fit.cohorts["n_treated"].sum())
+        n_controls = int(np.sum(panel.first < 0))
+        if n_controls > n_treated:
+            se = "placebo"
+        elif (fit.cohorts["n_treated"] >= 2).all():
+            se = "jackknife"
+            notes.append(
+                f"jackknife standard error: the placebo needs more never-treated units "
+                f"({n_controls}) than treated ({n_treated})"
+            )
+        else:
+            se = "none"
+            notes.append(
+                f"no standard error: the placebo needs more never-treated units ({n_controls}) "
+                f"than treated ({n_treated}), the jackknife two treated units in every cohort"
+            )
     draws = np.array([])
     cohort_draws = None
     if se == "placebo":
@@ -694,7 +715,7 @@ def augmented_synthetic_control(
     time: str,
     treatment: str | None = None,
     adoption: str | None = None,
-    se: str = "placebo",
+    se: str = "auto",
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
@@ -737,7 +758,7 @@ def compare_estimators(
     treatment: str | None = None,
     adoption: str | None = None,
     methods: Sequence[str] = ("did", "sc", "sdid", "ascm"),
-    se: str = "placebo",
+    se: str = "auto",
     n_reps: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
