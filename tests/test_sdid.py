@@ -227,3 +227,19 @@ def test_jackknife_matches_the_r_port(method):
     tau = estimator[method](p.Y, p.N0, p.T0)
     assert ours.att == pytest.approx(float(tau), rel=1e-8)
     assert ours.se == pytest.approx(tau.se(method="jackknife"), rel=1e-8)
+
+
+def test_describe_agreement_with_a_did_row():
+    from ucc_research.impact import describe_agreement
+
+    df = _factor_panel(0, n=30, cohorts={10: 3})
+    table = compare_estimators(df, "y", "city", "period", adoption="first",
+                               methods=("sdid", "sc"), se="jackknife")  # fmt: skip
+    cs = pd.DataFrame([{"label": "CS DiD", "estimate": -1.0, "se": 0.05}])
+    text = describe_agreement(pd.concat([cs, table], ignore_index=True))
+    assert text.startswith("The 3 estimates range from")
+    assert "synthetic difference-in-differences agrees with CS DiD" in text
+    far = cs.assign(estimate=5.0)
+    assert "does not" in describe_agreement(pd.concat([far, table], ignore_index=True))
+    with pytest.raises(SpecError, match="reference 'OLS' is not in the table"):
+        describe_agreement(table, reference="OLS")

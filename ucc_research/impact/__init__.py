@@ -20,6 +20,7 @@ _EXPORTS = {
     "synthetic_did": "ucc_research.impact.sdid",
     "augmented_synthetic_control": "ucc_research.impact.sdid",
     "compare_estimators": "ucc_research.impact.sdid",
+    "describe_agreement": "ucc_research.impact.sdid",
     "hull_diagnostic": "ucc_research.impact.diagnostics",
     "randomization_inference": "ucc_research.impact.ri",
     "choose_synth_unit": "ucc_research.impact.diagnostics",

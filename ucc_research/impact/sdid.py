@@ -70,6 +70,7 @@ __all__ = [
     "synthetic_did",
     "augmented_synthetic_control",
     "compare_estimators",
+    "describe_agreement",
     "SDIDResult",
 ]
 
@@ -785,3 +786,62 @@ def compare_estimators(
             }
         )
     return pd.DataFrame(rows)
+
+
+def describe_agreement(table: pd.DataFrame, reference: str | None = None) -> str:
+    """One paragraph on whether the estimators of a :func:`compare_estimators` table agree.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Rows with ``label`` (or ``method``), ``estimate`` and ``se``; add a row for another
+        estimator (e.g. the Callaway-Sant'Anna DiD) to compare with it.
+    reference : str, optional
+        The ``label`` the others are compared with (default: the first row).
+
+    Returns
+    -------
+    str
+        The range of the estimates and, for each other estimator, whether it lies within two
+        standard errors of the difference (``sqrt(se_a^2 + se_b^2)``, which ignores their
+        positive correlation on the same data and so judges agreement generously).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"label": ["CS DiD", "SDID", "SC"], "estimate": [0.118, 0.119, 0.04],
+    ...                   "se": [0.016, 0.014, 0.02]})
+    >>> print(describe_agreement(t))
+    The 3 estimates range from 0.04 to 0.119. SDID agrees with CS DiD (difference 0.001, within 2 standard errors of the difference); SC does not (difference -0.078, 3.0 standard errors).
+    """
+    for col in ("estimate", "se"):
+        if col not in table:
+            raise SpecError(f"table needs a {col!r} column; it has {list(table.columns)}")
+    names = table["label"] if "label" in table else table.get("method")
+    if names is None:
+        raise SpecError("table needs a 'label' or 'method' column")
+    t = table.assign(_name=names.astype(str)).reset_index(drop=True)
+    ref_name = t["_name"].iloc[0] if reference is None else reference
+    if ref_name not in set(t["_name"]):
+        raise SpecError(f"reference {ref_name!r} is not in the table ({list(t['_name'])})")
+    ref = t[t["_name"] == ref_name].iloc[0]
+    lo, hi = t["estimate"].min(), t["estimate"].max()
+    parts = [f"The {len(t)} estimates range from {lo:.3g} to {hi:.3g}."]
+    verdicts = []
+    for r in t[t["_name"] != ref_name].to_dict("records"):
+        diff = r["estimate"] - ref["estimate"]
+        sd = float(np.hypot(r["se"], ref["se"]))
+        if not np.isfinite(sd) or sd == 0:
+            verdicts.append(f"{r['_name']}: no standard error to judge (difference {diff:.3g})")
+        elif abs(diff) <= 2 * sd:
+            verdicts.append(
+                f"{r['_name']} agrees with {ref_name} (difference {diff:.3g}, within 2 "
+                "standard errors of the difference)"
+            )
+        else:
+            verdicts.append(
+                f"{r['_name']} does not (difference {diff:.3g}, {abs(diff) / sd:.1f} standard "
+                "errors)"
+            )
+    if verdicts:
+        parts.append("; ".join(verdicts) + ".")
+    return " ".join(parts)
