@@ -122,3 +122,9 @@ def test_demo_transfer_city_outside_the_hull():
     choice = choose_synth_unit(tp, "digital_share", "unit", "time", "cohort")
     row = choice.table.set_index("unit").loc[choice.unit]
     assert row["verdict"] == "ok" and row["n_pre"] >= 4
+
+
+def test_choose_refuses_cohorts_not_comparable_with_periods():
+    df = _staggered().assign(first=lambda d: d["first"].map(lambda v: None if v != v else str(v)))
+    with pytest.raises(SpecError, match="cannot be compared with the periods of 'year'"):
+        choose_synth_unit(df, "y", "city", "year", "first")

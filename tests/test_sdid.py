@@ -243,3 +243,9 @@ def test_describe_agreement_with_a_did_row():
     assert "does not" in describe_agreement(pd.concat([far, table], ignore_index=True))
     with pytest.raises(SpecError, match="reference 'OLS' is not in the table"):
         describe_agreement(table, reference="OLS")
+
+
+def test_adoption_values_not_comparable_with_periods_refused():
+    df = _factor_panel(0).assign(first=lambda d: np.where(d["city"] == 0, "2010", None))
+    with pytest.raises(SpecError, match="value '2010' of unit 0 cannot be compared"):
+        synthetic_did(df, "y", "city", "period", adoption="first")

@@ -333,7 +333,13 @@ def choose_synth_unit(
             f"{show(several)} have several"
         )
     g = {u: (v[0] if v and v[0] not in (0, "", "0") else None) for u, v in first.items()}
-    never = [u for u in y.columns if g.get(u) is None or g[u] > y.index.max()]
+    try:
+        never = [u for u in y.columns if g.get(u) is None or g[u] > y.index.max()]
+    except TypeError as err:
+        raise SpecError(
+            f"cohort column {cohort!r} holds values that cannot be compared with the periods of "
+            f"{time!r} (e.g. {y.index.max()!r})"
+        ) from err
     adopters = [u for u in y.columns if u not in never]
     if candidates is not None:
         unknown = [c for c in candidates if c not in adopters]

@@ -324,7 +324,13 @@ def _panel(
             g = vals[0] if vals else None
             if g is None or g in (0, "", "0"):
                 continue
-            later = [j for j, t in enumerate(times) if t >= g]
+            try:
+                later = [j for j, t in enumerate(times) if t >= g]
+            except TypeError as err:
+                raise SpecError(
+                    f"adoption column {adoption!r}: value {g!r} of unit {u!r} cannot be compared "
+                    f"with the periods of {time!r} (e.g. {times[0]!r})"
+                ) from err
             if later:
                 first[i] = later[0]
     always = [units[i] for i in np.nonzero(first == 0)[0]]
