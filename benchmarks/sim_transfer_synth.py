@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research import demo
+from ucc_research.errors import SpecError
 from ucc_research.impact import (
     choose_synth_unit,
     hull_diagnostic,
@@ -57,7 +58,11 @@ def main() -> None:
         n_pre = int((sub["time"].unique() < g).sum())
         sc = synthetic_control(sub, y, "unit", "time", city, g, donors=never, placebo=False)
         sd = synthetic_did(sub, y, "unit", "time", adoption="first", se="none")
-        asc = synthetic_did(sub, y, "unit", "time", adoption="first", method="ascm", se="none")
+        try:
+            asc = synthetic_did(sub, y, "unit", "time", adoption="first", method="ascm", se="none")
+            asc_att = asc.att
+        except SpecError:  # fewer than 3 pre-periods: ASCM's penalty cannot be chosen
+            asc_att = np.nan
         diag = hull_diagnostic(sub, y, "unit", "time", city, g, donors=never, att=sc.att)
         rows.append(
             {
@@ -67,7 +72,7 @@ def main() -> None:
                 "truth": truth[city],
                 "sc": sc.att - truth[city],
                 "sdid": sd.att - truth[city],
-                "ascm": asc.att - truth[city],
+                "ascm": asc_att - truth[city],
                 "verdict": diag.verdict,
             }
         )
@@ -79,12 +84,12 @@ def main() -> None:
     print(tab.round(4).to_string(index=False))
 
     def rmse(s: pd.Series) -> float:
-        return float(np.sqrt(np.mean(np.square(s))))
+        return float(np.sqrt(np.mean(np.square(s.dropna()))))
 
     print("\nerror against the true per-city effect (RMSE; wrong sign = estimate and truth differ"
-          " in sign)")  # fmt: skip
+          " in sign; ASCM needs 3 pre-periods: cities with 2 are left out of its column)")  # fmt: skip
     print(f"{'':<22}{'n':>4}{'SC':>9}{'SDID':>9}{'ASCM':>9}")
-    groups = [("all adopters", tab)] + [
+    groups = [("all adopters", tab), ("3+ pre-periods", tab[tab["n_pre"] >= 3])] + [
         (f"verdict {v}", tab[tab["verdict"] == v]) for v in ("ok", "caution", "do not trust")
     ]
     for name, part in groups:
