@@ -3,7 +3,8 @@
 Parallel trends hold by construction (unit and period effects, a random-walk error unrelated to
 adoption); four cohorts adopt in periods 3-6 of 6 and 40% never adopt. Prints, for each number of
 units, how often the chi-squared Wald pre-test (R did's) and a Hotelling-F version of it reject at
-5%. The transfer-impact report's caution for small cohorts rests on these figures.
+5%. The transfer-impact report's caution for small cohorts rests on these figures; the
+permutation test that holds its size with so few cities is measured by ``sim_ri.py``.
 
     .venv/bin/python benchmarks/sim_pretest_size.py [--units 36 150] [--reps 1000]
 """

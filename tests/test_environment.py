@@ -18,6 +18,9 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    # Packages that conda-forge lacks come from PyPI through the pip section.
+    pip = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    conda |= {_name(r) for r in (pip[0] if pip else []) if not r.startswith("-")}
     assert conda == wanted
 
 

@@ -110,3 +110,22 @@ def test_caterpillar_plot_has_one_point_per_group():
     ax = res.plot()
     assert len(ax.get_lines()[0].get_xdata()) == 15
     assert len(res.random_effects()) == 15
+
+
+def test_small_units_alone_do_not_make_a_boundary_fit():
+    # A shares-like outcome: city variance 0.0036 and ICC 0.4 (an interior optimum). statsmodels
+    # warns "MLE may be on the boundary" for any variance below 0.01 in the outcome's units;
+    # the flag must follow the variance's share of the total, so it is the same at any scale.
+    rng = np.random.default_rng(7)
+    cities, per = 40, 8
+    c = np.repeat(np.arange(cities), per)
+    u = rng.normal(0, 0.06, cities)  # city variance 0.0036
+    y = 0.3 + u[c] + rng.normal(0, np.sqrt(0.0054), c.size)  # residual 0.0054: ICC 0.4
+    d = pd.DataFrame({"city_id": c, "y": y})
+    small = mixed_model(d, "y ~ 1", groups="city_id")
+    big = mixed_model(d.assign(y=d["y"] * 100), "y ~ 1", groups="city_id")
+    assert "boundary" in " ".join(small.attempts["warnings"])  # statsmodels did warn
+    assert not small.boundary and not big.boundary
+    assert small.icc["city_id"] == pytest.approx(big.icc["city_id"], rel=1e-4)
+    assert 0.25 < small.icc["city_id"] < 0.55
+    assert "BOUNDARY" not in small.summary()

@@ -17,6 +17,13 @@ _EXPORTS = {
     "bacon_decomposition": "ucc_research.impact.bacon",
     "fe_regression": "ucc_research.impact.panel",
     "synthetic_control": "ucc_research.impact.synth",
+    "synthetic_did": "ucc_research.impact.sdid",
+    "augmented_synthetic_control": "ucc_research.impact.sdid",
+    "compare_estimators": "ucc_research.impact.sdid",
+    "describe_agreement": "ucc_research.impact.sdid",
+    "hull_diagnostic": "ucc_research.impact.diagnostics",
+    "randomization_inference": "ucc_research.impact.ri",
+    "choose_synth_unit": "ucc_research.impact.diagnostics",
     "mixed_model": "ucc_research.impact.mixed",
     "drivers_analysis": "ucc_research.impact.drivers",
 }

@@ -874,6 +874,16 @@ class StaggeredDiDResult(ImpactResult):
         df = int(pre.sum())
         return PreTest(w, df, float(stats.chi2.sf(w, df)))
 
+    def randomization_inference(self, n_perm: int = 999, seed: int = 0, alpha: float = 0.05) -> Any:
+        """Small-sample inference by permuting adoption timing across units.
+
+        See :func:`ucc_research.impact.ri.randomization_inference`: an exact pre-trend test and
+        pre-adoption bands under random timing, whatever the number of units per cohort.
+        """
+        from ucc_research.impact.ri import randomization_inference
+
+        return randomization_inference(self, n_perm=n_perm, seed=seed, alpha=alpha)
+
     # -- ImpactResult interface ------------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
         tab = self.att_gt

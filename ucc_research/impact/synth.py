@@ -12,8 +12,12 @@ The estimator follows the R package ``Synth`` (and its Python port ``pysyncon``)
    minimum-norm-point algorithm on ``sqrt(V)(X0 - X1)``), warm-started from the previous
    solution, which is what makes the nested optimisation fast.
 3. ``V`` minimises the mean squared prediction error of the outcome over ``optimize_period``
-   (Nelder-Mead on ``V = |v| / sum |v|`` as in Synth, from several starts: equal weights, the
-   regression-based start of Synth/pysyncon, then seeded random draws; the best loss wins).
+   (on ``V = |v| / sum |v|`` as in Synth). ``search="synth"`` is Synth's own search: Nelder-Mead
+   and BFGS from equal weights and from the regression-based start, the best kept.
+   ``search="thorough"`` (default) also starts where the best outcome-fitting donor mix is
+   favoured, and from every start restarts Nelder-Mead from its end point and polishes with
+   Powell, so it reaches at least Synth's optimum; seeded random starts follow. The best loss
+   wins; the loss of the best outcome fit over all donor mixes bounds it from below.
 
 Inference is by in-space placebos: every donor in turn is treated as if it were treated (the
 real treated unit removed from its donor pool), and the treated unit's ratio of post- to
@@ -22,6 +26,7 @@ pre-treatment RMSPE is ranked among all the ratios (Abadie et al. 2010, section 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +53,21 @@ _ZERO = 1e-12  # weights below this are exact zeros of the active set
 # R's optim(method="Nelder-Mead") defaults, as used by Synth: stop when the simplex's loss values
 # agree to a relative 1e-8 (the objective is scaled to 1 at equal V), at most 500 iterations.
 _NM_OPTIONS = {"maxiter": 500, "xatol": np.inf, "fatol": 1e-8}
+# Beyond Synth: the _N_POLISH best distinct end points are polished: Nelder-Mead restarted from
+# the end point (adaptive simplex, more iterations) until a round gains less than a relative
+# _RESTART_TOL, then Powell's method.
+_N_POLISH = 2
+_NM_RESTART = {"maxiter": 2000, "xatol": np.inf, "fatol": 1e-10, "adaptive": True}
+_MAX_RESTARTS = 4
+_RESTART_TOL = 1e-8
+_POWELL_OPTIONS = {"xtol": 1e-6, "ftol": 1e-10, "maxfev": 4000}
+# R's optim(method="BFGS") defaults (maxit 100, reltol 1e-8; finite-difference gradient).
+_BFGS_OPTIONS = {"maxiter": 100, "gtol": 1e-8}
+_SEARCHES = ("thorough", "synth")
+
+
+def _n_random(starts: list) -> int:
+    return 1 + sum(1 for s in starts if s[0].startswith("random"))
 
 
 # --------------------------------------------------------------------------- inner solver
@@ -131,6 +151,7 @@ class _Fit:
     n_starts: int
     converged: bool
     starts: pd.DataFrame
+    bound: float
 
 
 def _fit_weights(
@@ -141,8 +162,15 @@ def _fit_weights(
     n_starts: int,
     rng: np.random.Generator,
     v_fixed: np.ndarray | None = None,
+    search: str = "thorough",
 ) -> _Fit:
-    """Nested optimisation: ``V`` outside (loss on the outcome), ``W(V)`` inside (exact QP)."""
+    """Nested optimisation: ``V`` outside (loss on the outcome), ``W(V)`` inside (exact QP).
+
+    Every start runs Synth's Nelder-Mead and BFGS; with ``search="thorough"`` the best distinct
+    end points are then polished (Nelder-Mead restarted from its own end point, then Powell's
+    method); the best loss over starts and optimisers is kept. The loss cannot fall below the
+    best outcome fit of any donor mix (``bound``); a search that reaches it is the global optimum.
+    """
     sd = np.std(np.column_stack([x0, x1]), axis=1, ddof=1)
     gaps = (x0 - x1[:, None]) / sd[:, None]  # scaled predictor gaps, k x J
     k = gaps.shape[0]
@@ -157,42 +185,114 @@ def _fit_weights(
         r = z1 - z0 @ w
         return float(r @ r) / len(r)
 
+    # The best outcome fit over the simplex: a lower bound on the loss at any V.
+    zg = z0 - z1[:, None]
+    w_star = _simplex_qp(zg.T @ zg)
+    bound = loss(w_star)
+
     if v_fixed is not None:
         v = v_fixed / v_fixed.sum()
         w = solve_w(v)
         lv = loss(w)
-        return _Fit(w, v, lv, _loss_w(gaps, v, w), 0, True, pd.DataFrame())
+        return _Fit(w, v, lv, _loss_w(gaps, v, w), 0, True, pd.DataFrame(), bound)
+
+    base = max(loss(solve_w(np.full(k, 1.0 / k))), 1e-300)
+    floor = bound / base
 
     def objective(par: np.ndarray) -> float:
         a = np.abs(par)
         s = a.sum()
-        if s <= 0:
+        # BFGS's finite-difference steps can leave the finite numbers (or reach V = 0): such a
+        # V has no inner solution, so it gets an infinite loss and the line search steps back.
+        if not np.isfinite(s) or s <= 0:
             return np.inf
-        return loss(solve_w(a / s)) / base
+        v = a / s
+        if not np.all(np.isfinite(v)):
+            return np.inf
+        return loss(solve_w(v)) / base
 
-    base = max(loss(solve_w(np.full(k, 1.0 / k))), 1e-300)
-    best: tuple[float, np.ndarray, bool] | None = None
-    runs = []
-    for kind, start in _starts(gaps, z1, z0, n_starts, rng):
+    runs: list[dict] = []
+    ends: list[tuple[float, np.ndarray, bool, str, str]] = []
+
+    def record(kind, method, x, fun, nfev, converged, fun0, conv0):
         state["w"] = None
-        res = minimize(objective, start, method="Nelder-Mead", options=_NM_OPTIONS)
+        w = solve_w(np.abs(x) / np.abs(x).sum())
         runs.append(
             {
                 "start": kind,
-                "loss_v": float(res.fun) * base,
-                "converged": bool(res.success),
-                "n_evaluations": int(res.nfev),
-                "top_donor": int(np.argmax(state["w"])),
-                "top_weight": float(np.max(state["w"])),
+                "method": method,
+                "loss_v": fun * base,
+                "converged": converged,
+                "loss_v_first_run": fun0 * base,
+                "first_run_converged": conv0,
+                "n_evaluations": nfev,
+                "top_donor": int(np.argmax(w)),
+                "top_weight": float(np.max(w)),
             }
         )
-        if best is None or res.fun < best[0] - 1e-12:
-            best = (float(res.fun), res.x, bool(res.success))
-    assert best is not None
+        ends.append((fun, x, converged, kind, method))
+
+    for kind, start in _starts(gaps, z1, z0, w_star, n_starts, rng, search):
+        for method, x, fun, nfev, converged in _synth_runs(objective, start, state):
+            record(kind, method, x, fun, nfev, converged, fun, converged)
+    if search == "thorough":
+        # Polish the best distinct end points (the expensive part, so only _N_POLISH of them).
+        done: list[float] = []
+        for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
+            if len(done) >= _N_POLISH:
+                break
+            if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
+                continue
+            done.append(fun)
+            if fun <= floor * (1 + 1e-9):
+                continue
+            px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
+            record(kind, f"{method} + {how}", px, pfun, nfev, pconv, fun, conv)
+    best = min(ends, key=lambda e: e[0])
     v = np.abs(best[1]) / np.abs(best[1]).sum()
     state["w"] = None
     w = solve_w(v)
-    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], pd.DataFrame(runs))
+    table = pd.DataFrame(runs)
+    return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], table, bound)
+
+
+def _synth_runs(objective, start, state):
+    """R Synth's ``optimx(method=c("Nelder-Mead", "BFGS"))`` from one start: one result per
+    method (parameters, loss, evaluations, converged)."""
+    out = []
+    for method, options in (("nelder-mead", _NM_OPTIONS), ("bfgs", _BFGS_OPTIONS)):
+        state["w"] = None
+        res = minimize(objective, start, method=method, options=options)
+        out.append((method, res.x, float(res.fun), int(res.nfev), bool(res.success)))
+    return out
+
+
+def _polish(objective, x, fun, floor, state):
+    """Nelder-Mead restarted from ``x`` (a fresh, adaptive simplex undoes the collapse that stops
+    a run early) until a round gains less than a relative ``_RESTART_TOL``, then Powell."""
+    nfev, converged, how = 0, True, []
+    state["w"] = None
+    for _ in range(_MAX_RESTARTS):
+        if fun <= floor * (1 + 1e-9):
+            break
+        again = minimize(objective, x, method="Nelder-Mead", options=_NM_RESTART)
+        nfev += int(again.nfev)
+        gain = fun - float(again.fun)
+        if gain > 0:
+            x, fun = again.x, float(again.fun)
+            if "nelder-mead restarts" not in how:
+                how.append("nelder-mead restarts")
+        converged = bool(again.success)
+        if gain <= _RESTART_TOL * max(fun, 1e-300):
+            break
+    if fun > floor * (1 + 1e-9):
+        polish = minimize(objective, x, method="Powell", options=_POWELL_OPTIONS)
+        nfev += int(polish.nfev)
+        if float(polish.fun) < fun * (1 - 1e-12):
+            x, fun = polish.x, float(polish.fun)
+            converged = converged and bool(polish.success)
+            how.append("powell")
+    return x, fun, nfev, converged, " + ".join(how) or "polish (no gain)"
 
 
 def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
@@ -201,22 +301,38 @@ def _loss_w(gaps: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
 
 
 def _starts(
-    gaps: np.ndarray, z1: np.ndarray, z0: np.ndarray, n: int, rng: np.random.Generator
+    gaps: np.ndarray,
+    z1: np.ndarray,
+    z0: np.ndarray,
+    w_star: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    search: str = "thorough",
 ) -> list[tuple[str, np.ndarray]]:
-    """Equal weights, Synth's regression-based start, then seeded Dirichlet draws (labelled)."""
+    """Equal weights, Synth's regression-based start, the outcome-fit start, then seeded draws.
+
+    The outcome-fit start weights each predictor by how well the best outcome-fitting donor mix
+    ``w_star`` already matches it (``1 / gap^2``), so the search begins near the ``V`` that makes
+    that mix the inner solution, which is the global optimum whenever some ``V`` reaches it.
+    """
     k = gaps.shape[0]
     starts = [("equal", np.full(k, 1.0 / k))]
     if n > 1:
         # Regress every unit's outcome path on its (scaled) predictors; a predictor that explains
-        # much of the outcome starts with a large weight (pysyncon's ``optim_initial="ols"``).
+        # much of the outcome starts with a large weight (Synth's second start, pysyncon's
+        # ``optim_initial="ols"``).
         x = np.column_stack([np.ones(gaps.shape[1] + 1), np.column_stack([gaps, np.zeros(k)]).T])
         z = np.column_stack([z0, z1]).T
         beta = np.linalg.lstsq(x, z, rcond=None)[0][1:]
         ols = np.einsum("ij,ij->i", beta, beta)
         if np.all(np.isfinite(ols)) and ols.sum() > 0:
             starts.append(("regression", ols / ols.sum()))
+    if n > 2 and search == "thorough":
+        d2 = np.square(gaps @ w_star)
+        inv = 1.0 / (d2 + 1e-6 * max(float(d2.mean()), 1e-300))
+        starts.append(("outcome fit", inv / inv.sum()))
     while len(starts) < n:
-        starts.append((f"random {len(starts) - 1}", rng.dirichlet(np.ones(k))))
+        starts.append((f"random {_n_random(starts)}", rng.dirichlet(np.ones(k))))
     return starts[:n]
 
 
@@ -417,8 +533,20 @@ class SynthResult(ImpactResult):
     placebos : PlaceboResult or None
         In-space placebo inference (``placebo=True``).
     starts : DataFrame
-        One row per start of the ``V`` search: its loss, convergence and largest donor. The
+        One row per start and optimiser of the ``V`` search: its loss, convergence (of the whole
+        run and of the first, Synth-like Nelder-Mead run), evaluations and largest donor. The
         problem is not convex; starts reaching different donors flag weakly identified weights.
+    loss_bound : float
+        The smallest MSPE over ``optimize_period`` that any donor mix reaches (the outcome fit
+        alone): no ``V`` can do better, so ``loss_v / loss_bound`` near 1 shows the search found
+        the global optimum, and a large ratio that the predictors pull the weights off the best
+        outcome fit.
+    search : str
+        The ``V`` search used (``"thorough"`` or ``"synth"``).
+    hull : HullDiagnostic
+        :func:`~ucc_research.impact.hull_diagnostic` of the treated unit's pre-period outcome
+        against the donors (with this ATT): ``.verdict`` and ``.reason`` say whether plain
+        synthetic control can be trusted here.
     """
 
     weights: pd.Series
@@ -439,6 +567,9 @@ class SynthResult(ImpactResult):
     n_starts: int
     converged: bool
     starts: pd.DataFrame
+    loss_bound: float = np.nan
+    search: str = "thorough"
+    hull: Any = None
     _refit: Any = field(default=None, repr=False)
 
     def tidy(self) -> pd.DataFrame:
@@ -465,8 +596,13 @@ class SynthResult(ImpactResult):
             "  donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
             f"  ATT (mean post gap) = {self.att:.4f}; pre-RMSPE = {self.pre_rmspe:.4f}; "
             f"post-RMSPE = {self.post_rmspe:.4f}; MSPE over optimize period = {self.loss_v:.6g}",
-            f"  V chosen by Nelder-Mead from {self.n_starts} start(s)"
-            + ("" if self.converged else " (best start hit the iteration limit)"),
+            f"  V chosen by the {self.search!r} search from {self.n_starts} start(s)"
+            + ("" if self.converged else " (best start hit the iteration limit)")
+            + (
+                f"; best possible MSPE (outcome fit alone) = {self.loss_bound:.6g}"
+                if np.isfinite(self.loss_bound)
+                else ""
+            ),
         ]
         if len(self.starts) > 1:
             near = self.starts["loss_v"] <= self.loss_v * 1.05
@@ -488,6 +624,8 @@ class SynthResult(ImpactResult):
         else:
             lines.append("  no placebo inference (placebo=False): no p-value")
         lines.append("  (no standard errors: inference is by placebo permutation)")
+        if self.hull is not None:
+            lines.append(f"  diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
         return "\n".join(lines)
 
     def leave_one_out(self, min_weight: float = 0.001) -> LeaveOneOutResult:
@@ -546,7 +684,13 @@ def _rmspe(g: pd.Series) -> float:
 
 
 def _one_fit(
-    prob: _Problem, treated: Any, donors: list, n_starts: int, seed: int, v: Any
+    prob: _Problem,
+    treated: Any,
+    donors: list,
+    n_starts: int,
+    seed: int,
+    v: Any,
+    search: str = "thorough",
 ) -> tuple[_Fit, pd.Series]:
     x, y = prob.x, prob.y
     cols = [treated] + donors
@@ -561,9 +705,81 @@ def _one_fit(
         n_starts,
         np.random.default_rng(seed),
         v_fixed=None if v is None else np.asarray(v, float),
+        search=search,
     )
     gap = y[treated] - y[donors].to_numpy() @ fit.w
     return fit, gap
+
+
+def _period(value: Any) -> Any:
+    """A period for a message: ``20``, not ``20.0`` (a NaN in the column makes it float)."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return int(value)
+    return value
+
+
+def _adoption_donors(
+    data: pd.DataFrame,
+    unit: str,
+    time: str,
+    treated: Any,
+    adoption: str | None,
+    donors: Sequence[Any] | None,
+) -> list | None:
+    """The donor pool given an adoption column: the pool, with treated donors left out or flagged.
+
+    Donors adopting at or before the treated unit's last period would carry their own effect into
+    the synthetic control, so the default pool leaves them out; a donor treated at any time (one
+    you named, or one adopting after the window) draws a warning naming it and its period.
+    """
+    if adoption is None:
+        return None if donors is None else list(donors)
+    check_frame(data)
+    check_columns(data, [unit, time, adoption], "column")
+    first = data[[unit, adoption]].copy()
+    never = first[adoption].isna() | first[adoption].isin([0, "", "0"])
+    first.loc[never, adoption] = np.nan
+    per_unit = first.groupby(unit, sort=False)[adoption]
+    n_values = per_unit.nunique(dropna=False)
+    if (n_values > 1).any():
+        bad = n_values[n_values > 1].index.tolist()
+        raise SpecError(
+            f"adoption column {adoption!r} must hold one first-treated period per unit; unit(s) "
+            f"{show(bad)} have several"
+        )
+    adopted = per_unit.first().dropna()
+    end = data.loc[data[unit] == treated, time].max()
+    if pd.isna(end):
+        raise SpecError(f"treated unit {treated!r} is not in column {unit!r}")
+    try:
+        early = adopted[adopted <= end]
+    except TypeError as err:
+        raise SpecError(
+            f"adoption column {adoption!r} holds values {show(adopted.unique())} that cannot be "
+            f"compared with the periods of {time!r} (e.g. {end!r})"
+        ) from err
+    if donors is None:
+        pool = [u for u in pd.unique(data[unit]) if u != treated and u not in early.index]
+        left_out = [u for u in early.index if u != treated]
+        if left_out:
+            warnings.warn(
+                f"synthetic control for {treated!r}: left out {len(left_out)} donor(s) treated "
+                f"at or before {end!r} (column {adoption!r}): {show(left_out)}",
+                UserWarning,
+                stacklevel=3,
+            )
+    else:
+        pool = list(donors)
+    flagged = [(u, _period(adopted[u])) for u in pool if u in adopted.index]
+    if flagged:
+        warnings.warn(
+            f"synthetic control for {treated!r}: donor(s) {show(flagged)} are themselves "
+            f"treated (unit, first treated period in {adoption!r}); their effects leak into "
+            "the synthetic control",
+            UserWarning,
+            stacklevel=3,
+        )
+    return pool
 
 
 def synthetic_control(
@@ -583,6 +799,8 @@ def synthetic_control(
     placebo: bool = True,
     placebo_n_starts: int | None = None,
     v: Sequence[float] | None = None,
+    search: str = "thorough",
+    adoption: str | None = None,
 ) -> SynthResult:
     """Synthetic control estimate of the effect on one treated unit.
 
@@ -610,7 +828,8 @@ def synthetic_control(
     donors : list, optional
         Donor pool; default every other unit.
     n_starts : int
-        Starts of the outer (``V``) optimisation: equal weights, regression-based, then random.
+        Starts of the outer (``V``) optimisation: equal weights, regression-based, (thorough
+        search) the outcome-fit start, then seeded random draws.
     seed : int
         Seed of the random starts (results are deterministic given the seed).
     placebo : bool
@@ -622,6 +841,19 @@ def synthetic_control(
         placebo table, so its ratio is not favoured by a more thorough search.
     v : sequence of float, optional
         Fixed predictor weights (skips the outer optimisation), in predictor order.
+    search : {"thorough", "synth"}
+        How ``V`` is searched. ``"synth"`` is R Synth's procedure (Nelder-Mead and BFGS from the
+        equal and the regression-based starts, the best kept), which reproduces its published
+        solutions. ``"thorough"`` (default) adds a start at the ``V`` that favours the best
+        outcome-fitting donor mix and, from every start, restarts Nelder-Mead from its end point
+        and polishes with Powell's method: it never ends above ``"synth"``'s loss from the same
+        starts, and on the Basque case it finds a lower one (0.00429 against Synth's 0.00886).
+        Every start and optimiser is reported in ``.starts`` with its convergence.
+    adoption : str, optional
+        Column holding each unit's first treated period (NaN, 0 or empty for never treated).
+        When given and ``donors`` is not, donors treated before the end of the treated unit's
+        window (its last period) are left out of the pool; a donor that is itself treated at
+        any time, whether chosen by you or by default, draws a warning.
 
     Returns
     -------
@@ -650,6 +882,9 @@ def synthetic_control(
     0.143
     """
     seed = check_seed(seed)
+    if search not in _SEARCHES:
+        raise SpecError(f"search must be one of {show(_SEARCHES)}, got {search!r}")
+    donors = _adoption_donors(data, unit, time, treated, adoption, donors)
     for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:
         if val is not None and (not isinstance(val, int | np.integer) or val < 1):
             raise SpecError(f"{name} must be a positive integer, got {val!r}")
@@ -674,21 +909,36 @@ def synthetic_control(
                 f"predictor: {show(prob.predictor_names)})"
             )
     donor_list = prob.units[1:]
-    fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v)
+    fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v, search)
     starts = fit.starts
     if len(starts):
         starts = starts.assign(top_donor=[donor_list[i] for i in starts["top_donor"]])
     pre_mask = gap.index < treatment_time
     synthetic = prob.y[treated] - gap
+    from ucc_research.impact.diagnostics import HullDiagnostic, _diagnose
+
+    pre_y = prob.y.loc[prob.pre]
+    verdict, reason, measures, w_hull = _diagnose(
+        pre_y[treated].to_numpy(float),
+        pre_y[donor_list].to_numpy(float),
+        donor_list,
+        float(gap[~pre_mask].mean()),
+    )
+    hull = HullDiagnostic(treated, verdict, reason, measures,
+                          pd.Series(w_hull, index=pd.Index(donor_list, name=unit)))  # fmt: skip
 
     placebos = None
     if placebo:
         p_starts = n_starts if placebo_n_starts is None else placebo_n_starts
         same = p_starts == n_starts or v is not None
-        gaps = {treated: gap if same else _one_fit(prob, treated, donor_list, p_starts, seed, v)[1]}
+        gaps = {
+            treated: gap
+            if same
+            else _one_fit(prob, treated, donor_list, p_starts, seed, v, search)[1]
+        }
         for d in donor_list:
             pool = [u for u in donor_list if u != d]
-            gaps[d] = _one_fit(prob, d, pool, p_starts, seed, v)[1]
+            gaps[d] = _one_fit(prob, d, pool, p_starts, seed, v, search)[1]
         placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask, p_starts)
 
     balance = pd.DataFrame(
@@ -718,6 +968,7 @@ def synthetic_control(
             False,
             None,
             v,
+            search,
         )
 
     return SynthResult(
@@ -738,7 +989,10 @@ def synthetic_control(
         outcome=outcome,
         n_starts=fit.n_starts,
         converged=fit.converged,
+        loss_bound=fit.bound,
+        search=search,
         starts=starts,
+        hull=hull,
         _refit=refit,
     )
 
