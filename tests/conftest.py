@@ -47,7 +47,7 @@ def demo_reports(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("UCC_PROCESSED_DIR", str(tmp / "processed"))
     mp.setenv("UCC_OUTPUTS_DIR", str(tmp / "outputs"))
-    demo.write_demo(tmp / "raw" / "demo", seed=7, n_cities=10, n_services=3, years=(2018, 2022))
+    demo.write_demo(tmp / "raw" / "demo", seed=7, n_cities=10, n_services=3, years=(2016, 2023))
     prepare(tmp / "raw", tmp / "processed", only=["demo"])
     root = Path(__file__).resolve().parents[1]
     doc = yaml.safe_load((root / "studies" / "demo.yml").read_text())

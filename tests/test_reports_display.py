@@ -107,23 +107,3 @@ def test_latest_outcomes_pool_the_last_twelve_months():
     assert row["digital_share"] == pytest.approx(dig[12:].sum() / tot[12:].sum())
     assert row["transactions_total"] == tot[12:].sum()
     assert row["satisfaction"] == pytest.approx(panel["satisfaction"].iloc[12:].mean())
-
-
-def test_synth_candidates_put_units_outside_the_donors_range_last():
-    rows = []
-    for city, cohort, level in (
-        ("in_long", 2004, 0.5),
-        ("out_long", 2004, -3.0),
-        ("in_short", 2002, 0.4),
-        ("d1", 0, 0.0),
-        ("d2", 0, 1.0),
-        ("d3", 0, 0.6),
-    ):
-        for year in range(2000, 2007):
-            rows.append(
-                {"city_id": city, "year": year, "cohort": cohort, "y": level + 0.1 * (year - 2000)}
-            )
-    cands = analysis.synth_candidates(pd.DataFrame(rows), "y")
-    assert cands["city_id"].tolist() == ["in_long", "in_short", "out_long"]
-    assert cands.set_index("city_id").at["in_long", "pre_periods"] == 4
-    assert not cands.set_index("city_id").at["out_long", "inside_range"]

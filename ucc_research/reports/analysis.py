@@ -227,52 +227,6 @@ def transfer_panel(panel: pd.DataFrame, service_id: str) -> pd.DataFrame:
     return out
 
 
-def synth_candidates(tp: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """Adopting cities ranked as synthetic-control cases: long pre-period, inside the donors.
-
-    A synthetic control can only reproduce a path that lies within the range of the donors'
-    paths (a convex combination cannot leave their hull); with a short pre-period the weights
-    rest on few points. Each adopter gets ``pre_periods`` (years before adoption),
-    ``inside_range`` (its outcome lies within the never-adopters' min-max in every pre-period
-    year) and ``distance`` (its mean pre-period distance to the donors' median, in SDs).
-
-    Parameters
-    ----------
-    tp : a :func:`transfer_panel` (``city_id``, ``year``, ``cohort``, outcomes).
-    outcome : the outcome column.
-
-    Returns
-    -------
-    DataFrame sorted best first: inside the range, then longest pre-period, then closest.
-    """
-    wide = tp.pivot_table(index="year", columns="city_id", values=outcome)
-    cohorts = tp.groupby("city_id")["cohort"].first()
-    donors = cohorts[cohorts == 0].index
-    rows = []
-    for city, cohort in cohorts[cohorts > 0].items():
-        pre = wide.index[wide.index < cohort]
-        if len(pre) == 0:
-            continue
-        d = wide.loc[pre, donors]
-        me = wide.loc[pre, city]
-        spread = d.std(axis=1).replace(0, np.nan)
-        rows.append(
-            {
-                "city_id": city,
-                "cohort": int(cohort),
-                "pre_periods": len(pre),
-                "inside_range": bool(((me >= d.min(axis=1)) & (me <= d.max(axis=1))).all()),
-                "distance": float(((me - d.median(axis=1)).abs() / spread).mean()),
-            }
-        )
-    out = pd.DataFrame(
-        rows, columns=["city_id", "cohort", "pre_periods", "inside_range", "distance"]
-    )
-    return out.sort_values(
-        ["inside_range", "pre_periods", "distance", "city_id"], ascending=[False, False, True, True]
-    ).reset_index(drop=True)
-
-
 def adoption_status(panel: pd.DataFrame, services: list[str]) -> pd.DataFrame:
     """For every city and transferred service: does the city offer it, and when it adopted."""
     cities = sorted(panel["city_id"].astype(str).unique())

@@ -189,6 +189,12 @@ SCHEMA: dict[str, Key] = {
                 },
             ),
             "peer_group": Key("str", "iData group column: peers for each unit.", refers="columns"),
+            "official": Key(
+                "str",
+                "The source's published scores, the headline of every unit report, reproduced "
+                "by the published rule (`ucc_research.reports.official`).",
+                choices=("ucc_dashboard_2022", "egov_2024"),
+            ),
             "n_strengths": Key(
                 "int", "Strengths and weaknesses listed per unit.", default=3, minimum=1, maximum=50
             ),

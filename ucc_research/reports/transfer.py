@@ -76,33 +76,48 @@ def _did(ctx: ReportContext) -> dict[str, Any]:
         p = _panel(ctx)
         outcome = ctx.parameters["outcome"]
         res = staggered_did(p["tp"], outcome, "city_id", "year", "cohort")
+        pre = analysis.pretrend_check(res)
+        # with fewer than 30 cities per cohort the analytic intervals and the Wald pre-test are
+        # too optimistic; permuting adoption timing across cities gives exact tests when
+        # timing is as good as random (benchmarks/sim_ri.py: pre-test size 4.3% at 5%)
+        ri = res.randomization_inference(n_perm=999, seed=0) if pre["caution"] else None
         return {
             "res": res,
             "simple": res.aggregate("simple"),
             "dynamic": res.aggregate("dynamic"),
             "group": res.aggregate("group"),
-            "pretest": analysis.pretrend_check(res),
+            "pretest": pre,
+            "ri": ri,
         }
 
     return ctx.memo("did", compute)
 
 
+def _att_interval(d: dict[str, Any]) -> tuple[float, float, float, str]:
+    """The ATT, the interval shown and what it is: randomisation inference when cohorts are small."""
+    simple = d["simple"]
+    if d["ri"] is not None:
+        return simple.overall_att, d["ri"].ci_low, d["ri"].ci_high, "randomisation inference"
+    return simple.overall_att, simple.overall_ci[0], simple.overall_ci[1], "influence function"
+
+
 def _synth(ctx: ReportContext) -> dict[str, Any]:
     def compute():
-        from ucc_research.impact import synthetic_control
+        from ucc_research.impact import choose_synth_unit, synthetic_control
 
         p = _panel(ctx)
         outcome = ctx.parameters["outcome"]
-        cands = analysis.synth_candidates(p["tp"], outcome)
         city = ctx.parameters.get("synth_city") or ""
         chosen_by = "set by the study"
+        min_pre = int(ctx.study.impact.get("synth_min_pre_periods", 4))
         if not city:
-            if cands.empty:
-                return NotApplicable("no adopting city has a pre-adoption period")
-            city = str(cands["city_id"].iloc[0])
-            chosen_by = (
-                "chosen for the longest pre-adoption period inside the never-adopters' range"
+            choice = choose_synth_unit(
+                p["tp"], outcome, "city_id", "year", "cohort", min_pre=min_pre
             )
+            if choice.unit is None:
+                return NotApplicable(choice.reason)
+            city = str(choice.unit)
+            chosen_by = "chosen for its pre-adoption fit and length"
         cohorts = p["cohorts"]
         if city not in cohorts.index or cohorts.get(city, 0) == 0:
             return NotApplicable(f"{ctx.name(city)} did not adopt the practice")
@@ -117,15 +132,7 @@ def _synth(ctx: ReportContext) -> dict[str, Any]:
             donors=donors,
             seed=0,
         )
-        row = cands[cands["city_id"] == city]
-        return {
-            "city": city,
-            "res": res,
-            "candidates": cands,
-            "chosen_by": chosen_by,
-            "inside_range": bool(row["inside_range"].iloc[0]) if len(row) else False,
-            "n_donors": len(donors),
-        }
+        return {"city": city, "res": res, "chosen_by": chosen_by, "n_donors": len(donors)}
 
     out = ctx.memo("synth", compute)
     if isinstance(out, NotApplicable):
@@ -134,23 +141,61 @@ def _synth(ctx: ReportContext) -> dict[str, Any]:
 
 
 def _fit_verdict(s: dict[str, Any]) -> tuple[bool, str]:
-    """(trustworthy, reason): pre-fit against the estimate and the donors' range."""
-    res = s["res"]
-    if not s["inside_range"]:
-        return False, (
-            "before adoption the city lies outside the range of the never-adopting cities, so "
-            "no weighted mix of them can reproduce its path"
+    """(trustworthy, reason) from the convex-hull / pre-fit diagnostic of the fit."""
+    hull = s["res"].hull
+    return hull.verdict == "ok", hull.reason.rstrip(".")
+
+
+def _estimators(ctx: ReportContext) -> pd.DataFrame:
+    """CS DiD beside DID, SC, SDID and augmented SC on the same panel (one row each)."""
+
+    def compute():
+        from ucc_research.impact import compare_estimators
+
+        p = _panel(ctx)
+        d = _did(ctx)
+        att, lo, hi, how = _att_interval(d)
+        # each design needs pre-adoption years: SDID 2, augmented SC 3 (with fewer its ridge
+        # correction extrapolates from nothing); a design no cohort can support is left out
+        years = sorted(p["tp"]["year"].unique())
+        longest = max(sum(y < c for y in years) for c in p["cohorts"][p["cohorts"] > 0])
+        need = {"did": 1, "sc": 1, "sdid": 2, "ascm": 3}
+        methods = [m for m, n in need.items() if longest >= n]
+        table = compare_estimators(
+            p["tp"],
+            ctx.parameters["outcome"],
+            "city_id",
+            "year",
+            adoption="cohort",
+            methods=methods,
+            seed=0,
         )
-    if res.pre_rmspe > 0.5 * abs(res.att):
-        return False, "the pre-adoption fit error is more than half the size of the estimate"
-    return True, "the synthetic city tracks it closely before adoption"
+        table.attrs["left_out"] = [m for m in need if m not in methods]
+        cs = pd.DataFrame(
+            [
+                {
+                    "method": "cs",
+                    "label": "Callaway and Sant'Anna DiD",
+                    "estimate": att,
+                    "se": d["simple"].overall_se,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "se_method": how,
+                }
+            ]
+        )
+        out = pd.concat([cs, table], ignore_index=True)
+        out.attrs["left_out"] = table.attrs["left_out"]
+        return out
+
+    return ctx.memo("estimators", compute)
 
 
 # --- sections ---------------------------------------------------------------------------------
 
 
 def key_findings(ctx: ReportContext) -> Findings | NotShown:
-    """The effect on adopters, its interval, how far to trust it, and the cross-check."""
+    """The effect on adopters, its interval, how far to trust it, and the cross-checks."""
     try:
         p = _panel(ctx)
     except NotApplicable as exc:
@@ -158,61 +203,49 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
     d = _did(ctx)
     outcome = ctx.parameters["outcome"]
     k, unit = _scale(outcome)
-    simple = d["simple"]
+    att, lo, hi, how = _att_interval(d)
     s: list[Text] = [
         Text(
             "Adopting {practice} raised adopters' {outcome} by <strong>{att} {unit}</strong> on "
-            "average (95% CI {lo} to {hi} {unit}; {na} adopting and {nn} never-adopting cities).",
+            "average (95% CI {lo} to {hi} {unit}, {how}; {na} adopting and {nn} never-adopting "
+            "cities).",
             practice=practice_name(ctx),
             outcome=outcome.replace("_", " "),
-            att=k * simple.overall_att,
-            lo=k * simple.overall_ci[0],
-            hi=k * simple.overall_ci[1],
+            att=k * att,
+            lo=k * lo,
+            hi=k * hi,
             unit=unit,
+            how=how,
             na=p["n_adopters"],
             nn=p["n_never"],
         )
     ]
-    pre = d["pretest"]
-    dyn = d["dynamic"].table
-    before = dyn[dyn["event_time"] < 0]
-    cover = int(((before["ci_low"] <= 0) & (before["ci_high"] >= 0)).sum())
-    s.append(
-        Text(
-            "This is an effect under the parallel-trends assumption (without adoption, adopters "
-            "would have moved like the never-adopting cities). Before adoption, {c} of {n} "
-            "yearly differences have intervals that include zero{caution}.",
-            c=cover,
-            n=len(before),
-            caution=(
-                f"; with {pre['smallest_cohort']} cities in the smallest cohort these intervals "
-                "and the formal pre-test are too optimistic, so read them as indicative"
-                if pre["caution"]
-                else ""
-            ),
-        )
-    )
-    try:
-        sc = _synth(ctx)
-        ok, why = _fit_verdict(sc)
-        cohort = int(p["cohorts"][sc["city"]])
-        agree = _agrees(d, cohort, float(sc["res"].att))
-        verdict = (
-            ("it lies inside the DiD's 95% interval and " + why)
-            if ok and agree
-            else ("it lies outside the DiD's 95% interval for that cohort, although " + why)
-            if ok
-            else ("trust the DiD here: " + why)
-        )
+    s.append(_trust_sentence(d))
+    est = _estimators(ctx)
+    others = est[est["method"].isin(["sdid", "sc"])]
+    if len(others) == 2:
+        sd, sc = (others.set_index("method").loc[m] for m in ("sdid", "sc"))
         s.append(
             Text(
-                "Cross-check for one city: the synthetic control for {city} finds {sc} {unit} "
-                "against {did} {unit} from the DiD for its cohort; {verdict}.",
-                city=ctx.name(sc["city"]),
-                sc=k * float(sc["res"].att),
-                did=k * _cohort_att(d, cohort),
+                "Designs that weight the comparison cities differently agree in direction: "
+                "synthetic DiD {sd} {unit}, synthetic control {sc} {unit} (see below).",
+                sd=k * sd["estimate"],
+                sc=k * sc["estimate"],
                 unit=unit,
-                verdict=verdict,
+            )
+        )
+    try:
+        sc1 = _synth(ctx)
+        ok, why = _fit_verdict(sc1)
+        s.append(
+            Text(
+                "For one city, {city}, the synthetic control finds {sc} {unit} against {did} "
+                "{unit} from the DiD for its cohort; {verdict}.",
+                city=ctx.name(sc1["city"]),
+                sc=k * float(sc1["res"].att),
+                did=k * _cohort_att(d, int(p["cohorts"][sc1["city"]])),
+                unit=unit,
+                verdict=("its pre-adoption fit is good" if ok else "do not rely on it: " + why),
             )
         )
     except NotApplicable:
@@ -221,24 +254,41 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
     ctx.headline(answer=str(s[0]))
     ctx.headline(
         **{
-            f"ATT ({unit})": k * simple.overall_att,
-            f"95% CI low ({unit})": k * simple.overall_ci[0],
-            f"95% CI high ({unit})": k * simple.overall_ci[1],
+            f"ATT ({unit})": k * att,
+            f"95% CI low ({unit})": k * lo,
+            f"95% CI high ({unit})": k * hi,
         }
     )
-    return Findings(s, synthetic=ctx.study.synthetic)
+    return Findings(s[:5], synthetic=ctx.study.synthetic)
+
+
+def _trust_sentence(d: dict[str, Any]) -> Text:
+    """The identifying assumption, and the pre-adoption evidence with the test that holds."""
+    pre, ri = d["pretest"], d["ri"]
+    if ri is not None:
+        return Text(
+            "This is an effect under the parallel-trends assumption (without adoption, adopters "
+            "would have moved like the never-adopting cities). With {n} cities in the smallest "
+            "cohort, the permutation test of the pre-adoption years is the one to read: p = {p} "
+            "({verdict}).",
+            n=pre["smallest_cohort"],
+            p=ri.pretest_p,
+            verdict="no evidence against parallel trends"
+            if ri.pretest_p >= 0.05
+            else "evidence against parallel trends: read the effect with care",
+        )
+    if pre["p"] is None:
+        return Text("This is an effect under the parallel-trends assumption; {r}.", r=pre["reason"])
+    return Text(
+        "This is an effect under the parallel-trends assumption; the Wald pre-test of the "
+        "pre-adoption years gives p = {p}.",
+        p=pre["p"],
+    )
 
 
 def _cohort_att(d: dict[str, Any], cohort: int) -> float:
     g = d["group"].table
     return float(g.loc[g["cohort"] == cohort, "att"].iloc[0])
-
-
-def _agrees(d: dict[str, Any], cohort: int, estimate: float) -> bool:
-    """The synthetic-control estimate lies inside the DiD's 95% interval for that cohort."""
-    g = d["group"].table
-    row = g.loc[g["cohort"] == cohort].iloc[0]
-    return bool(row["ci_low"] <= estimate <= row["ci_high"])
 
 
 def event_study(ctx: ReportContext):
@@ -251,7 +301,12 @@ def event_study(ctx: ReportContext):
     outcome = ctx.parameters["outcome"]
     k, unit = _scale(outcome)
     dyn = d["dynamic"].table.copy()
-    ctx.uses("transfer")
+    ri = d["ri"]
+    if ri is not None:  # small cohorts: permutation intervals instead of the analytic ones
+        perm = ri.event_study.set_index("event_time")
+        dyn["ci_low"] = dyn["event_time"].map(perm["ci_low"])
+        dyn["ci_high"] = dyn["event_time"].map(perm["ci_high"])
+    ctx.uses("transfer", *(["ri"] if ri is not None else []))
     ctx.record(
         "event_study",
         {
@@ -259,6 +314,16 @@ def event_study(ctx: ReportContext):
             "se": d["simple"].overall_se,
             "dynamic": dyn.to_dict(orient="records"),
             "pretest": d["pretest"],
+            "randomisation_inference": None
+            if ri is None
+            else {
+                "att_p": ri.p_value,
+                "ci": [ri.ci_low, ri.ci_high],
+                "pretest_p": ri.pretest_p,
+                "pretest_p_analytic": ri.pretest_p_analytic,
+                "n_perm": ri.n_perm,
+                "notes": list(ri.notes),
+            },
             "service_id": p["service"],
             "origin": p["origin"],
         },
@@ -294,22 +359,25 @@ def event_study(ctx: ReportContext):
         }
     )
     pre = d["pretest"]
-    pre_text = (
-        Text("No pre-trend test: {r}.", r=pre["reason"])
-        if pre["p"] is None
-        else Text(
-            "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells){c}.",
+    if ri is not None:
+        pre_text = Text(
+            "Intervals and the pre-test permute adoption timing across cities ({n} draws), "
+            "because with {c} cities in the smallest cohort the analytic ones are too narrow. "
+            "Permutation pre-test that every pre-adoption ATT(g, t) is zero: p = {pp} (the "
+            "analytic Wald test would say p = {pa}).",
+            n=ri.n_perm,
+            c=pre["smallest_cohort"],
+            pp=ri.pretest_p,
+            pa=ri.pretest_p_analytic,
+        )
+    elif pre["p"] is None:
+        pre_text = Text("No pre-trend test: {r}.", r=pre["reason"])
+    else:
+        pre_text = Text(
+            "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells).",
             p=pre["p"],
             df=pre["df"],
-            c=(
-                f"; with {pre['smallest_cohort']} cities in the smallest cohort it rejects true "
-                "parallel trends far more often than 5%, so a small p is weak evidence against "
-                "them"
-                if pre["caution"]
-                else ""
-            ),
         )
-    )
     return Group(
         [
             Figure(
@@ -472,3 +540,55 @@ def synthetic_control(ctx: ReportContext):
         )
     )
     return Group(parts)
+
+
+_ESTIMATOR_NOTES = {
+    "cs": "each cohort against never-adopters, year by year",
+    "did": "all adopters against the mean of never-adopters",
+    "sc": "never-adopters weighted to match each cohort before adoption",
+    "sdid": "weighted cities and weighted pre-adoption years",
+    "ascm": "synthetic control with a ridge correction for imperfect fit",
+}
+
+
+def estimators(ctx: ReportContext):
+    """The Callaway-Sant'Anna DiD beside DID, synthetic control, SDID and augmented SC."""
+    try:
+        _panel(ctx)
+    except NotApplicable as exc:
+        return NotShown(str(exc))
+    from ucc_research.impact import describe_agreement
+
+    est = _estimators(ctx)
+    k, unit = _scale(ctx.parameters["outcome"])
+    ctx.uses("estimators")
+    ctx.record("estimators", est.to_dict(orient="records"))
+    table = pd.DataFrame(
+        {
+            "estimator": est["label"],
+            "compares": est["method"].map(_ESTIMATOR_NOTES),
+            f"effect ({unit})": k * est["estimate"],
+            f"95% CI low ({unit})": k * est["ci_low"],
+            f"95% CI high ({unit})": k * est["ci_high"],
+            "standard error from": est["se_method"],
+        }
+    )
+    scaled = est.assign(estimate=k * est["estimate"], se=k * est["se"])
+    return Group(
+        [
+            Text(
+                "{agreement}", agreement=describe_agreement(scaled, reference=est["label"].iloc[0])
+            ),
+            ctx.table(
+                table,
+                "The effect on adopters by five designs",
+                note="All on the same city x year panel, never-adopting cities as the "
+                "comparison; units are percentage points for shares."
+                + (
+                    f" Left out, too few pre-adoption years: {', '.join(est.attrs['left_out'])}."
+                    if est.attrs.get("left_out")
+                    else ""
+                ),
+            ),
+        ]
+    )
