@@ -56,6 +56,8 @@ def demo_reports(tmp_path_factory):
     doc["parameters"] = {"index_robustness": {"sensitivity_n": 8}}
     study = tmp / "demo.yml"
     study.write_text(yaml.safe_dump(doc))
-    summary = run_study(study, jobs=2, progress=False)
+    try:
+        summary = run_study(study, jobs=2, progress=False)
+    finally:
+        mp.undo()  # session-wide: the paths must not leak into other tests
     yield summary, doc
-    mp.undo()

@@ -81,9 +81,11 @@ def hostile_run(tmp_path_factory):
     doc["notebooks"] = {"cross_city": ["transfer_impact"], "per_city": ["city_report"]}
     path = tmp / "hostile.yml"
     path.write_text(yaml.safe_dump(doc))
-    summary = run_study(path, jobs=1, progress=False)
+    try:
+        summary = run_study(path, jobs=1, progress=False)
+    finally:
+        mp.undo()
     yield summary, cities
-    mp.undo()
 
 
 def test_hostile_names_run_no_script_and_fetch_nothing(hostile_run, chromium):

@@ -207,6 +207,7 @@ def test_a_template_run_on_its_own_computes_the_study_cache(run, tmp_path, monke
     summary, _ = run
     study = Path(summary.out_dir).parents[1] / "demo.yml"
     monkeypatch.setenv("UCC_OUTPUTS_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(Path(summary.out_dir).parents[1] / "processed"))
     out = tmp_path / "city.ipynb"
     papermill.execute_notebook(
         str(ROOT / "notebooks" / "city_report.ipynb"),

@@ -194,33 +194,93 @@ def transferred_services(panel: pd.DataFrame) -> list[str]:
     return sorted(adopted.astype(str).unique())
 
 
+#: Canonical names of the panel columns the transfer analysis reads (``study.panel`` maps them).
+PANEL_COLUMNS = {
+    "unit": "city_id",
+    "time": "period",
+    "service": "service_id",
+    "adoption": "adopted_period",
+    "origin": "transferred_from",
+}
+
+
+def canonical_panel(study) -> pd.DataFrame:
+    """The study's staggered-adoption panel with the canonical column names.
+
+    ``impact.panel`` in the study maps a researcher's own columns (``unit``, ``time``,
+    ``adoption``, optionally ``service`` and ``origin``) to the ``service_panel`` names the
+    analyses use; a panel without a service column is one practice (``service_id`` "all"),
+    one without an origin column has no origin city to leave out.
+    """
+    mapping = study.panel
+    table = study.read_table(mapping["table"])
+    renames = {mapping[k]: v for k, v in PANEL_COLUMNS.items() if mapping.get(k)}
+    missing = [c for c in renames if c not in table.columns]
+    if missing:
+        raise SpecError(f"{mapping['table']}: impact.panel names missing columns {missing}")
+    out = table.rename(columns=renames)
+    if "service_id" not in out:
+        out["service_id"] = "all"
+    if "transferred_from" not in out:
+        out["transferred_from"] = None
+    return out
+
+
+def _year(values: pd.Series) -> pd.Series:
+    """The year of a period: an integer year as it is, ``"2021-03"`` or a date by its year."""
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("Float64").round().astype("Int64")
+    text = values.astype("string")
+    return text.str.slice(0, 4).astype("Float64").astype("Int64")
+
+
 def transfer_panel(panel: pd.DataFrame, service_id: str) -> pd.DataFrame:
     """One transferred practice as a city x year panel for :func:`impact.staggered_did`.
 
-    Outcomes are the means of the monthly values in the year. ``cohort`` is the year of
-    adoption (0 for cities that never adopt); the origin city (``transferred_from``) adopted
-    before any comparison period and is left out, as in :func:`ucc_research.demo.transfer_panel`.
-    ``attrs["origin"]`` names it.
+    Outcomes (every numeric column) are the means of the values in the year. ``cohort`` is the
+    year of adoption (0 for cities that never adopt); the origin city (``transferred_from``),
+    where there is one, adopted before any comparison period and is left out, as in
+    :func:`ucc_research.demo.transfer_panel`. ``attrs["origin"]`` names it (None without).
     """
     _require(panel, ["city_id", "service_id", "period", "adopted_period"], "service_panel")
     sp = panel[panel["service_id"] == service_id]
     if sp.empty:
         raise SpecError(f"service_panel: no rows for service {service_id!r}")
-    origins = sp["transferred_from"].dropna().astype(str).unique()
-    if len(origins) != 1:
+    origins = (
+        sp["transferred_from"].dropna().astype(str).unique() if "transferred_from" in sp else []
+    )
+    if len(origins) > 1:
         raise SpecError(f"service {service_id!r}: expected one origin city, got {list(origins)}")
-    origin = origins[0]
-    sp = sp[sp["city_id"] != origin]
-    cols = [c for c in ("digital_share", "satisfaction", "transactions_total") if c in sp.columns]
+    origin = origins[0] if len(origins) else None
+    if origin is not None:
+        sp = sp[sp["city_id"] != origin]
+    skip = {
+        "city_id",
+        "service_id",
+        "period",
+        "adopted_period",
+        "transferred_from",
+        "year",
+        "cohort",
+        *FEATURES,
+    }
+    cols = [
+        c
+        for c in sp.columns
+        if c not in skip
+        and pd.api.types.is_numeric_dtype(sp[c])
+        and not pd.api.types.is_bool_dtype(sp[c])
+    ]
     df = pd.DataFrame(
         {
             "city_id": sp["city_id"].astype(str).to_numpy(),
-            "year": sp["period"].str.slice(0, 4).astype("int64").to_numpy(),
-            "cohort": sp["adopted_period"].str.slice(0, 4).astype("Int64").fillna(0).to_numpy(),
+            "year": _year(sp["period"]).to_numpy(),
+            "cohort": _year(sp["adopted_period"]).fillna(0).to_numpy(),
         }
     )
     for c in cols:
-        df[c] = sp[c].to_numpy()
+        df[c] = sp[c].to_numpy(dtype=float, na_value=np.nan)
+    df["year"] = df["year"].astype("int64")
     df["cohort"] = df["cohort"].astype("int64")
     out = df.groupby(["city_id", "year", "cohort"], sort=True, as_index=False)[cols].mean()
     out.attrs["origin"] = origin

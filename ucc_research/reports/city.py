@@ -181,8 +181,14 @@ def _candidates(ctx: ReportContext) -> pd.DataFrame:
     adoption = ctx.shared.table("transfer_adoption")
     mine = adoption[adoption["city_id"].astype(str) == ctx.city].set_index("service_id")
     names = _service_names(ctx)
+    outcome = (
+        "digital_share" if (att["outcome"] == "digital_share").any() else att["outcome"].iloc[0]
+    )
+    if not str(outcome).endswith("share"):
+        raise NotApplicable("the transfer analysis has no take-up share to rank practices by")
+    k = 100.0  # shares in percentage points
     rows = []
-    for _, r in att[att["outcome"] == "digital_share"].iterrows():
+    for _, r in att[att["outcome"] == outcome].iterrows():
         s = r["service_id"]
         adopted = s in mine.index and pd.notna(mine.at[s, "adopted_period"])
         offered = s in mine.index and bool(mine.at[s, "offered"])
@@ -190,11 +196,15 @@ def _candidates(ctx: ReportContext) -> pd.DataFrame:
             continue
         rows.append(
             {
-                "practice": f"practice transferred in {names.get(s, s)}",
-                "from": ctx.name(r["transferred_from"]),
-                "effect on digital share (pp)": 100 * r["att"],
-                "95% CI low (pp)": 100 * r["ci_low"],
-                "95% CI high (pp)": 100 * r["ci_high"],
+                "practice": "practice transferred"
+                + (f" in {names.get(s, s)}" if s != "all" else ""),
+                "from": ctx.name(r["transferred_from"])
+                if pd.notna(r["transferred_from"])
+                else "another city",
+                "outcome": str(outcome).replace("_", " "),
+                "effect (pp)": k * r["att"],
+                "95% CI low (pp)": k * r["ci_low"],
+                "95% CI high (pp)": k * r["ci_high"],
                 "adopting cities": int(r["n_adopters"]),
                 "comparison cities": int(r["n_never"]),
             }
@@ -274,10 +284,11 @@ def key_findings(ctx: ReportContext) -> Findings:
         s.append(
             Text(
                 "Best-evidenced practice to adopt: the {p} from {origin}, which raised adopters' "
-                "digital share by <strong>{att} pp</strong> (95% CI {lo} to {hi} pp).",
+                "{outcome} by <strong>{att} pp</strong> (95% CI {lo} to {hi} pp).",
                 p=best["practice"],
                 origin=best["from"],
-                att=best["effect on digital share (pp)"],
+                outcome=best["outcome"],
+                att=best["effect (pp)"],
                 lo=best["95% CI low (pp)"],
                 hi=best["95% CI high (pp)"],
             )

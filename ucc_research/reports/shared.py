@@ -130,9 +130,9 @@ def _transfer(study: Study) -> dict[str, Any]:
     from ucc_research.impact import staggered_did
     from ucc_research.reports import analysis
 
-    if "service_panel" not in study.tables:
-        raise NotApplicable("the study has no service panel to follow transferred practices in")
-    panel = read_table(study, "service_panel")
+    if study.panel["table"] not in study.tables:
+        raise NotApplicable("the study has no panel to follow transferred practices in")
+    panel = analysis.canonical_panel(study)
     services = analysis.transferred_services(panel)
     if not services:
         raise NotApplicable("no city in the data adopted a transferred good practice")
@@ -147,7 +147,7 @@ def _transfer(study: Study) -> dict[str, Any]:
             rows.append(
                 {
                     "service_id": service,
-                    "transferred_from": str(tp.attrs["origin"]),
+                    "transferred_from": tp.attrs["origin"],
                     "outcome": outcome,
                     "att": simple.overall_att,
                     "se": simple.overall_se,

@@ -24,33 +24,51 @@ _SCALE = {"digital_share": (100.0, "pp"), "satisfaction": (1.0, "points")}
 
 
 def open_report(
-    study: Any, shared_dir: str | None = None, synth_city: str = "", outcome: str = "digital_share"
+    study: Any, shared_dir: str | None = None, synth_city: str = "", outcome: str = ""
 ) -> ReportContext:
-    """Open the transfer-impact report of a study (first cell of ``transfer_impact.ipynb``)."""
+    """Open the transfer-impact report of a study (first cell of ``transfer_impact.ipynb``).
+
+    ``outcome`` defaults to the study's first ``impact.outcomes`` (else ``digital_share``).
+    """
     ctx = open_context(study, STEM, shared_dir, {"synth_city": synth_city, "outcome": outcome})
+    if not outcome:
+        ctx.parameters["outcome"] = (ctx.study.impact.get("outcomes") or ["digital_share"])[0]
     ctx.results["report"] = "Transfer impact"
     return ctx
 
 
-def _scale(outcome: str) -> tuple[float, str]:
-    return _SCALE.get(outcome, (1.0, "units"))
+def _scale(ctx: ReportContext) -> tuple[float, str]:
+    """How the outcome is shown: a share (every value in [0, 1]) in percentage points."""
+    outcome = ctx.parameters["outcome"]
+    if outcome in _SCALE:
+        return _SCALE[outcome]
+    values = _panel(ctx)["tp"][outcome].dropna()
+    return (100.0, "pp") if len(values) and values.between(0, 1).all() else (1.0, "units")
 
 
 def _panel(ctx: ReportContext) -> dict[str, Any]:
     def compute():
-        if "service_panel" not in ctx.study.tables:
-            return NotApplicable("the study has no service panel to follow transferred practices")
-        panel = ctx.study.read_table("service_panel")
+        table = ctx.study.panel["table"]
+        if table not in ctx.study.tables:
+            return NotApplicable(f"the study has no {table} panel to follow transferred practices")
+        panel = analysis.canonical_panel(ctx.study)
         services = analysis.transferred_services(panel)
         if not services:
             return NotApplicable("no city in the data adopted a transferred good practice")
         service = services[0]
         tp = analysis.transfer_panel(panel, service)
-        names = panel.loc[panel["service_id"] == service, "service_name"].dropna()
+        outcome = ctx.parameters["outcome"]
+        if outcome not in tp:
+            return NotApplicable(f"the panel has no numeric outcome column {outcome!r}")
+        names = (
+            panel.loc[panel["service_id"] == service, "service_name"].dropna()
+            if "service_name" in panel
+            else pd.Series(dtype=str)
+        )
         cohorts = tp.groupby("city_id")["cohort"].first()
         return {
             "service": service,
-            "service_name": str(names.iloc[0]) if len(names) else service,
+            "service_name": str(names.iloc[0]) if len(names) else None,
             "origin": tp.attrs["origin"],
             "tp": tp,
             "cohorts": cohorts,
@@ -66,7 +84,9 @@ def _panel(ctx: ReportContext) -> dict[str, Any]:
 
 def practice_name(ctx: ReportContext) -> str:
     p = _panel(ctx)
-    return f"the practice transferred in {p['service_name']} from {ctx.name(p['origin'])}"
+    where = f" in {p['service_name']}" if p["service_name"] else ""
+    origin = f" from {ctx.name(p['origin'])}" if p["origin"] is not None else ""
+    return f"the practice transferred{where}{origin}" if where or origin else "the practice"
 
 
 def _did(ctx: ReportContext) -> dict[str, Any]:
@@ -202,7 +222,7 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
         return NotShown(str(exc))
     d = _did(ctx)
     outcome = ctx.parameters["outcome"]
-    k, unit = _scale(outcome)
+    k, unit = _scale(ctx)
     att, lo, hi, how = _att_interval(d)
     s: list[Text] = [
         Text(
@@ -299,7 +319,7 @@ def event_study(ctx: ReportContext):
         return NotShown(str(exc))
     d = _did(ctx)
     outcome = ctx.parameters["outcome"]
-    k, unit = _scale(outcome)
+    k, unit = _scale(ctx)
     dyn = d["dynamic"].table.copy()
     ri = d["ri"]
     if ri is not None:  # small cohorts: permutation intervals instead of the analytic ones
@@ -413,7 +433,7 @@ def twfe_vs_cs(ctx: ReportContext):
     from ucc_research.impact import bacon_decomposition, twfe
 
     outcome = ctx.parameters["outcome"]
-    k, unit = _scale(outcome)
+    k, unit = _scale(ctx)
     tw = twfe(p["tp"], outcome, "city_id", "year", cohort="cohort")
     bacon = bacon_decomposition(p["tp"], outcome, "city_id", "year", cohort="cohort")
     by_type = (
@@ -460,7 +480,7 @@ def synthetic_control(ctx: ReportContext):
     p = _panel(ctx)
     res = s["res"]
     outcome = ctx.parameters["outcome"]
-    k, unit = _scale(outcome)
+    k, unit = _scale(ctx)
     ok, why = _fit_verdict(s)
     w = res.weights[res.weights > 1e-3].sort_values(ascending=False)
     n_pos = len(w)
@@ -560,7 +580,7 @@ def estimators(ctx: ReportContext):
     from ucc_research.impact import describe_agreement
 
     est = _estimators(ctx)
-    k, unit = _scale(ctx.parameters["outcome"])
+    k, unit = _scale(ctx)
     ctx.uses("estimators")
     ctx.record("estimators", est.to_dict(orient="records"))
     table = pd.DataFrame(
