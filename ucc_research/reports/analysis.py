@@ -212,10 +212,20 @@ def canonical_panel(study) -> pd.DataFrame:
     analyses use; a panel without a service column is one practice (``service_id`` "all"),
     one without an origin column has no origin city to leave out.
     """
+    from ucc_research.reports.shared import NotApplicable
+
     mapping = study.panel
     table = study.read_table(mapping["table"])
-    renames = {mapping[k]: v for k, v in PANEL_COLUMNS.items() if mapping.get(k)}
-    missing = [c for c in renames if c not in table.columns]
+    if mapping.get("adoption") and mapping["adoption"] not in table.columns:
+        raise NotApplicable(f"the {mapping['table']} table records no adoption of a practice")
+    # the default service_panel columns are optional (a 311 panel has no origin); a column the
+    # study names explicitly must exist (the study check refuses it before any run)
+    renames = {
+        mapping[k]: v
+        for k, v in PANEL_COLUMNS.items()
+        if mapping.get(k) and mapping[k] in table.columns
+    }
+    missing = [mapping[k] for k in ("unit", "time") if mapping[k] not in table.columns]
     if missing:
         raise SpecError(f"{mapping['table']}: impact.panel names missing columns {missing}")
     out = table.rename(columns=renames)

@@ -17,7 +17,7 @@ Examples
 --------
 >>> import pandas as pd
 >>> t = Table(pd.DataFrame({"city": ["<b>A</b>"], "rank": [1.0]}), "Ranks")
->>> "&lt;b&gt;A&lt;/b&gt;" in t._repr_html_() and "<td>1</td>" in t._repr_html_()
+>>> "&lt;b&gt;A&lt;/b&gt;" in t._repr_html_() and '<td class="num">1</td>' in t._repr_html_()
 True
 >>> Text("{name} ranks {rank}.", name="<script>", rank=2)._repr_html_()
 '<p>&lt;script&gt; ranks 2.</p>'

@@ -51,7 +51,10 @@ def _panel(ctx: ReportContext) -> dict[str, Any]:
         table = ctx.study.panel["table"]
         if table not in ctx.study.tables:
             return NotApplicable(f"the study has no {table} panel to follow transferred practices")
-        panel = analysis.canonical_panel(ctx.study)
+        try:
+            panel = analysis.canonical_panel(ctx.study)
+        except NotApplicable as exc:
+            return exc
         services = analysis.transferred_services(panel)
         if not services:
             return NotApplicable("no city in the data adopted a transferred good practice")
