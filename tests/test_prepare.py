@@ -64,3 +64,73 @@ def test_cli_prints_conservation_table(raw_311, tmp_path, capsys):
     assert "nyc_311_sample_2025/311.csv" in out and "235" in out
     code = main(["prepare", "--raw", str(raw_311), "--only", "no_such_source"])
     assert code == 2
+
+
+def _outputs(folder):
+    """Every table, quarantine table and provenance of a processed folder, plus quality.json."""
+    frames = {
+        p.relative_to(folder).as_posix(): pd.read_parquet(p) for p in folder.rglob("*.parquet")
+    }
+    return frames, json.loads((folder / "quality.json").read_text())
+
+
+def _assert_same_outputs(a, b):
+    (fa, qa), (fb, qb) = _outputs(a), _outputs(b)
+    assert sorted(fa) == sorted(fb)
+    for name in fa:
+        pd.testing.assert_frame_equal(fa[name], fb[name], obj=name)
+    assert qa == qb
+
+
+def _spoil_nyc_line(raw, line, old, new):
+    f = raw / "nyc_311_sample_2025" / "311.csv"
+    lines = f.read_text().splitlines(keepends=True)
+    assert old in lines[line - 1]
+    lines[line - 1] = lines[line - 1].replace(old, new, 1)
+    f.write_text("".join(lines))
+
+
+def test_only_replaces_the_named_sources_and_keeps_the_others(raw_311, tmp_path):
+    # the attack of issue 15: `--only nyc_311` rewrote cities from 86 rows to 1 and the panel
+    # to NYC's 50 rows. A partial run must give exactly what a full run gives on the same raw.
+    _spoil_nyc_line(raw_311, 4, "03/24/2025", "03/99/2025")  # one quarantined NYC row to keep
+    out, full = tmp_path / "partial", tmp_path / "full"
+    prepare(raw_311, out)
+    summary = prepare(raw_311, out, only=["baltimore_311"])
+    assert set(summary["sources"]) == {"baltimore_311", "nyc_311"}
+    assert pd.read_parquet(out / "cities.parquet")["city_id"].tolist() == [
+        "US-BALTIMORE",
+        "US-NYC",
+    ]
+    prepare(raw_311, full)
+    _assert_same_outputs(out, full)
+    q = pd.read_parquet(out / "quarantine" / "requests.parquet")
+    assert q[["source", "line"]].values.tolist() == [["nyc_311", 4]]
+
+    # NYC's raw file changes: only NYC's rows, quarantine and quality entry change
+    _spoil_nyc_line(raw_311, 4, "03/99/2025", "03/24/2025")
+    _spoil_nyc_line(raw_311, 7, "03/24/2025", "13/24/2025")
+    summary = prepare(raw_311, out, only=["nyc_311"])
+    nyc = summary["sources"]["nyc_311"]["files"]["nyc_311_sample_2025/311.csv"]
+    assert (nyc["rows_kept"], nyc["rows_quarantined"]) == (234, 1)
+    q = pd.read_parquet(out / "quarantine" / "requests.parquet")
+    assert q[["source", "line"]].values.tolist() == [["nyc_311", 7]]
+    prepare(raw_311, full)
+    _assert_same_outputs(out, full)
+
+
+def test_only_refuses_what_it_cannot_keep(raw_311, tmp_path, capsys):
+    out = tmp_path / "processed"
+    prepare(raw_311, out)
+    # a processed folder written before provenance was recorded: the rows' sources are unknown
+    (out / "provenance" / "cities.parquet").unlink()
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code = main(["prepare", "--raw", str(raw_311), "--out", str(out), "--only", "nyc_311"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "provenance/cities.parquet is missing" in err and "without --only" in err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # a named source without raw folder is an error, not a silent skip
+    code = main(["prepare", "--raw", str(raw_311), "--out", str(out), "--only", "nyc_311", "demo"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--only names source(s) without raw data: demo" in err
