@@ -285,10 +285,10 @@ def test_arrow_fast_path_reads_exactly_what_the_pandas_path_reads(
         ("caf\u00e9,2\n".encode(), "pyarrow", "utf-8"),
     ],
 )
-def test_the_early_pyarrow_read_is_used_only_when_the_whole_file_confirms_it(
+def test_pyarrow_reads_only_files_the_whole_file_scan_finds_regular(
     tmp_path, tail, reader, encoding
 ):
-    # pyarrow starts on the dialect of the first block; the whole-file scan has the last word
+    # a late cp1252 byte or quoted newline, past the first block, sends the file to pandas
     from ucc_research.cleaning import readers
 
     rows = (readers._CHUNK // 8) + 100  # "x00001,1\n" lines: past the first block

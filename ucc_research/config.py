@@ -99,3 +99,28 @@ def configure_arrow_pool() -> str:
         pa.set_memory_pool(pool)
         return pool.backend_name
     return pa.default_memory_pool().backend_name
+
+
+def max_record_bytes() -> int:
+    """Longest line a text table may have, in bytes (``UCC_MAX_RECORD_MB``, default 64 MB).
+
+    A longer run without a line end (a file of NULs or of one endless line) is refused while
+    the reader scans the file block by block, before any parser holds it in memory.
+
+    Examples
+    --------
+    >>> max_record_bytes() >= 1 << 20
+    True
+    """
+    value = os.environ.get("UCC_MAX_RECORD_MB", "").strip()
+    if not value:
+        return 64 << 20
+    try:
+        mb = float(value)
+    except ValueError:
+        mb = float("nan")
+    if not mb >= 1:
+        from ucc_research.errors import SpecError
+
+        raise SpecError(f"UCC_MAX_RECORD_MB={value!r}: use a number of megabytes >= 1")
+    return int(mb * (1 << 20))

@@ -30,13 +30,13 @@ import io as _io
 import re
 import warnings
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from ucc_research import config
 from ucc_research.cleaning.localtime import NAT, localize_strict
 from ucc_research.cleaning.text import arrow_chunks, string_buffers
 from ucc_research.errors import DataFileError
@@ -53,6 +53,11 @@ _CHUNK = 1 << 20
 _SAMPLE_CHARS = 1 << 16
 _ARROW_BLOCK = 4 << 20  # pyarrow's default 1 MB makes hundreds of chunks per column
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
+#: Reason recorded for the last record of a text file that does not end with a line end.
+CUT_OFF = (
+    "the file ends inside this record (no line end after it): it may be cut off; "
+    "end the file with a line end if the record is complete"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,73 +445,10 @@ def parse_bools(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 # text files
 
 
-def _read_text(
-    path: Path,
-    name: str,
-    *,
-    encoding: str | None,
-    sep: str | None,
-    decimal: str | None,
-    wanted: list[str],
-    usecols: Sequence[str] | None,
-) -> tuple[pd.DataFrame, dict]:
-    # The whole-file scan (encoding check, line count) and pyarrow's parse are the two big
-    # costs of a large file; pyarrow releases the GIL, so it starts on a guess of the dialect
-    # taken from the first block, and its table is used only if the scan confirms the guess.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        early = _start_arrow_read(pool, path, encoding=encoding, sep=sep, usecols=usecols)
-        try:
-            return _read_scanned_text(
-                path, name, early, encoding=encoding, sep=sep, decimal=decimal,
-                wanted=wanted, usecols=usecols,
-            )  # fmt: skip
-        finally:
-            if early is not None:
-                early.future.cancel()
-
-
-class _EarlyRead(NamedTuple):
-    sep: str
-    header: list[str]
-    usecols: list[str] | None
-    future: Future
-
-
-def _start_arrow_read(
-    pool: ThreadPoolExecutor,
-    path: Path,
-    *,
-    encoding: str | None,
-    sep: str | None,
-    usecols: Sequence[str] | None,
-) -> _EarlyRead | None:
-    """Start :func:`_arrow_read` on the dialect of the file's first block, if it may apply."""
-    if encoding is not None and encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        return None
-    with open(path, "rb") as fh:
-        first = fh.read(_CHUNK)
-    if first.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    if b"\r" in first or b"\x00" in first:
-        return None
-    try:
-        sample = codecs.getincrementaldecoder("utf-8")("strict").decode(first)[:_SAMPLE_CHARS]
-    except UnicodeDecodeError:
-        return None
-    if not sample.strip():
-        return None
-    sep, header = _dialect(sample, sep, truncated=len(sample) >= _SAMPLE_CHARS)
-    try:
-        cols = _raw_usecols(header, usecols)
-    except KeyError:  # a column is missing: the full path reports it
-        return None
-    return _EarlyRead(sep, header, cols, pool.submit(_arrow_read, path, sep, header, cols))
-
-
 def _dialect(sample: str, sep: str | None, *, truncated: bool) -> tuple[str, list[str]]:
     """Separator (given or sniffed) and header fields of a text sample."""
     sep = sep or _sniff_separator(sample, truncated=truncated)
-    return sep, next(csv.reader(_io.StringIO(sample), delimiter=sep, quotechar='"'), [])
+    return sep, next(csv.reader(_io.StringIO(sample, newline=""), delimiter=sep, quotechar='"'), [])
 
 
 def _raw_usecols(header: list[str], usecols: Sequence[str] | None) -> list[str] | None:
@@ -515,10 +457,9 @@ def _raw_usecols(header: list[str], usecols: Sequence[str] | None) -> list[str] 
     return None if usecols is None else [raw_names[c] for c in usecols]
 
 
-def _read_scanned_text(
+def _read_text(
     path: Path,
     name: str,
-    early: _EarlyRead | None,
     *,
     encoding: str | None,
     sep: str | None,
@@ -566,11 +507,7 @@ def _read_scanned_text(
     physical = n_newlines + (0 if ends_with_newline else 1)
     df = None
     if enc == "utf-8" and not bom and terminator != "\r" and header_lines == 1:
-        cols = read_kw.get("usecols")
-        if early is not None and (early.sep, early.header, early.usecols) == (sep, header, cols):
-            df = early.future.result()
-        else:
-            df = _arrow_read(path, sep, header, cols)
+        df = _arrow_read(path, sep, header, read_kw.get("usecols"))
         if df is not None and len(df) != physical - header_lines:
             df = None  # a quoted newline or a blank line: records are not lines
     reader = "pyarrow" if df is not None else "pandas"
@@ -593,6 +530,12 @@ def _read_scanned_text(
             df = df[list(usecols)]
     lines, bad_lines = _record_lines(len(df), header_lines, extra, bad_records)
     df[LINE] = lines
+    if not ends_with_newline and len(df) and all(b["line"] < lines[-1] for b in bad_lines):
+        # a file cut off mid-record (an interrupted download or copy) still parses: the last
+        # record may have lost fields or digits ("0.01725" -> "0.017"). Nothing says where a
+        # complete file ends but its last line end, so a last record without one is kept out.
+        df = df.iloc[:-1].copy()
+        bad_lines.append({"line": int(lines[-1]), "reason": CUT_OFF})
 
     # a record without any value is a blank line (unknowable when only some columns are read)
     empty = df.drop(columns=LINE).isna().all(axis=1) & (usecols is None)
@@ -717,6 +660,10 @@ def _scan_text(
 ) -> tuple[str, bool, str, int, bool, str]:
     """Detect the encoding by decoding the whole file in chunks; count line terminators.
 
+    Refuses, naming the line, what no reader should be given: NUL bytes (padding or binary
+    data), a line longer than :func:`ucc_research.config.max_record_bytes`, and mixed line
+    ends (lines ending in a lone CR beside lines ending in LF), which make "line" ambiguous.
+
     Returns (encoding, bom, sample text, number of terminators, ends with terminator,
     terminator).
     """
@@ -743,41 +690,66 @@ def _scan_text(
     errors = []
     for enc in candidates:
         try:
-            sample, n_lf, n_cr, n_crlf, last = _decode_all(path, enc)
+            scan = _decode_all(path, name, enc)
         except UnicodeDecodeError as exc:
             errors.append(f"not valid {enc} ({exc.reason} at byte {exc.start})")
             continue
         except LookupError as exc:
             raise DataFileError(name, f"unknown encoding {enc!r}") from exc
+        sample = scan.sample
         control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\x0c")
         if control > max(10, len(sample) // 100):
             raise DataFileError(
                 name, f"decodes as {enc} but is full of control characters: not a text table"
             )
-        if n_crlf and n_crlf >= n_lf - n_crlf:
+        lone_cr, lone_lf = scan.n_cr - scan.n_crlf, scan.n_lf - scan.n_crlf
+        if lone_cr and scan.n_lf:
+            ends = f"{lone_lf} in LF" if lone_lf else f"{scan.n_crlf} in CRLF"
+            raise DataFileError(
+                name,
+                f"mixed line ends: {lone_cr} line(s) end in a lone CR (the first is line "
+                f"{_first_lone_cr_line(path, enc)}) and {ends}; save the file with one kind of "
+                "line end",
+            )
+        if scan.n_crlf and scan.n_crlf >= lone_lf:
             terminator = "\r\n"
-        elif n_cr and not n_lf:
+        elif lone_cr:
             terminator = "\r"
         else:
             terminator = "\n"
-        count = n_cr if terminator == "\r" else n_lf
-        return enc, bom, sample, count, last == terminator[-1], terminator
+        count = scan.n_cr if terminator == "\r" else scan.n_lf
+        return enc, bom, sample, count, scan.last == terminator[-1], terminator
     raise DataFileError(name, "cannot be decoded: " + "; ".join(errors))
 
 
-def _decode_all(path: Path, enc: str) -> tuple[str, int, int, int, str]:
+class _Scan(NamedTuple):
+    sample: str
+    n_lf: int
+    n_cr: int
+    n_crlf: int
+    last: str
+
+
+def _decode_all(path: Path, name: str, enc: str) -> _Scan:
+    """Decode the whole file block by block (checking the encoding) and count line ends.
+
+    Stops with :class:`DataFileError` at the first NUL or at a line longer than
+    :func:`ucc_research.config.max_record_bytes`: memory stays one block whatever the file.
+    """
     dec_enc = "utf-8-sig" if enc.lower().replace("_", "-") in ("utf-8", "utf8") else enc
     decoder = codecs.getincrementaldecoder(dec_enc)("strict")
-    # In ASCII-compatible encodings CR and LF are single bytes that never occur inside a
+    # In ASCII-compatible encodings CR, LF and NUL are single bytes that never occur inside a
     # multi-byte character: count them on the bytes, and skip decoding blocks that are pure
     # ASCII (valid in all of these) when no character is pending from the previous block.
     on_bytes = not dec_enc.lower().replace("_", "-").startswith(("utf-16", "utf-32"))
+    limit = config.max_record_bytes()
     sample_parts: list[str] = []
     sample_len = 0
     n_lf = n_cr = n_crlf = 0
     prev_cr = False
-    first_block, saw_cr = True, False
     last = ""
+    run = 0  # bytes (or characters) since the last line end
+    offset = 0  # of the block in the file (bytes, or characters for UTF-16/32)
     # one reusable buffer: a fresh megabyte per block costs page faults on every block
     buf = bytearray(_CHUNK)
     with open(path, "rb", buffering=0) as fh:
@@ -791,28 +763,57 @@ def _decode_all(path: Path, enc: str) -> tuple[str, int, int, int, str]:
                     text = block[: _SAMPLE_CHARS - sample_len].decode("ascii")
             else:
                 text = decoder.decode(block, final=final)
-            if on_bytes and block:
-                n_lf += block.count(b"\n")
-                if first_block or saw_cr:  # CRs are counted only if the first block has one
-                    c = block.count(b"\r")
-                    saw_cr = saw_cr or c > 0
-                    n_cr += c
-                    n_crlf += block.count(b"\r\n") + (prev_cr and block[:1] == b"\n")
-                prev_cr = block[-1:] == b"\r"
-                first_block = False
-                last = chr(block[-1]) if block[-1] < 128 else "x"
-            elif text:
-                n_lf += text.count("\n")
-                n_cr += text.count("\r")
-                n_crlf += text.count("\r\n") + (1 if prev_cr and text[0] == "\n" else 0)
-                prev_cr = text[-1] == "\r"
-                last = text[-1]
+            units = block if on_bytes else text  # where CR, LF and NUL are counted
+            lf, cr, nul = (b"\n", b"\r", b"\x00") if on_bytes else ("\n", "\r", "\x00")
+            if units:
+                at = units.find(nul)
+                if at >= 0:
+                    line = 1 + n_lf + (n_cr - n_crlf) + units.count(lf, 0, at)
+                    line += units.count(cr, 0, at) - units.count(cr + lf, 0, at)
+                    raise DataFileError(
+                        name,
+                        f"line {line}: NUL byte at byte {offset + at} (padding or binary data); "
+                        "not a text table",
+                    )
+                ends_before = n_lf + n_cr - n_crlf  # line ends before this block
+                n_lf += units.count(lf)
+                n_cr += units.count(cr)
+                n_crlf += units.count(cr + lf) + (prev_cr and units[:1] == lf)
+                prev_cr = units[-1:] == cr
+                end = max(units.rfind(lf), units.rfind(cr))
+                if end < 0:
+                    run += len(units)
+                    too_long = ends_before if run > limit else None
+                else:
+                    first_end = min(i for i in (units.find(lf), units.find(cr)) if i >= 0)
+                    too_long = ends_before if run + first_end > limit else None
+                    run = len(units) - end - 1
+                    if too_long is None and run > limit:  # only when limit < one block
+                        too_long = n_lf + n_cr - n_crlf
+                if too_long is not None:
+                    raise DataFileError(
+                        name,
+                        f"line {1 + too_long} has more than {limit:,} bytes without a line end: "
+                        "not a table (UCC_MAX_RECORD_MB raises the limit)",
+                    )
+                last = chr(units[-1]) if on_bytes else units[-1]
+                offset += len(units)
             if text and sample_len < _SAMPLE_CHARS:
                 sample_parts.append(text[: _SAMPLE_CHARS - sample_len])
                 sample_len += len(sample_parts[-1])
             if final:
                 break
-    return "".join(sample_parts), n_lf, n_cr, n_crlf, last
+    return _Scan("".join(sample_parts), n_lf, n_cr, n_crlf, last)
+
+
+def _first_lone_cr_line(path: Path, enc: str) -> int:
+    """Line of the first line end that is a CR not followed by LF (an error path: re-reads)."""
+    with open(path, encoding=enc, newline="") as fh:  # newline="": no translation
+        text_lines = iter(fh)
+        for i, line in enumerate(text_lines, start=1):
+            if line.endswith("\r"):
+                return i
+    return 0
 
 
 def _sniff_separator(text: str, *, truncated: bool) -> str:
@@ -820,7 +821,7 @@ def _sniff_separator(text: str, *, truncated: bool) -> str:
     best, best_score = ",", (0.0, 1)
     for cand in _SEPARATORS:
         try:
-            rows = list(csv.reader(_io.StringIO(text), delimiter=cand, quotechar='"'))
+            rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=cand, quotechar='"'))
         except csv.Error:
             continue
         if truncated and len(rows) > 1:
@@ -847,7 +848,7 @@ _SPACE_THOUSANDS = re.compile(r"^-?\d{1,3}([ \u00a0\u202f]\d{3})+(,\d+)?$")
 
 def _sniff_decimal(text: str, sep: str) -> tuple[str, str | None]:
     """Decimal mark and thousands separator seen in the sample's numeric-looking fields."""
-    rows = list(csv.reader(_io.StringIO(text), delimiter=sep, quotechar='"'))[1:200]
+    rows = list(csv.reader(_io.StringIO(text, newline=""), delimiter=sep, quotechar='"'))[1:200]
     fields = [f.strip() for r in rows for f in r]
     comma = sum(bool(_COMMA_DEC.match(f)) for f in fields)
     dot = sum(bool(_DOT_DEC.match(f)) for f in fields)
@@ -986,6 +987,13 @@ def _check_columns(
             f"missing required column(s) {', '.join(repr(c) for c in missing)}; "
             f"found {found}{more}{hint}",
         )
-    dup = [c for c in wanted if c in detected["duplicate_columns"]]
+    dup = detected["duplicate_columns"]
     if dup:
-        raise DataFileError(name, f"column(s) {', '.join(map(repr, dup))} appear more than once")
+        where = "; ".join(
+            f"{c!r} is column "
+            + " and ".join(str(i + 1) for i, h in enumerate(detected["columns"]) if h == c)
+            for c in dup
+        )
+        raise DataFileError(
+            name, f"the header names a column more than once ({where}): which one is meant?"
+        )
