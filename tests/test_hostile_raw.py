@@ -155,3 +155,10 @@ def test_duplicate_column_is_refused_by_prepare_too(tmp_path, capsys):
     )
     with pytest.raises(DataFileError, match=r"'tii' is column 8 and 9"):
         prepare(raw, tmp_path / "out", only=["egdi"])
+
+
+@pytest.mark.parametrize("name", [n for n, (what, _) in CASES.items() if what == "validate"])
+def test_invalid_content_is_reported_by_validate(name, capsys):
+    code = main(["validate", "--kind", CASES[name][1], str(HOSTILE / name)])
+    out = capsys.readouterr().out
+    assert code == 1 and "hierarchy:" in out and "INVALID" in out
