@@ -14,7 +14,6 @@ import sys
 from collections.abc import Sequence
 
 from ucc_research import __version__
-from ucc_research.config import configure_arrow_pool
 from ucc_research.errors import UccError
 
 # sub-command -> "module:function"; each function takes the parsed Namespace and returns an exit code
@@ -101,7 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = _HANDLERS[args.handler].split(":")
     try:
-        configure_arrow_pool()  # faster fresh allocations than pyarrow's default; see there
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
     except UccError as exc:

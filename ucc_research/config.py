@@ -13,8 +13,7 @@ function                  environment variable             default
 :func:`shared_data_dir`   ``UCC_SHARED_DATA``              ``<root>/../shared/data``
 ========================  ===============================  ==============================
 
-:func:`configure_arrow_pool` (called by the ``ucc`` command) picks pyarrow's memory pool
-(``UCC_ARROW_POOL``).
+:func:`max_record_bytes` bounds the length of a line in a text table (``UCC_MAX_RECORD_MB``).
 """
 
 from __future__ import annotations
@@ -54,51 +53,6 @@ def outputs_dir() -> Path:
 def shared_data_dir() -> Path:
     """Reference data beside the project, used by validation tests (``UCC_SHARED_DATA``)."""
     return _env_path("UCC_SHARED_DATA", project_root().parent / "shared" / "data")
-
-
-#: pyarrow memory pools by name; ``ucc`` tries them in this order.
-ARROW_POOLS = ("jemalloc", "system", "mimalloc")
-
-
-def configure_arrow_pool() -> str:
-    """Choose pyarrow's memory pool for a ``ucc`` process; return the pool in use.
-
-    pyarrow's default pool (mimalloc) commits memory page by page as it is first touched.
-    Where page faults are expensive, as in the virtual machines this project is benchmarked on,
-    every fresh allocation then costs several times more (a million-row text column: 50 ms
-    instead of 5-11 ms), which made cleaning a 1M-row 311 log 0.2-0.5 s slower. The ``ucc``
-    command therefore uses jemalloc, or the system allocator where pyarrow has no jemalloc.
-
-    ``UCC_ARROW_POOL`` (one of :data:`ARROW_POOLS`) picks a pool; a choice made through pyarrow's
-    own ``ARROW_DEFAULT_MEMORY_POOL`` is left alone.
-
-    Examples
-    --------
-    >>> configure_arrow_pool() in ARROW_POOLS
-    True
-    """
-    import pyarrow as pa
-
-    makers = {
-        "jemalloc": pa.jemalloc_memory_pool,
-        "system": pa.system_memory_pool,
-        "mimalloc": pa.mimalloc_memory_pool,
-    }
-    wanted = os.environ.get("UCC_ARROW_POOL", "").strip().lower()
-    if wanted and wanted not in makers:
-        from ucc_research.errors import SpecError
-
-        raise SpecError(f"UCC_ARROW_POOL={wanted!r}: use one of {', '.join(ARROW_POOLS)}")
-    if not wanted and os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return pa.default_memory_pool().backend_name
-    for name in [wanted] if wanted else list(ARROW_POOLS):
-        try:
-            pool = makers[name]()
-        except NotImplementedError:  # pyarrow built without it
-            continue
-        pa.set_memory_pool(pool)
-        return pool.backend_name
-    return pa.default_memory_pool().backend_name
 
 
 def max_record_bytes() -> int:

@@ -83,7 +83,6 @@ def validate_file(
     source: str | None = None,
     sep: str | None = None,
     encoding: str | None = None,
-    engine: str = "pandera",
 ) -> ValidationReport:
     """Check one file (CSV, xlsx or parquet) against the schema of ``kind``; write nothing.
 
@@ -94,7 +93,6 @@ def validate_file(
     sheet : sheet name for workbooks.
     source : source name recorded in the problem list (default: the file name).
     sep, encoding : force the separator or encoding of a text file instead of detecting them.
-    engine : ``"pandera"`` (default) or ``"fast"``; both apply the same rules.
 
     An ``iMeta`` whose rows all pass also gets the check ``ucc index build`` makes
     (:func:`ucc_research.indicators.meta.validate_meta`: unknown parents, cycles, levels, ...);
@@ -116,7 +114,6 @@ def validate_file(
         source=source,
         decimal=detected.get("decimal") or ".",
         thousands=detected.get("thousands"),
-        engine=engine,
     )
     problems = concat_quarantine(
         [reader_problems(detected, source=source, table=kind, file=name), problems]

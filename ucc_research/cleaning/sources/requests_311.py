@@ -31,12 +31,10 @@ import pandas as pd
 
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
-from ucc_research.cleaning.localtime import elapsed_days
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, US_12H, parse_datetimes, read_table
 from ucc_research.cleaning.schemas import validate_frame
-from ucc_research.cleaning.text import keep_rows, repeat_text
 
 TIMEZONE = "America/New_York"
 DATE_FORMAT = US_12H
@@ -138,7 +136,9 @@ def adapt_log(raw_dir: Path, spec: Log311, *, path: Path | None = None) -> Sourc
         source=spec.source,
     )
     if len(panel_q):  # built from validated rows, so this is a bug, not bad data
-        raise AssertionError(f"{spec.source}: panel fails its schema:\n{panel_q.head()}")
+        raise RuntimeError(
+            f"{spec.source}: bug: the panel of validated requests fails its schema:\n{panel_q.head()}"
+        )
     cities = pd.DataFrame(
         {
             "city_id": [spec.city_id],
@@ -196,21 +196,20 @@ def clean_requests(
     parsed_ok = ~(bad_created | bad_closed).to_numpy()
     raw_cols = list(dict.fromkeys([spec.request_id, spec.service_type, spec.channel, spec.status]))
     raw = df[[*raw_cols, LINE]].assign(_channel=channel, _created=created, _closed=closed)
-    raw = keep_rows(raw, parsed_ok)
-    n = len(raw)
+    raw = raw[parsed_ok].reset_index(drop=True)
     requests = pd.DataFrame(
         {
             "request_id": raw[spec.request_id],
-            "city_id": repeat_text(spec.city_id, n, raw.index),
+            "city_id": pd.Series(spec.city_id, index=raw.index, dtype="str"),
             "service_type": raw[spec.service_type],
             "channel": raw["_channel"],
             "channel_raw": raw[spec.channel],
             "created_at": raw["_created"].dt.tz_convert("UTC"),
             "closed_at": raw["_closed"].dt.tz_convert("UTC"),
             "status": raw[spec.status],
-            "days_to_close": pd.Series(elapsed_days(raw["_created"], raw["_closed"]), raw.index),
-            "timezone": repeat_text(TIMEZONE, n, raw.index),
-            "source": repeat_text(spec.source, n, raw.index),
+            "days_to_close": (raw["_closed"] - raw["_created"]) / pd.Timedelta(days=1),
+            "timezone": pd.Series(TIMEZONE, index=raw.index, dtype="str"),
+            "source": pd.Series(spec.source, index=raw.index, dtype="str"),
             LINE: raw[LINE],
         }
     )
