@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io as _io
 import re
 import warnings
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ucc_research import config
+from ucc_research.cleaning.text import arrow_chunks, string_buffers
 from ucc_research.errors import DataFileError
 
 #: Name of the column holding each record's line (CSV) / sheet row (Excel) / row number (parquet).
@@ -239,6 +241,13 @@ def parse_datetimes(
 
 def _parse_text(values: pd.Series, formats: list[str]) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parsed naive datetimes, unparseable mask and has-an-offset mask of text ``values``."""
+    index, fixed = values.index, None
+    if formats[0] == US_12H:
+        fixed, done = _parse_us_12h_fixed(values)
+        if done.all():
+            false = pd.Series(False, index=index)
+            return pd.Series(fixed.view("datetime64[ns]"), index=index), false, false
+        values = values[~done]
     text = values.astype("str").str.strip()
     blank = (values.isna() | (text == "")).to_numpy(dtype=bool)
     if any(f == "ISO8601" or "%z" in f for f in formats):
@@ -265,10 +274,24 @@ def _parse_text(values: pd.Series, formats: list[str]) -> tuple[pd.Series, pd.Se
             ok = got.notna()
             parsed.loc[ok[ok].index] = got[ok]
         todo = todo & parsed.isna()
-    return parsed, todo, aware
+    if fixed is None:
+        return parsed, todo, aware
+    # put the entries the fixed-width path left back among the ones it parsed
+    rest = ~done
+    fixed[rest] = parsed.to_numpy().view("int64")
+    out_bad = np.zeros(len(done), dtype=bool)
+    out_bad[rest] = todo.to_numpy()
+    out_aware = np.zeros(len(done), dtype=bool)
+    out_aware[rest] = aware.to_numpy()
+    return (
+        pd.Series(fixed.view("datetime64[ns]"), index=index),
+        pd.Series(out_bad, index=index),
+        pd.Series(out_aware, index=index),
+    )
 
 
 _NS_MIN, _NS_MAX = pd.Timestamp.min, pd.Timestamp.max
+NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
 #: US 12-hour timestamps as exported by 311 systems: ``04/12/2018 11:11:26 AM``.
 US_12H = "%m/%d/%Y %I:%M:%S %p"
@@ -295,6 +318,97 @@ def _parse_us_12h(text: pd.Series) -> pd.Series:
     got = pc.if_else(keep, got, pa.scalar(None, got.type))
     out = pd.Series(got.to_numpy(zero_copy_only=False), index=text.index)
     return out.astype("datetime64[ns]")
+
+
+# byte positions of the digits in "MM/DD/YYYY hh:mm:ss AM" and the fixed characters around them
+_US12_DIGITS = np.array([0, 1, 3, 4, 6, 7, 8, 9, 11, 12, 14, 15, 17, 18])
+_US12_FIXED = {2: b"/", 5: b"/", 10: b" ", 13: b":", 16: b":", 19: b" ", 21: b"M"}
+_US12_YEARS = (1678, 2261)  # whole years inside datetime64[ns]
+
+
+@functools.cache
+def _month_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Length and first day (days since 1970-01-01) of every month of :data:`_US12_YEARS`.
+
+    Indexed by ``(year - 1678) * 12 + month``; index 0 is a month of length 0 (invalid dates).
+    """
+    months = pd.period_range(f"{_US12_YEARS[0]}-01", f"{_US12_YEARS[1]}-12", freq="M")
+    starts = months.to_timestamp().to_numpy().astype("datetime64[D]").astype("int64")
+    lengths = months.days_in_month.to_numpy().astype("int64")
+    return np.concatenate([[0], lengths]), np.concatenate([[0], starts])
+
+
+def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Entries written exactly as ``MM/DD/YYYY hh:mm:ss AM`` (22 characters), parsed on bytes.
+
+    Returns epoch nanoseconds (NaT elsewhere) and the mask of entries parsed. Only valid
+    calendar dates in years 1678-2261, hours 01-12, ``AM``/``PM``, minutes and seconds 00-59 are
+    taken: anything else (other widths, spaces, lower-case am/pm, 02/30) is left to the general
+    parser, so this path can only agree with it. It stays where the other hand-written shortcuts
+    went (issue 12): 0.03 s of CPU per million entries against 0.20 s for pyarrow's strptime
+    with the same-day check (two columns per 311 log), without which clean + validate misses
+    its goal of 3x a bare ``read_csv`` (3.2x measured).
+    """
+    n = len(values)
+    ns = np.full(n, NAT, dtype="int64")
+    done = np.zeros(n, dtype=bool)
+    chunks = arrow_chunks(values.astype("str"))
+    # blocks of at most 64k entries: their temporaries stay small, in cache, and are reused
+    start = 0
+    for chunk in chunks or []:
+        for i in range(0, len(chunk), 1 << 16):
+            block = chunk.slice(i, 1 << 16)
+            stop = start + len(block)
+            _parse_us_12h_block(block, ns[start:stop], done[start:stop])
+            start = stop
+    return ns, done
+
+
+def _parse_us_12h_block(arr, ns: np.ndarray, done: np.ndarray) -> None:
+    """:func:`_parse_us_12h_fixed` of one arrow string array, written into ``ns``, ``done``."""
+    buffers = string_buffers(arr)
+    if buffers is None or len(arr) == arr.null_count:
+        return
+    offsets, data = buffers
+    lengths = np.diff(offsets)
+    cand = lengths == 22
+    if arr.null_count:
+        cand &= arr.is_valid().to_numpy(zero_copy_only=False)
+    if not cand.any():
+        return
+    if np.all(lengths[~cand] == 0):  # the entries are back to back
+        rows = data[offsets[0] : offsets[-1]].reshape(-1, 22)
+    else:
+        windows = np.lib.stride_tricks.as_strided(data, (len(data) - 21, 22), (1, 1))
+        rows = windows[offsets[:-1][cand]]
+    b = np.ascontiguousarray(rows.T)  # one row per character position: fast column arithmetic
+
+    def num(*positions: int) -> np.ndarray:  # the digits at these positions as a number
+        out = np.zeros(b.shape[1], dtype="int32")
+        for p in positions:
+            out = out * 10 + (b[p] - np.uint8(48))
+        return out
+
+    ok = np.ones(b.shape[1], dtype=bool)
+    for p in _US12_DIGITS:
+        ok &= (b[p] - np.uint8(48)) <= 9  # wraps around above 9 for non-digits
+    for p, ch in _US12_FIXED.items():
+        ok &= b[p] == ord(ch)
+    pm = b[20] == ord("P")
+    ok &= pm | (b[20] == ord("A"))
+    month, day, year = num(0, 1), num(3, 4), num(6, 7, 8, 9)
+    hour, minute, second = num(11, 12), num(14, 15), num(17, 18)
+    # one (year, month) index into tables of month lengths and days since 1970 (0: invalid)
+    known = (year >= _US12_YEARS[0]) & (year <= _US12_YEARS[1]) & (month >= 1) & (month <= 12)
+    ym = np.where(known, (year - _US12_YEARS[0]) * 12 + month, 0)
+    month_days, days_before = _month_tables()
+    ok &= (day >= 1) & (day <= month_days[ym]) & (hour >= 1) & (hour <= 12)
+    ok &= (minute <= 59) & (second <= 59)
+    hour24 = np.where(hour == 12, 0, hour) + 12 * pm
+    secs = (days_before[ym] + (day - 1)) * 86400 + (hour24 * 3600 + minute * 60 + second)
+    idx = np.flatnonzero(cand)[ok]
+    ns[idx] = secs[ok] * 1_000_000_000
+    done[idx] = True
 
 
 _OFFSET = r"\d:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$"
