@@ -175,7 +175,9 @@ import json, resource, sys, time
 from pathlib import Path
 mode, path = sys.argv[1], Path(sys.argv[2])
 import pandas as pd
+from ucc_research.config import configure_arrow_pool
 from ucc_research.cleaning.sources.requests_311 import BALTIMORE, adapt_log
+configure_arrow_pool()  # as the ucc command does, for all three paths
 r0 = resource.getrusage(resource.RUSAGE_SELF)
 base = r0.ru_maxrss
 t0 = time.perf_counter()

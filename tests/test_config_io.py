@@ -57,3 +57,42 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.fixture
+def restore_arrow_pool():
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    yield
+    pa.set_memory_pool(before)
+
+
+def test_arrow_pool_is_jemalloc_unless_pyarrow_is_told_otherwise(monkeypatch, restore_arrow_pool):
+    import pyarrow as pa
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    pa.set_memory_pool(pa.system_memory_pool())
+    chosen = config.configure_arrow_pool()
+    assert chosen in ("jemalloc", "system") and pa.default_memory_pool().backend_name == chosen
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pass
+    else:
+        assert chosen == "jemalloc"
+    # a choice made through pyarrow's own variable is respected
+    pa.set_memory_pool(pa.mimalloc_memory_pool())
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    assert config.configure_arrow_pool() == "mimalloc"
+
+
+def test_the_ucc_command_sets_the_pool_before_any_work(monkeypatch, tmp_path, restore_arrow_pool):
+    from ucc_research import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "configure_arrow_pool", lambda: seen.append("pool"))
+    path = tmp_path / "c.csv"
+    path.write_text("city_id,name,country,population,synthetic,source\nX,Ex,FR,1,true,s\n")
+    assert cli.main(["validate", "--kind", "cities", str(path)]) == 0
+    assert seen == ["pool"]

@@ -134,3 +134,25 @@ def test_only_refuses_what_it_cannot_keep(raw_311, tmp_path, capsys):
     code = main(["prepare", "--raw", str(raw_311), "--out", str(out), "--only", "nyc_311", "demo"])
     err = capsys.readouterr().err
     assert code == 2 and "--only names source(s) without raw data: demo" in err
+
+
+def test_sources_prepared_in_parallel_give_the_same_outputs(raw_311, tmp_path, capsys):
+    _spoil_nyc_line(raw_311, 4, "03/24/2025", "03/99/2025")
+    one, two = tmp_path / "one", tmp_path / "two"
+    prepare(raw_311, one)
+    assert main(["prepare", "--raw", str(raw_311), "--out", str(two), "--jobs", "2"]) == 0
+    _assert_same_outputs(one, two)
+    # a file that cannot be read, in a worker process: the same one line, nothing written
+    (raw_311 / "baltimore_311_sample" / "311_sample.csv").write_bytes(b"")
+    before = {p.name: p.read_bytes() for p in two.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["prepare", "--raw", str(raw_311), "--out", str(two), "--jobs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert (
+        "baltimore_311_sample/311_sample.csv: file is empty (0 bytes) (source 'baltimore_311')"
+        in err
+    )
+    assert {p.name: p.read_bytes() for p in two.rglob("*") if p.is_file()} == before
+    assert main(["prepare", "--raw", str(raw_311), "--out", str(two), "--jobs", "0"]) == 2
+    assert "jobs must be a whole number >= 1, got 0" in capsys.readouterr().err

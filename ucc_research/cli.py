@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ucc_research import __version__
+from ucc_research.config import configure_arrow_pool
 from ucc_research.errors import UccError
 
 # sub-command -> "module:function"; each function takes the parsed Namespace and returns an exit code
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", help="raw data folder (default: data/raw or $UCC_RAW_DIR)")
     p.add_argument("--out", help="processed folder (default: data/processed or $UCC_PROCESSED_DIR)")
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="prepare only these sources")
+    p.add_argument("--jobs", type=int, default=1, help="sources prepared at once (default 1)")
     p.set_defaults(handler="prepare")
 
     p = sub.add_parser(
@@ -100,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     module_name, func_name = _HANDLERS[args.handler].split(":")
     try:
+        configure_arrow_pool()  # faster fresh allocations than pyarrow's default; see there
         handler = getattr(importlib.import_module(module_name), func_name)
         return int(handler(args) or 0)
     except UccError as exc:
