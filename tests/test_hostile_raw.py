@@ -3,17 +3,19 @@
 The corpus is ``tests/hostile/raw`` (see its README); every file there must be in :data:`CASES`.
 """
 
+import os
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from ucc_research import config
 from ucc_research.cleaning.prepare import prepare
 from ucc_research.cleaning.readers import CUT_OFF, LINE, read_table
 from ucc_research.cleaning.sources.egdi import adapt
 from ucc_research.cli import main
-from ucc_research.errors import DataFileError
+from ucc_research.errors import DataFileError, SpecError
 
 HOSTILE = Path(__file__).parent / "hostile" / "raw"
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
@@ -162,3 +164,27 @@ def test_invalid_content_is_reported_by_validate(name, capsys):
     code = main(["validate", "--kind", CASES[name][1], str(HOSTILE / name)])
     out = capsys.readouterr().out
     assert code == 1 and "hierarchy:" in out and "INVALID" in out
+
+
+def test_a_file_too_large_to_read_whole_is_refused_up_front(tmp_path, monkeypatch, capsys):
+    # a sparse 40 GB file, over the limit (by default a third of the machine's memory, which
+    # must be a real number; 8 GB here so the test does not depend on this machine)
+    path = tmp_path / "huge.csv"
+    with open(path, "wb") as fh:
+        fh.write(b"a,b\n1,2\n")
+        fh.truncate(40 << 30)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert config.max_file_bytes() == total // 3
+    monkeypatch.setenv("UCC_MAX_FILE_GB", "8")
+    code = main(["validate", "--kind", "cities", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "huge.csv: is 40.0 GB" in err
+    assert "over the limit of 8.0 GB" in err and "UCC_MAX_FILE_GB sets it" in err
+    # the limit is a setting: a small one refuses a small file, naming it
+    small = HOSTILE / "iData_duplicate_key.csv"
+    monkeypatch.setenv("UCC_MAX_FILE_GB", "0.00000001")
+    with pytest.raises(DataFileError, match=r"over the limit of 0\.0 GB"):
+        read_table(small)
+    monkeypatch.setenv("UCC_MAX_FILE_GB", "lots")
+    with pytest.raises(SpecError, match="UCC_MAX_FILE_GB='lots'"):
+        read_table(small)

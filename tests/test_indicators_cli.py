@@ -187,3 +187,25 @@ def test_index_build_refuses_what_validate_quarantines(tmp_path, capsys):
         tmp_path, HOSTILE / "iData_duplicate_key.csv", DEMO / "demo_synthetic_iMeta.csv"
     )
     assert code == 2 and "'uCode' is column 1 and 4" in capsys.readouterr().err
+
+
+def test_one_workbook_with_data_and_meta_sheets(tmp_path, capsys):
+    book = tmp_path / "partner.xlsx"
+    idata = pd.read_csv(DEMO / "demo_synthetic_iData.csv", dtype={"uCode": str})
+    imeta = pd.read_csv(DEMO / "demo_synthetic_iMeta.csv")
+    with pd.ExcelWriter(book) as xl:
+        idata.to_excel(xl, sheet_name="iData", index=False)
+        imeta.to_excel(xl, sheet_name="iMeta", index=False)
+    code, plain = _build(
+        tmp_path, DEMO / "demo_synthetic_iData.csv", DEMO / "demo_synthetic_iMeta.csv"
+    )
+    assert code == 0
+    code, xl_out = _build(tmp_path, book, book, "--sheet", "iData", "--meta-sheet", "iMeta")
+    assert code == 0, capsys.readouterr().err
+    a = pd.read_csv(plain / "scores.csv")
+    b = pd.read_csv(xl_out / "scores.csv")
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+    capsys.readouterr()
+    code, _ = _build(tmp_path, book, book, "--sheet", "nope")
+    err = capsys.readouterr().err
+    assert code == 2 and "has no sheet 'nope'; sheets: iData, iMeta" in err

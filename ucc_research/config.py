@@ -104,3 +104,29 @@ def max_record_bytes() -> int:
 
         raise SpecError(f"UCC_MAX_RECORD_MB={value!r}: use a number of megabytes >= 1")
     return int(mb * (1 << 20))
+
+
+def max_file_bytes() -> int:
+    """Largest table file a reader takes whole, in bytes (``UCC_MAX_FILE_GB``).
+
+    Default: a third of the machine's memory. Cleaning a request log peaks at about 2.5 times
+    the CSV's size (``benchmarks/bench_prepare.py``: 2.7 GB for a 1.1 GB log), so a larger file
+    would exhaust memory midway; it is refused up front instead, with this limit named.
+
+    Examples
+    --------
+    >>> max_file_bytes() > 0
+    True
+    """
+    value = os.environ.get("UCC_MAX_FILE_GB", "").strip()
+    if not value:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 3
+    try:
+        gb = float(value)
+    except ValueError:
+        gb = float("nan")
+    if not gb > 0:
+        from ucc_research.errors import SpecError
+
+        raise SpecError(f"UCC_MAX_FILE_GB={value!r}: use a number of gigabytes > 0")
+    return int(gb * (1 << 30))

@@ -107,8 +107,16 @@ def read_table(
         raise DataFileError(name, "file not found")
     if path.is_dir():
         raise DataFileError(name, "is a folder, not a table file")
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         raise DataFileError(name, "file is empty (0 bytes)")
+    if size > config.max_file_bytes():
+        raise DataFileError(
+            name,
+            f"is {size / (1 << 30):.1f} GB; reading it whole needs about 2.5 times that in memory, "
+            f"over the limit of {config.max_file_bytes() / (1 << 30):.1f} GB (a third of this "
+            "machine's memory; UCC_MAX_FILE_GB sets it)",
+        )
     with open(path, "rb") as fh:
         head = fh.read(8)
     suffix = path.suffix.lower()
