@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 
+from ucc_research.cleaning.base import empty_quarantine
 from ucc_research.cleaning.prepare import prepare
 from ucc_research.cli import main
 
@@ -156,3 +157,19 @@ def test_sources_prepared_in_parallel_give_the_same_outputs(raw_311, tmp_path, c
     assert {p.name: p.read_bytes() for p in two.rglob("*") if p.is_file()} == before
     assert main(["prepare", "--raw", str(raw_311), "--out", str(two), "--jobs", "0"]) == 2
     assert "jobs must be a whole number >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_table_no_source_produces_any_more_is_removed(raw_311, tmp_path):
+    out = tmp_path / "processed"
+    prepare(raw_311, out)
+    # a table of a previous run (say, of an adapter that no longer writes it)
+    quality = json.loads((out / "quality.json").read_text())
+    quality["tables"]["old_table"] = {"rows": 1, "columns": ["x"]}
+    (out / "quality.json").write_text(json.dumps(quality))
+    pd.DataFrame({"x": [1]}).to_parquet(out / "old_table.parquet")
+    pd.DataFrame({"source": ["gone"]}).to_parquet(out / "provenance" / "old_table.parquet")
+    empty_quarantine().to_parquet(out / "quarantine" / "old_table.parquet")
+    prepare(raw_311, out, only=["nyc_311"])
+    assert not list(out.rglob("old_table.parquet"))
+    assert "old_table" not in json.loads((out / "quality.json").read_text())["tables"]
+    assert (out / "requests.parquet").is_file()

@@ -354,12 +354,20 @@ def prepare(
         raise UccError(f"no source found in {raw_dir} (looked for: {', '.join(SOURCES)})")
     tables, quarantine, provenance = combine(results)
     summary = quality_summary(results, skipped, tables, raw_dir)
+    before = out_dir / "quality.json"
+    stale = []
+    if before.is_file():  # tables of the previous run that this run no longer has
+        previous = json.loads(before.read_text(encoding="utf-8")).get("tables", {})
+        stale = sorted(set(previous) - set(tables))
     for name, df in tables.items():
         io.write_parquet(out_dir / f"{name}.parquet", df)
         io.write_parquet(out_dir / PROVENANCE / f"{name}.parquet", provenance[name])
     for name, q in quarantine.items():
         io.write_parquet(out_dir / "quarantine" / f"{name}.parquet", q)
     io.write_json(out_dir / "quality.json", summary)
+    for name in stale:  # else a study could still read rows no source produces any more
+        for folder in (out_dir, out_dir / PROVENANCE, out_dir / "quarantine"):
+            (folder / f"{name}.parquet").unlink(missing_ok=True)
     return summary
 
 
