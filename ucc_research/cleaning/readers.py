@@ -469,7 +469,10 @@ def _read_text(
     decimal: str | None,
     wanted: list[str],
     usecols: Sequence[str] | None,
-) -> tuple[pd.DataFrame, dict]:
+    block_bytes: int | None = None,
+):
+    """The records of a text file and what was detected; with ``block_bytes``, an iterator of
+    blocks of records instead of one frame (see :func:`read_table_blocks`)."""
     enc, bom, sample, n_newlines, ends_with_newline, terminator = _scan_text(path, name, encoding)
     body = sample.lstrip("\ufeff")
     if not body.strip():
@@ -508,8 +511,36 @@ def _read_text(
     term = "\r" if terminator == "\r" else "\n"
     header_lines = 1 + sum(h.count(term) for h in header)
     physical = n_newlines + (0 if ends_with_newline else 1)
+    dup = sorted({c for c in detected_cols if detected_cols.count(c) > 1})
+    detected = {
+        "format": "csv",
+        "reader": "pyarrow",
+        "encoding": enc,
+        "bom": bom,
+        "separator": sep,
+        "decimal": decimal,
+        "thousands": thousands,
+        "quotechar": '"',
+        "line_terminator": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[terminator],
+        "sheet": None,
+        "n_rows": 0,
+        "columns": detected_cols,
+        "empty_lines": [],
+        "bad_lines": [],
+        "duplicate_columns": dup,
+    }
+    regular = enc == "utf-8" and not bom and terminator != "\r" and header_lines == 1
+    if block_bytes is not None:
+        if not regular:
+            raise NotStreamable(f"{name}: not a regular UTF-8 file with LF or CRLF line ends")
+        _check_columns(detected_cols, detected, name, None, None)
+        blocks = _arrow_blocks(
+            path, sep, header, read_kw.get("usecols"), usecols, block_bytes,
+            physical - header_lines, ends_with_newline, detected,
+        )  # fmt: skip
+        return blocks, detected
     df = None
-    if enc == "utf-8" and not bom and terminator != "\r" and header_lines == 1:
+    if regular:
         df = _arrow_read(path, sep, header, read_kw.get("usecols"))
         if df is not None and len(df) != physical - header_lines:
             df = None  # a quoted newline or a blank line: records are not lines
@@ -545,25 +576,153 @@ def _read_text(
     empty_lines = df.loc[empty, LINE].tolist()
     if empty.any():
         df = df.loc[~empty].reset_index(drop=True)
-    dup = sorted({c for c in detected_cols if detected_cols.count(c) > 1})
-    detected = {
-        "format": "csv",
-        "reader": reader,
-        "encoding": enc,
-        "bom": bom,
-        "separator": sep,
-        "decimal": decimal,
-        "thousands": thousands,
-        "quotechar": '"',
-        "line_terminator": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[terminator],
-        "sheet": None,
-        "n_rows": len(df) + len(bad_lines),
-        "columns": detected_cols,
-        "empty_lines": empty_lines,
-        "bad_lines": bad_lines,
-        "duplicate_columns": dup,
-    }
+    detected.update(
+        reader=reader,
+        n_rows=len(df) + len(bad_lines),
+        empty_lines=empty_lines,
+        bad_lines=bad_lines,
+    )
     return df, detected
+
+
+class NotStreamable(Exception):
+    """A file :func:`read_table_blocks` cannot read block by block (read it whole instead).
+
+    Raised before the first block, or while iterating when the file turns out irregular (a
+    quoted newline, a blank line, a malformed record): the blocks already given must then be
+    discarded.
+    """
+
+
+def read_table_blocks(
+    path: str | Path,
+    *,
+    usecols: Sequence[str] | None = None,
+    block_bytes: int = 64 << 20,
+    display_name: str | None = None,
+):
+    """Read a regular UTF-8 CSV block by block, as :func:`read_table` reads it whole.
+
+    The blocks, concatenated, are the frame :func:`read_table` returns (same text, same
+    ``_line``); memory holds one block of about ``block_bytes`` of the file at a time.
+
+    Parameters
+    ----------
+    path : a CSV/TSV/TXT file.
+    usecols : read only these columns.
+    block_bytes : bytes of the file parsed per block.
+    display_name : how the file is named in error messages.
+
+    Returns
+    -------
+    blocks : iterator of frames of strings with ``_line``.
+    detected : as :func:`read_table`'s; ``n_rows`` and ``bad_lines`` (a last record cut off)
+        are complete once ``blocks`` is exhausted.
+
+    Raises
+    ------
+    NotStreamable
+        The file is not UTF-8 without BOM with LF/CRLF line ends and a one-line header, or
+        (while iterating) holds a quoted newline, a blank line or a malformed record.
+    DataFileError
+        As :func:`read_table`.
+
+    Examples
+    --------
+    >>> blocks, detected = read_table_blocks("311.csv", usecols=["Unique Key"])  # doctest: +SKIP
+    >>> df = pd.concat(list(blocks), ignore_index=True)  # doctest: +SKIP
+    """
+    path = Path(path)
+    name = display_name or str(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise NotStreamable(f"{name}: not a non-empty file")
+    if path.stat().st_size > config.max_file_bytes():
+        read_table(path, display_name=name)  # its one-line refusal
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    suffix = path.suffix.lower()
+    if head.startswith((b"PAR1", b"PK\x03\x04")) or suffix not in TEXT_SUFFIXES:
+        raise NotStreamable(f"{name}: not a text table")
+    if not isinstance(block_bytes, int) or block_bytes < 1:
+        raise ValueError(f"block_bytes must be a whole number >= 1, got {block_bytes!r}")
+    return _read_text(
+        path, name, encoding=None, sep=None, decimal=None, wanted=list(usecols or []),
+        usecols=usecols, block_bytes=block_bytes,
+    )  # fmt: skip
+
+
+def _arrow_blocks(
+    path: Path,
+    sep: str,
+    header: list[str],
+    raw_cols: list[str] | None,
+    usecols: Sequence[str] | None,
+    block_bytes: int,
+    n_records: int,
+    ends_with_newline: bool,
+    detected: dict,
+):
+    """Blocks of :func:`_arrow_read`'s frame with ``_line``; fills ``detected`` at the end."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = list(header)
+    if len(set(names)) != len(names) or any(not h.strip() for h in names) or len(names) < 2:
+        raise NotStreamable("irregular header")
+    wanted = set(raw_cols) if raw_cols is not None else set(names)
+    cols = [h for h in names if h in wanted]
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=True, block_size=block_bytes),
+            parse_options=pacsv.ParseOptions(
+                delimiter=sep, quote_char='"', double_quote=True,
+                newlines_in_values=False, ignore_empty_lines=False,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=cols,
+                column_types={c: pa.large_string() for c in cols},
+                strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
+            ),
+        )  # fmt: skip
+    except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError) as exc:
+        raise NotStreamable(str(exc)) from exc
+    start, held, empty_lines = 2, None, []  # the first record is on line 2
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise NotStreamable(str(exc)) from exc
+        if not len(batch):
+            continue
+        df = batch.to_pandas()
+        if list(df.columns) != cols or any(str(t) != "str" for t in df.dtypes):
+            raise NotStreamable("columns or types differ from the whole-file read")
+        df.columns = [str(c).strip() for c in df.columns]
+        if usecols is not None:
+            df = df[list(usecols)]
+        df[LINE] = np.arange(start, start + len(df), dtype="int64")
+        start += len(df)
+        if held is not None:
+            yield held
+        held = df
+    if start - 2 != n_records:
+        raise NotStreamable("records are not lines (a quoted newline or a blank line)")
+    bad_lines = []
+    if held is not None:
+        if not ends_with_newline and len(held):
+            bad_lines.append({"line": int(held[LINE].iloc[-1]), "reason": CUT_OFF})
+            held = held.iloc[:-1].copy()
+        if usecols is None:
+            empty = held.drop(columns=LINE).isna().all(axis=1)
+            empty_lines += held.loc[empty, LINE].tolist()
+            held = held.loc[~empty].reset_index(drop=True)
+        yield held
+    detected.update(
+        n_rows=n_records - len(empty_lines), empty_lines=empty_lines, bad_lines=bad_lines
+    )
 
 
 def _arrow_read(

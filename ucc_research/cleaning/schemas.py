@@ -517,6 +517,7 @@ def validate_frame(
     line_col: str = LINE,
     decimal: str = ".",
     thousands: str | None = None,
+    check_key: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into kept (typed) rows and quarantine records.
 
@@ -529,6 +530,8 @@ def validate_frame(
     source : source name recorded in quarantine records.
     line_col : column holding each row's line number (added as row number + 1 if absent).
     decimal, thousands : number format of text columns.
+    check_key : also quarantine rows whose key repeats (every copy). False when the frame is
+        one block of a larger table: :func:`duplicate_key_problems` then checks the whole.
 
     Returns
     -------
@@ -562,7 +565,8 @@ def validate_frame(
             problems.append(
                 _problems(df.get(rule.column, typed[rule.column]), ~ok, rule.column, rule.reason)
             )
-    problems.append(_key_problems(typed, spec.key, lines))
+    if check_key:
+        problems.append(_key_problems(typed, spec.key, lines))
     probs = (
         pd.concat([p for p in problems if len(p)], ignore_index=True)
         if any(len(p) for p in problems)
@@ -587,6 +591,33 @@ def validate_frame(
     return kept, quarantine
 
 
+def duplicate_key_problems(
+    df: pd.DataFrame, kind: str, *, file: str, source: str, line_col: str = LINE
+) -> pd.DataFrame:
+    """Quarantine records of the rows whose key repeats, as :func:`validate_frame` finds them.
+
+    ``df`` holds the key columns (raw text or typed) and the line column of every row of the
+    table, for instance gathered block by block; every copy of a repeated key gets a record
+    naming the line of the first.
+    """
+    spec = get_spec(kind)
+    df = df.reset_index(drop=True)
+    cols = [c for c in spec.columns if c.name in spec.key]
+    typed, _ = _coerce(df, cols, decimal=".", thousands=None)
+    lines = df[line_col].astype("int64")
+    probs = _key_problems(typed, spec.key, lines)
+    index = probs["index"].to_numpy(dtype="int64")
+    return problems_frame(
+        source=source,
+        table=kind,
+        file=file,
+        lines=lines.to_numpy()[index],
+        columns=probs["column"].tolist(),
+        values=probs["value"].tolist(),
+        reasons=probs["reason"].tolist(),
+    )
+
+
 __all__ = [
     "KINDS",
     "QUARANTINE_COLUMNS",
@@ -597,4 +628,5 @@ __all__ = [
     "get_spec",
     "pandera_schema",
     "validate_frame",
+    "duplicate_key_problems",
 ]
