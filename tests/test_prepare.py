@@ -173,3 +173,26 @@ def test_a_table_no_source_produces_any_more_is_removed(raw_311, tmp_path):
     assert not list(out.rglob("old_table.parquet"))
     assert "old_table" not in json.loads((out / "quality.json").read_text())["tables"]
     assert (out / "requests.parquet").is_file()
+
+
+def test_sources_prepared_on_a_dask_cluster_give_the_same_outputs(
+    raw_311, tmp_path, capsys, monkeypatch
+):
+    from distributed import LocalCluster
+
+    from ucc_research.cleaning import prepare as prep
+
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    prepare(raw_311, local)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as c:
+        argv = ["prepare", "--raw", str(raw_311), "--out", str(dask)]
+        assert main([*argv, "--scheduler", c.scheduler_address]) == 0
+    _assert_same_outputs(local, dask)
+    # an unreachable scheduler: one line, exit 2, within the connect timeout
+    monkeypatch.setattr(prep, "_CONNECT_TIMEOUT", "1s")
+    capsys.readouterr()
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot reach the Dask scheduler 'tcp://127.0.0.1:9'" in err

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="processed folder (default: data/processed or $UCC_PROCESSED_DIR)")
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="prepare only these sources")
     p.add_argument("--jobs", type=int, default=1, help="sources prepared at once (default 1)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address ($UCC_DASK_SCHEDULER)")
     p.set_defaults(handler="prepare")
 
     p = sub.add_parser(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 
@@ -47,6 +48,7 @@ SOURCE_DIRS: dict[str, str] = {
 #: Folder (in the processed folder) of the per-row source of every table.
 PROVENANCE = "provenance"
 _SOURCE_TMP = "__ucc_source__"
+_CONNECT_TIMEOUT = "10s"
 
 
 def source_dir(raw_dir: Path, name: str) -> Path:
@@ -62,12 +64,18 @@ def table_kind(table: str) -> str | None:
 
 
 def run_sources(
-    raw_dir: Path, only: list[str] | None = None, *, jobs: int = 1
+    raw_dir: Path,
+    only: list[str] | None = None,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> tuple[list[SourceResult], dict]:
     """Run the adapters whose raw folder exists; return results and the skipped sources.
 
     With ``jobs > 1`` the adapters run in that many worker processes (several request logs
-    prepare on several cores); the results are the same as in one process.
+    prepare on several cores); with ``scheduler`` (a Dask scheduler's address) they run on
+    that cluster, whose workers must see ``raw_dir`` at the same path. The results are the
+    same as in one process.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise SpecError(f"jobs must be a whole number >= 1, got {jobs!r}")
@@ -82,7 +90,20 @@ def run_sources(
             skipped[name] = f"raw folder {folder} not found"
         else:
             todo.append(name)
-    if jobs == 1 or len(todo) < 2:
+    if scheduler and todo:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=_CONNECT_TIMEOUT)
+        except OSError as exc:  # refused, unreachable or timed out
+            raise UccError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from exc
+        with client:
+            futures = client.map(
+                _run_source, [Path(raw_dir)] * len(todo), todo, pure=False,
+                key=[f"ucc-prepare-{name}" for name in todo],
+            )  # fmt: skip
+            outcomes = client.gather(futures)
+    elif jobs == 1 or len(todo) < 2:
         outcomes = [_run_source(Path(raw_dir), name) for name in todo]
     else:
         import multiprocessing
@@ -307,6 +328,7 @@ def prepare(
     only: list[str] | None = None,
     *,
     jobs: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Build the processed tables from the raw folder; return the quality summary.
 
@@ -318,6 +340,8 @@ def prepare(
         exists). Their rows replace theirs of the previous run in ``out_dir``; the rows,
         quarantine records and quality entries of every other source are kept.
     jobs : adapters run at once, each in its own process (default 1); same outputs.
+    scheduler : address of a Dask scheduler to run the adapters on instead (its workers must
+        see ``raw_dir`` at the same path); same outputs.
 
     Returns
     -------
@@ -341,7 +365,7 @@ def prepare(
     out_dir = Path(out_dir) if out_dir else config.processed_dir()
     if not raw_dir.is_dir():
         raise UccError(f"raw data folder {raw_dir} not found")
-    results, skipped = run_sources(raw_dir, only, jobs=jobs)
+    results, skipped = run_sources(raw_dir, only, jobs=jobs, scheduler=scheduler)
     if only:
         if skipped:
             raise UccError(
@@ -398,9 +422,12 @@ def format_summary(summary: dict) -> str:
 
 
 def cli_prepare(args: argparse.Namespace) -> int:
-    """``ucc prepare [--raw DIR] [--out DIR] [--only SOURCE ...] [--jobs N]``."""
+    """``ucc prepare [--raw DIR] [--out DIR] [--only SOURCE ...] [--jobs N] [--scheduler A]``."""
     out_dir = Path(args.out) if args.out else config.processed_dir()
-    summary = prepare(args.raw, out_dir, args.only, jobs=getattr(args, "jobs", 1))
+    scheduler = getattr(args, "scheduler", None) or os.environ.get("UCC_DASK_SCHEDULER") or None
+    summary = prepare(
+        args.raw, out_dir, args.only, jobs=getattr(args, "jobs", 1), scheduler=scheduler
+    )
     print(format_summary(summary))
     print(f"rows in = kept + quarantined for every file; written to {out_dir}")
     return 0
