@@ -22,6 +22,10 @@ RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
 #: corpus file -> ("refused", text of the one-line error) or ("read", None) / ("validate", kind)
 CASES = {
+    "cities_cut_in_quotes.csv": (
+        "refused",
+        "the file ends inside a quoted field of record 3 (the header is record 1): it is cut off",
+    ),
     "egdi-2014_cut_off.csv": ("read", None),
     "egdi-2018_cr_only.csv": ("read", None),
     "egdi-2018_mixed_line_ends.csv": (

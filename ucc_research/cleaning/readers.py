@@ -781,6 +781,13 @@ def _pandas_read(path: Path, name: str, sep: str, read_kw: dict) -> tuple[pd.Dat
     except pd.errors.EmptyDataError as exc:
         raise DataFileError(name, "file is empty (no header line)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        m = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if m:  # pandas counts records from 0, the header being record 0
+            raise DataFileError(
+                name,
+                f"the file ends inside a quoted field of record {int(m.group(1)) + 1} (the header "
+                "is record 1): it is cut off, or a quote is never closed",
+            ) from exc
         raise DataFileError(name, f"cannot be parsed as a {_sep_name(sep)}table: {exc}") from exc
     return df, caught
 
