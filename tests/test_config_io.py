@@ -68,25 +68,23 @@ def restore_arrow_pool():
     pa.set_memory_pool(before)
 
 
-def test_arrow_pool_is_chosen_by_ucc_or_left_to_pyarrow(monkeypatch, restore_arrow_pool):
+def test_arrow_pool_is_jemalloc_unless_pyarrow_is_told_otherwise(monkeypatch, restore_arrow_pool):
     import pyarrow as pa
 
-    from ucc_research.errors import SpecError
-
     monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
-    monkeypatch.setenv("UCC_ARROW_POOL", "system")
-    assert config.configure_arrow_pool() == "system"
-    assert pa.default_memory_pool().backend_name == "system"
-    monkeypatch.delenv("UCC_ARROW_POOL")
+    pa.set_memory_pool(pa.system_memory_pool())
     chosen = config.configure_arrow_pool()
     assert chosen in ("jemalloc", "system") and pa.default_memory_pool().backend_name == chosen
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pass
+    else:
+        assert chosen == "jemalloc"
     # a choice made through pyarrow's own variable is respected
     pa.set_memory_pool(pa.mimalloc_memory_pool())
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
     assert config.configure_arrow_pool() == "mimalloc"
-    monkeypatch.setenv("UCC_ARROW_POOL", "tcmalloc")
-    with pytest.raises(SpecError, match="UCC_ARROW_POOL='tcmalloc'"):
-        config.configure_arrow_pool()
 
 
 def test_the_ucc_command_sets_the_pool_before_any_work(monkeypatch, tmp_path, restore_arrow_pool):

@@ -285,10 +285,10 @@ def test_arrow_fast_path_reads_exactly_what_the_pandas_path_reads(
         ("caf\u00e9,2\n".encode(), "pyarrow", "utf-8"),
     ],
 )
-def test_the_early_pyarrow_read_is_used_only_when_the_whole_file_confirms_it(
+def test_pyarrow_reads_only_files_the_whole_file_scan_finds_regular(
     tmp_path, tail, reader, encoding
 ):
-    # pyarrow starts on the dialect of the first block; the whole-file scan has the last word
+    # a late cp1252 byte or quoted newline, past the first block, sends the file to pandas
     from ucc_research.cleaning import readers
 
     rows = (readers._CHUNK // 8) + 100  # "x00001,1\n" lines: past the first block
@@ -300,3 +300,37 @@ def test_the_early_pyarrow_read_is_used_only_when_the_whole_file_confirms_it(
     assert len(df) == rows + 2
     assert df["name"].iloc[-2] in ("café", "two\nlines")
     assert df[LINE].iloc[-1] == rows + 3 + (tail.count(b"\n") - 1)
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 10, 1 << 14, 64 << 20])
+def test_blocks_concatenate_to_the_whole_file_read(tmp_path, block_bytes):
+    from pathlib import Path
+
+    from ucc_research.cleaning.readers import NotStreamable, read_table_blocks
+
+    raw = Path(__file__).resolve().parents[1] / "data" / "raw"
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes((raw / "nyc_311_sample_2025" / "311.csv").read_bytes()[:-25])
+    empty_record = tmp_path / "empty_record.csv"
+    empty_record.write_text("a,b\n1,2\n,\n3,4\n")
+    for path, usecols in [
+        (raw / "nyc_311_sample_2025" / "311.csv", ["Unique Key", "Created Date"]),
+        (raw / "baltimore_311_sample" / "311_sample.csv", None),
+        (cut, None),
+        (empty_record, None),
+    ]:
+        whole, d_whole = read_table(path, usecols=usecols)
+        blocks, d_blocks = read_table_blocks(path, usecols=usecols, block_bytes=block_bytes)
+        parts = list(blocks)
+        pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), whole)
+        assert d_blocks == d_whole
+        if block_bytes == 1 << 10 and path.stat().st_size > 1 << 12:
+            assert len(parts) > 3
+    # a file the blocks cannot number (CR-only line ends, cp1252, a quoted newline): declined
+    (tmp_path / "cr.csv").write_bytes(b"a,b\r1,2\r")
+    (tmp_path / "cp.csv").write_bytes(b"a,b\ncaf\xe9,2\n")
+    (tmp_path / "nl.csv").write_bytes(b'a,b\n"x\ny",2\n3,4\n')
+    for name in ("cr.csv", "cp.csv", "nl.csv"):
+        with pytest.raises(NotStreamable):
+            blocks, _ = read_table_blocks(tmp_path / name, block_bytes=block_bytes)
+            list(blocks)

@@ -1,4 +1,4 @@
-"""Schemas: every rule quarantines the right line/column, and the fast and pandera engines agree."""
+"""Schemas: every rule quarantines the right line/column, and the pandera export agrees with the engine."""
 
 import numpy as np
 import pandas as pd
@@ -49,11 +49,10 @@ CORRUPTIONS = [
 
 
 @pytest.mark.parametrize("column, value, reason", CORRUPTIONS)
-@pytest.mark.parametrize("engine", ["fast", "pandera"])
-def test_each_panel_rule(column, value, reason, engine):
+def test_each_panel_rule(column, value, reason):
     df = _panel()
     df.loc[2, column] = value
-    kept, q = validate_frame(df, "service_panel", file="p.csv", source="t", engine=engine)
+    kept, q = validate_frame(df, "service_panel", file="p.csv", source="t")
     assert len(kept) == 5
     assert [3, column, reason] in q[["line", "column", "reason"]].values.tolist()
     assert set(q["line"]) == {3}
@@ -85,12 +84,11 @@ def test_imeta_rules():
             "Type": ["Indicator", "Indicator", "Indicator", "Aggregate", "Indicator"],
         }
     )
-    for engine in ("fast", "pandera"):
-        kept, q = validate_frame(meta, "iMeta", file="m.csv", source="t", engine=engine)
-        assert kept["iCode"].tolist() == ["a", "Index"]
-        assert sorted(zip(q["line"], q["column"], strict=True)) == [
-            (2, "Direction"), (3, "Level"), (3, "Weight"), (5, "Level"), (5, "Level")
-        ]  # fmt: skip
+    kept, q = validate_frame(meta, "iMeta", file="m.csv", source="t")
+    assert kept["iCode"].tolist() == ["a", "Index"]
+    assert sorted(zip(q["line"], q["column"], strict=True)) == [
+        (2, "Direction"), (3, "Level"), (3, "Weight"), (5, "Level"), (5, "Level")
+    ]  # fmt: skip
 
 
 def test_idata_indicator_columns_must_be_numeric():
@@ -103,21 +101,15 @@ def test_idata_indicator_columns_must_be_numeric():
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(range(len(CORRUPTIONS)))), max_size=6))
-def test_fast_and_pandera_engines_agree(edits):
+def test_what_the_engine_keeps_passes_the_pandera_export(edits):
+    # one engine; the pandera schema is the same declaration exported, and must agree with it
     df = _panel()
     for row, k in edits:
         column, value, _ = CORRUPTIONS[k]
         df.loc[row, column] = value
-    results = [
-        validate_frame(df, "service_panel", file="p.csv", source="t", engine=e)
-        for e in ("fast", "pandera")
-    ]
-    (k1, q1), (k2, q2) = results
-    pd.testing.assert_frame_equal(k1, k2)
-    key = ["line", "column", "reason"]
-    pd.testing.assert_frame_equal(
-        q1.sort_values(key).reset_index(drop=True), q2.sort_values(key).reset_index(drop=True)
-    )
+    kept, q = validate_frame(df, "service_panel", file="p.csv", source="t")
+    assert len(kept) + q["line"].nunique() == len(df)
+    pandera_schema("service_panel", list(kept.columns)).validate(kept)
 
 
 def test_pandera_schema_accepts_typed_output():

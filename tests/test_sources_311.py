@@ -10,6 +10,7 @@ from ucc_research.cleaning.sources.requests_311 import (
     adapt_log,
     adapt_nyc,
 )
+from ucc_research.cleaning.sources.requests_311 import NYC as NYC_SPEC
 
 BALT = "baltimore_311_sample/311_sample.csv"
 NYC = "nyc_311_sample_2025/311.csv"
@@ -125,3 +126,59 @@ def test_bad_rows_are_quarantined_with_raw_column_names(tmp_path):
         "Carrier pigeon"
     ]
     assert any("Carrier pigeon" in n for n in r.notes)
+
+
+def _spoil_baltimore(raw):
+    """Bad dates, a close before creation, an id repeated far away, a cut-off last record."""
+    f = raw / "baltimore_311_sample" / "311_sample.csv"
+    lines = f.read_text().splitlines(keepends=True)
+    fields = lines[4].split(",")
+    fields[4] = "04/22/2O14 01:07:39 PM"  # line 5: not a date
+    lines[4] = ",".join(fields)
+    lines[9] = lines[9].replace("Phone", "Fax", 1)  # line 10: a label outside the mapping
+    first_id = lines[2].split(",")[1]
+    far = lines[8000].split(",")
+    far[1] = first_id  # line 8001 repeats line 3's ServiceRequestNum: another block
+    lines[8000] = ",".join(far)
+    created = lines[20].split(",")[4]
+    lines[20] = lines[20].replace(lines[20].split(",")[8], created.replace("20", "19", 1), 1)
+    f.write_text("".join(lines)[:-40])  # the last record loses its end and line end
+    return f
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 12, 1 << 16])
+def test_blocks_give_the_tables_quarantine_and_lines_of_one_block(raw_311, block_bytes):
+    # issue 12: the shipped logs, in blocks small enough to span hundreds of them
+    _spoil_baltimore(raw_311)
+    for spec in (BALTIMORE, NYC_SPEC):
+        whole = adapt_log(raw_311, spec, block_bytes=None)
+        blocks = adapt_log(raw_311, spec, block_bytes=block_bytes)
+        for name in whole.tables:
+            pd.testing.assert_frame_equal(blocks.tables[name], whole.tables[name], obj=name)
+        pd.testing.assert_frame_equal(blocks.quarantine, whole.quarantine)
+        assert (blocks.rows_in, blocks.rows_kept) == (whole.rows_in, whole.rows_kept)
+        assert blocks.detected == whole.detected and blocks.notes == whole.notes
+    q = adapt_log(raw_311, BALTIMORE, block_bytes=block_bytes).quarantine
+    reasons = q.groupby("line")["reason"].agg(" / ".join).to_dict()
+    assert "not a date/time" in reasons[5]
+    assert reasons[3] == reasons[8001] == "duplicate key (city_id, request_id); first on line 3"
+    assert reasons[21] == "closed_at is before created_at / must not be negative"
+    assert max(q["line"]) == 10001 and "cut off" in reasons[10001]
+
+
+def test_a_log_that_is_not_regular_is_read_whole(raw_311):
+    # a quoted newline (records are not lines): the block reader declines, the result is the same
+    f = raw_311 / "nyc_311_sample_2025" / "311.csv"
+    lines = f.read_text().splitlines(keepends=True)
+    head = lines[0].split(",")
+    col = head.index("Complaint Type")
+    fields = lines[5].split(",")
+    fields[col] = '"Noise\nResidential"'
+    lines[5] = ",".join(fields)
+    f.write_text("".join(lines))
+    whole = adapt_log(raw_311, NYC_SPEC, block_bytes=None)
+    blocks = adapt_log(raw_311, NYC_SPEC, block_bytes=1 << 12)
+    pd.testing.assert_frame_equal(blocks.tables["requests"], whole.tables["requests"])
+    assert blocks.detected == whole.detected
+    assert whole.detected[NYC]["reader"] == "pandas"
+    assert (whole.tables["requests"]["service_type"] == "Noise\nResidential").sum() == 1

@@ -99,3 +99,39 @@ def test_excel_sheet_by_name(capsys, tmp_path):
     assert code == 0 and "sheet 'cities'" in out
     code, _, err = run(capsys, "--kind", "cities", str(f), "--sheet", "nope")
     assert code == 2 and "has no sheet 'nope'; sheets: readme, cities" in err
+
+
+HOSTILE = Path(__file__).parent / "hostile" / "raw"
+
+
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        ("iMeta_cycle.csv", "cycle in the hierarchy: A -> B -> A"),
+        ("iMeta_unknown_parent.csv", "Parent 'P2' of 'ind2' is not an aggregate code in iMeta"),
+    ],
+)
+def test_imeta_hierarchy_is_checked_as_index_build_checks_it(capsys, tmp_path, name, reason):
+    # the attack of issues 10 and 15: validate said OK to an iMeta that build refuses
+    code, out, _ = run(capsys, "--kind", "iMeta", str(HOSTILE / name))
+    assert code == 1
+    assert f"{HOSTILE / name}: hierarchy: {reason} (ucc index build refuses it)" in out
+    assert "INVALID: 0 of" in out and "1 of the table as a whole" in out
+    # build's own words: the check is one function, not two copies
+    demo = Path(__file__).resolve().parents[1] / "data" / "raw" / "demo"
+    data = demo / "demo_synthetic_iData.csv"
+    code = main(["index", "build", "--data", str(data), "--meta", str(HOSTILE / name),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    assert code == 2 and f"iMeta: {reason}" in capsys.readouterr().err
+
+
+def test_imeta_levels_are_checked_and_a_good_hierarchy_passes(capsys, tmp_path):
+    demo = Path(__file__).resolve().parents[1] / "data" / "raw" / "demo"
+    code, out, _ = run(capsys, "--kind", "iMeta", str(demo / "demo_synthetic_iMeta.csv"))
+    assert code == 0 and "OK" in out
+    text = (demo / "demo_synthetic_iMeta.csv").read_text()
+    # SUP one level too high for its children
+    (tmp_path / "m.csv").write_text(text.replace("SUP,Online supply,2,UCI", "SUP,Online supply,3,"))
+    code, out, _ = run(capsys, "--kind", "iMeta", str(tmp_path / "m.csv"))
+    assert code == 1
+    assert "hierarchy: Parent 'SUP' of 'sup_soph' is at Level 3; expected Level 2" in out

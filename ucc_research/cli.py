@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", help="raw data folder (default: data/raw or $UCC_RAW_DIR)")
     p.add_argument("--out", help="processed folder (default: data/processed or $UCC_PROCESSED_DIR)")
     p.add_argument("--only", nargs="+", metavar="SOURCE", help="prepare only these sources")
+    p.add_argument("--jobs", type=int, default=1, help="sources prepared at once (default 1)")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler address ($UCC_DASK_SCHEDULER)")
     p.set_defaults(handler="prepare")
 
     p = sub.add_parser(
@@ -54,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--source", help="source name recorded in the problem list")
     p.add_argument("--sheet", help="sheet name, for Excel workbooks")
+    _dialect_args(p)
     p.add_argument("--max-problems", type=int, default=50, help="problems listed (default 50)")
     p.set_defaults(handler="validate")
 
@@ -67,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = index_sub.add_parser("build", help="build a composite index from iData and iMeta")
     b.add_argument("--data", required=True, help="iData file (CSV, xlsx or parquet)")
     b.add_argument("--meta", required=True, help="iMeta file (CSV, xlsx or parquet)")
+    b.add_argument("--sheet", help="sheet of a workbook (default: the first sheet)")
+    b.add_argument("--meta-sheet", help="sheet of the iMeta workbook (default: --sheet)")
+    _dialect_args(b)
     b.add_argument("--spec", help="build spec (YAML); default: COINr's default build")
     b.add_argument("--out", required=True, help="output folder")
     b.add_argument(
@@ -121,6 +127,12 @@ def _check_args(args: argparse.Namespace) -> None:
             raise SpecError(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
         if args.out:
             writable_dir(args.out, "--out")
+
+
+def _dialect_args(p: argparse.ArgumentParser) -> None:
+    """``--sep`` and ``--encoding``: what the reader would otherwise detect in a text file."""
+    p.add_argument("--sep", help="field separator of a text file (default: detected)")
+    p.add_argument("--encoding", help="encoding of a text file, e.g. cp1252 (default: detected)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

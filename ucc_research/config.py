@@ -13,8 +13,8 @@ function                  environment variable             default
 :func:`shared_data_dir`   ``UCC_SHARED_DATA``              ``<root>/../shared/data``
 ========================  ===============================  ==============================
 
-:func:`configure_arrow_pool` (called by the ``ucc`` command) picks pyarrow's memory pool
-(``UCC_ARROW_POOL``).
+:func:`max_record_bytes` bounds the length of a line in a text table (``UCC_MAX_RECORD_MB``);
+:func:`configure_arrow_pool` (called by the ``ucc`` command) gives pyarrow the jemalloc pool.
 """
 
 from __future__ import annotations
@@ -56,46 +56,77 @@ def shared_data_dir() -> Path:
     return _env_path("UCC_SHARED_DATA", project_root().parent / "shared" / "data")
 
 
-#: pyarrow memory pools by name; ``ucc`` tries them in this order.
-ARROW_POOLS = ("jemalloc", "system", "mimalloc")
-
-
 def configure_arrow_pool() -> str:
-    """Choose pyarrow's memory pool for a ``ucc`` process; return the pool in use.
+    """Give pyarrow the jemalloc memory pool (unless ``ARROW_DEFAULT_MEMORY_POOL`` chooses one);
+    return the pool in use.
 
-    pyarrow's default pool (mimalloc) commits memory page by page as it is first touched.
-    Where page faults are expensive, as in the virtual machines this project is benchmarked on,
-    every fresh allocation then costs several times more (a million-row text column: 50 ms
-    instead of 5-11 ms), which made cleaning a 1M-row 311 log 0.2-0.5 s slower. The ``ucc``
-    command therefore uses jemalloc, or the system allocator where pyarrow has no jemalloc.
-
-    ``UCC_ARROW_POOL`` (one of :data:`ARROW_POOLS`) picks a pool; a choice made through pyarrow's
-    own ``ARROW_DEFAULT_MEMORY_POOL`` is left alone.
+    pyarrow's default pool (mimalloc) commits memory page by page as it is first touched; on the
+    virtual machines this project is benchmarked on, that made ``clean + validate`` of a 1M-row
+    311 log take 2.8 s of CPU instead of 1.8 s (``benchmarks/bench_prepare.py``; 3.5x a bare
+    ``read_csv`` instead of about 2x, against a goal of 3x). pyarrow's own
+    ``ARROW_DEFAULT_MEMORY_POOL`` (``jemalloc``, ``mimalloc``, ``system``) overrides the choice.
 
     Examples
     --------
-    >>> configure_arrow_pool() in ARROW_POOLS
+    >>> configure_arrow_pool() in ("jemalloc", "mimalloc", "system")
     True
     """
     import pyarrow as pa
 
-    makers = {
-        "jemalloc": pa.jemalloc_memory_pool,
-        "system": pa.system_memory_pool,
-        "mimalloc": pa.mimalloc_memory_pool,
-    }
-    wanted = os.environ.get("UCC_ARROW_POOL", "").strip().lower()
-    if wanted and wanted not in makers:
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        try:
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except NotImplementedError:  # a pyarrow built without jemalloc keeps its default
+            pass
+    return pa.default_memory_pool().backend_name
+
+
+def max_record_bytes() -> int:
+    """Longest line a text table may have, in bytes (``UCC_MAX_RECORD_MB``, default 64 MB).
+
+    A longer run without a line end (a file of NULs or of one endless line) is refused while
+    the reader scans the file block by block, before any parser holds it in memory.
+
+    Examples
+    --------
+    >>> max_record_bytes() >= 1 << 20
+    True
+    """
+    value = os.environ.get("UCC_MAX_RECORD_MB", "").strip()
+    if not value:
+        return 64 << 20
+    try:
+        mb = float(value)
+    except ValueError:
+        mb = float("nan")
+    if not mb >= 1:
         from ucc_research.errors import SpecError
 
-        raise SpecError(f"UCC_ARROW_POOL={wanted!r}: use one of {', '.join(ARROW_POOLS)}")
-    if not wanted and os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
-        return pa.default_memory_pool().backend_name
-    for name in [wanted] if wanted else list(ARROW_POOLS):
-        try:
-            pool = makers[name]()
-        except NotImplementedError:  # pyarrow built without it
-            continue
-        pa.set_memory_pool(pool)
-        return pool.backend_name
-    return pa.default_memory_pool().backend_name
+        raise SpecError(f"UCC_MAX_RECORD_MB={value!r}: use a number of megabytes >= 1")
+    return int(mb * (1 << 20))
+
+
+def max_file_bytes() -> int:
+    """Largest table file a reader takes whole, in bytes (``UCC_MAX_FILE_GB``).
+
+    Default: a third of the machine's memory. Cleaning a request log peaks at about 2.5 times
+    the CSV's size (``benchmarks/bench_prepare.py``: 2.7 GB for a 1.1 GB log), so a larger file
+    would exhaust memory midway; it is refused up front instead, with this limit named.
+
+    Examples
+    --------
+    >>> max_file_bytes() > 0
+    True
+    """
+    value = os.environ.get("UCC_MAX_FILE_GB", "").strip()
+    if not value:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 3
+    try:
+        gb = float(value)
+    except ValueError:
+        gb = float("nan")
+    if not gb > 0:
+        from ucc_research.errors import SpecError
+
+        raise SpecError(f"UCC_MAX_FILE_GB={value!r}: use a number of gigabytes > 0")
+    return int(gb * (1 << 30))

@@ -39,6 +39,9 @@ class SourceResult:
     detected : raw file -> what the reader detected (encoding, separator, decimal, sheet, ...).
     synthetic : True for synthetic sources (labelled as such in every table and report).
     notes : free-text remarks recorded in the quality summary (e.g. codes mapped to missing).
+    fingerprint : SHA-256 of the raw folder the rows were prepared from; None (the default)
+        means "now", computed when the quality summary is written. Set for the sources that
+        ``ucc prepare --only`` keeps from a previous run.
     """
 
     source: str
@@ -49,6 +52,7 @@ class SourceResult:
     detected: dict[str, dict] = field(default_factory=dict)
     synthetic: bool = False
     notes: list[str] = field(default_factory=list)
+    fingerprint: str | None = None
 
     def conservation_problems(self) -> list[str]:
         """Files whose rows do not add up (empty list when every raw row is accounted for)."""

@@ -36,8 +36,6 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ucc_research.cleaning.text import take_text
-
 #: The controlled channel vocabulary, in display order.
 CHANNELS: tuple[str, ...] = (
     "web",
@@ -105,7 +103,12 @@ def map_channels(raw: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series,
     labels = pd.Series(uniques, dtype="str").str.strip()
     mapped = labels.str.lower().map(dict(mapping))
     table = [*mapped.fillna("unknown").tolist(), "unknown"]  # code -1 (missing) is last
-    channel = take_text(table, np.where(codes < 0, len(table) - 1, codes), raw.index, raw.name)
+    channel = pd.Series(
+        np.asarray(table, dtype=object)[np.where(codes < 0, len(table) - 1, codes)],
+        index=raw.index,
+        name=raw.name,
+        dtype="str",
+    )
     n = np.bincount(codes + 1, minlength=len(uniques) + 1)  # n[0]: missing labels
     out = mapped.isna().to_numpy()
     miss = pd.Series(np.append(n[0], n[1:][out]), index=["", *labels[out].fillna("")])

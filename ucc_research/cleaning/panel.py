@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from ucc_research.cleaning.channels import CHANNELS, DIGITAL_CHANNELS
-from ucc_research.cleaning.localtime import NAT, elapsed_days, to_wall, utc_ns
 
 #: ``service_id`` of requests whose service type is missing.
 UNKNOWN_SERVICE = "(unknown service type)"
@@ -63,14 +62,17 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
         service_code = np.argsort(order)[service_code]
         services = services[order]
     # calendar month of creation in local time, as months since 1970-01
-    created = utc_ns(requests["created_at"])
-    if (created == NAT).any():
+    created = requests["created_at"]
+    if created.isna().any():
         raise ValueError(
-            f"{int((created == NAT).sum())} requests without created_at: validate the requests "
+            f"{int(created.isna().sum())} requests without created_at: validate the requests "
             "table before building the panel"
         )
+    if not isinstance(created.dtype, pd.DatetimeTZDtype):
+        created = created.dt.tz_localize("UTC")  # naive times are UTC
+    wall = created.dt.tz_convert(timezone).dt.tz_localize(None)
     # each day's month from a table over the days spanned (numpy's month unit is slow)
-    day = to_wall(created, timezone) // 86_400_000_000_000
+    day = wall.to_numpy(dtype="datetime64[ns]").view("int64") // 86_400_000_000_000
     first_day = int(day.min()) if n else 0
     days_spanned = np.arange(first_day, int(day.max()) + 1 if n else 0)
     month = days_spanned.astype("datetime64[D]").astype("datetime64[M]").astype("int64")
@@ -94,10 +96,10 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     counts = np.bincount(group[known] * k + channel_code[known], minlength=len(cells) * k).reshape(
         len(cells), k
     )
-    days = elapsed_days(requests["created_at"], requests["closed_at"])
+    days = (requests["closed_at"] - requests["created_at"]) / pd.Timedelta(days=1)
     # grouped on the cell numbers as they are (categorical codes: no second factorisation)
     cell_of_row = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(cells)))
-    median = pd.Series(days).groupby(cell_of_row, observed=False)
+    median = pd.Series(days.to_numpy()).groupby(cell_of_row, observed=False)
     median = median.median().to_numpy()  # NaN where nothing was closed
     c, rest = np.divmod(cells, len(services) * n_months)
     sv, pr = np.divmod(rest, n_months)

@@ -7,18 +7,28 @@ Output (in ``data/processed/`` or ``$UCC_PROCESSED_DIR``):
 * ``quarantine/<table>.parquet`` — every rejected raw row: source, table, file, line, column,
   value, reason;
 * ``quality.json`` — per source and file: rows in / kept / quarantined, the reader's detected
-  dialect, reasons counted, notes, and a fingerprint of the raw inputs.
+  dialect, reasons counted, notes, and a fingerprint of the raw inputs;
+* ``provenance/<table>.parquet`` — one ``source`` per row of ``<table>.parquet``, in the same
+  order: what lets ``ucc prepare --only`` replace one source's rows and keep the others'.
 
 All adapters run before anything is written, so a file that cannot be read stops the run with
 one message and leaves the previous outputs untouched; each file is written atomically.
+
+``--only SOURCE ...`` runs only the named adapters and *replaces their rows* in the processed
+tables; every other source keeps the rows, quarantine records and quality entry of the previous
+run (read back from ``out_dir``), so a partial run never shrinks a shared table such as
+``cities`` or ``service_panel``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ucc_research import __version__, config, io
@@ -35,6 +45,12 @@ SOURCE_DIRS: dict[str, str] = {
 }
 
 
+#: Folder (in the processed folder) of the per-row source of every table.
+PROVENANCE = "provenance"
+_SOURCE_TMP = "__ucc_source__"
+_CONNECT_TIMEOUT = "10s"
+
+
 def source_dir(raw_dir: Path, name: str) -> Path:
     return Path(raw_dir) / SOURCE_DIRS.get(name, name)
 
@@ -47,33 +63,82 @@ def table_kind(table: str) -> str | None:
     return None
 
 
-def run_sources(raw_dir: Path, only: list[str] | None = None) -> tuple[list[SourceResult], dict]:
-    """Run the adapters whose raw folder exists; return results and the skipped sources."""
+def run_sources(
+    raw_dir: Path,
+    only: list[str] | None = None,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> tuple[list[SourceResult], dict]:
+    """Run the adapters whose raw folder exists; return results and the skipped sources.
+
+    With ``jobs > 1`` the adapters run in that many worker processes (several request logs
+    prepare on several cores); with ``scheduler`` (a Dask scheduler's address) they run on
+    that cluster, whose workers must see ``raw_dir`` at the same path. The results are the
+    same as in one process.
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise SpecError(f"jobs must be a whole number >= 1, got {jobs!r}")
     names = list(SOURCES) if not only else list(only)
     unknown = [n for n in names if n not in SOURCES]
     if unknown:
         raise SpecError(f"unknown source(s) {unknown}; known sources: {', '.join(SOURCES)}")
-    results, skipped = [], {}
+    todo, skipped = [], {}
     for name in names:
         folder = source_dir(raw_dir, name)
         if not folder.is_dir():
             skipped[name] = f"raw folder {folder} not found"
-            continue
+        else:
+            todo.append(name)
+    if scheduler and todo:
+        from distributed import Client
+
         try:
-            adapter = get_adapter(name)
-        except ImportError as exc:
-            raise UccError(
-                f"source {name!r}: its adapter {SOURCES[name]} cannot be imported ({exc})"
-            ) from exc
-        try:
-            result = adapter(Path(raw_dir))
-        except DataFileError as exc:
-            raise DataFileError(exc.file, f"{exc.reason} (source {name!r})") from exc
-        problems = result.conservation_problems()
-        if problems:
-            raise UccError(f"source {name!r} loses rows: " + "; ".join(problems))
-        results.append(result)
+            client = Client(scheduler, timeout=_CONNECT_TIMEOUT)
+        except OSError as exc:  # refused, unreachable or timed out
+            raise UccError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from exc
+        with client:
+            futures = client.map(
+                _run_source, [Path(raw_dir)] * len(todo), todo, pure=False,
+                key=[f"ucc-prepare-{name}" for name in todo],
+            )  # fmt: skip
+            outcomes = client.gather(futures)
+    elif jobs == 1 or len(todo) < 2:
+        outcomes = [_run_source(Path(raw_dir), name) for name in todo]
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawned workers: forking a process that runs pyarrow's threads is not safe
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
+            outcomes = list(pool.map(_run_source, [Path(raw_dir)] * len(todo), todo))
+    results = []
+    for outcome in outcomes:
+        if isinstance(outcome, tuple):  # a file that cannot be read
+            file, reason, line, column = outcome
+            raise DataFileError(file, reason, line=line, column=column)
+        results.append(outcome)
     return results, skipped
+
+
+def _run_source(raw_dir: Path, name: str) -> SourceResult | tuple:
+    """One adapter, its row conservation checked; an unreadable file as (file, reason, line,
+    column)."""
+    try:
+        adapter = get_adapter(name)
+    except ImportError as exc:
+        raise UccError(
+            f"source {name!r}: its adapter {SOURCES[name]} cannot be imported ({exc})"
+        ) from exc
+    try:
+        result = adapter(Path(raw_dir))
+    except DataFileError as exc:  # returned, not raised: it crosses a process boundary
+        return exc.file, f"{exc.reason} (source {name!r})", exc.line, exc.column
+    problems = result.conservation_problems()
+    if problems:
+        raise UccError(f"source {name!r} loses rows: " + "; ".join(problems))
+    return result
 
 
 def _sort(df: pd.DataFrame, kind: str | None) -> pd.DataFrame:
@@ -83,20 +148,30 @@ def _sort(df: pd.DataFrame, kind: str | None) -> pd.DataFrame:
     return df.sort_values(key, kind="stable", na_position="last").reset_index(drop=True)
 
 
-def combine(results: list[SourceResult]) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+def combine(
+    results: list[SourceResult],
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Concatenate tables of the same name over sources and re-validate them.
 
     A row that passed its adapter but fails the combined table (for instance a ``city_id`` used
     by two sources) is an inconsistency between sources: :class:`UccError` listing it.
+
+    Returns
+    -------
+    tables : table name -> rows of every source, sorted by the table's key.
+    quarantine : table name -> quarantine records of every source.
+    provenance : table name -> one-column frame ``source``, the source of each row of the table.
     """
-    tables: dict[str, list[pd.DataFrame]] = {}
+    tables: dict[str, list[tuple[str, pd.DataFrame]]] = {}
     for r in sorted(results, key=lambda r: r.source):
         for name, df in r.tables.items():
-            tables.setdefault(name, []).append(df)
-    out = {}
+            tables.setdefault(name, []).append((r.source, df))
+    out, provenance = {}, {}
     for name in sorted(tables):
-        frames = [f for f in tables[name] if len(f)] or tables[name][:1]
+        parts = [p for p in tables[name] if len(p[1])] or tables[name][:1]
+        frames = [f for _, f in parts]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        sources = pd.Series(np.repeat([s for s, _ in parts], [len(f) for f in frames]), dtype="str")
         kind = table_kind(name)
         if kind is not None:
             df, q = validate_frame(df, kind, file=f"<combined {name}>", source="(all)")
@@ -106,7 +181,10 @@ def combine(results: list[SourceResult]) -> tuple[dict[str, pd.DataFrame], dict[
                     for p in q.head(5).itertuples()
                 )
                 raise UccError(f"combined table {name!r} fails its schema: {shown}")
-        out[name] = _sort(df, kind)
+        # the source of each row travels with it through the sort
+        df = _sort(df.assign(**{_SOURCE_TMP: sources.to_numpy()}), kind)
+        provenance[name] = df.pop(_SOURCE_TMP).rename("source").to_frame()
+        out[name] = df
     quarantine: dict[str, list[pd.DataFrame]] = {}
     for r in results:
         q = r.quarantine
@@ -118,7 +196,7 @@ def combine(results: list[SourceResult]) -> tuple[dict[str, pd.DataFrame], dict[
         qout[t] = q.sort_values(
             ["source", "file", "line", "column"], kind="stable", na_position="first"
         ).reset_index(drop=True)
-    return out, qout
+    return out, qout, provenance
 
 
 def quality_summary(
@@ -148,7 +226,7 @@ def quality_summary(
         sources[r.source] = {
             "synthetic": bool(r.synthetic),
             "raw_folder": SOURCE_DIRS.get(r.source, r.source),
-            "fingerprint": io.fingerprint([source_dir(raw_dir, r.source)]),
+            "fingerprint": r.fingerprint or io.fingerprint([source_dir(raw_dir, r.source)]),
             "files": files,
             "tables": {k: len(v) for k, v in sorted(r.tables.items())},
             "notes": list(r.notes),
@@ -168,10 +246,89 @@ def quality_summary(
     }
 
 
+def previous_results(
+    out_dir: Path, keep: set[str] | None = None
+) -> tuple[list[SourceResult], dict]:
+    """The sources of a previous ``ucc prepare`` in ``out_dir``, read back from its outputs.
+
+    Parameters
+    ----------
+    out_dir : the processed folder of the previous run.
+    keep : sources to read back (default: all); the others are left out.
+
+    Returns
+    -------
+    results : one :class:`SourceResult` per kept source, with the rows, quarantine records,
+        counts, detected dialects, notes and raw fingerprint of that run.
+    skipped : the previous run's skipped sources (those in ``keep``).
+
+    Raises
+    ------
+    UccError
+        ``out_dir`` holds a run without provenance (written before it was recorded), or tables
+        that disagree with its ``quality.json``. A folder without ``quality.json`` is a first
+        run: nothing to keep.
+    """
+    out_dir = Path(out_dir)
+    fix = f"run `ucc prepare --out {out_dir}` without --only first"
+    qpath = out_dir / "quality.json"
+    if not qpath.is_file():  # a first run: there is nothing to keep
+        return [], {}
+    quality = json.loads(qpath.read_text(encoding="utf-8"))
+    wanted = {s: v for s, v in quality["sources"].items() if keep is None or s in keep}
+    rows: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in wanted}
+    for table in quality["tables"]:
+        holders = [s for s, v in wanted.items() if table in v["tables"]]
+        if not holders:
+            continue
+        tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
+        if not ppath.is_file():
+            raise UccError(f"{ppath} is missing (the row sources of {table!r} are unknown); {fix}")
+        df, prov = pd.read_parquet(tpath), pd.read_parquet(ppath)["source"]
+        if len(df) != len(prov):
+            raise UccError(f"{tpath} has {len(df)} rows but {ppath} {len(prov)}; {fix}")
+        for s in holders:
+            mine = (prov == s).to_numpy()
+            if int(mine.sum()) != wanted[s]["tables"][table]:
+                raise UccError(
+                    f"{tpath} holds {int(mine.sum())} rows of {s!r}; quality.json says "
+                    f"{wanted[s]['tables'][table]}; {fix}"
+                )
+            rows[s][table] = df.loc[mine].reset_index(drop=True)
+    qframes = [pd.read_parquet(q) for q in sorted((out_dir / "quarantine").glob("*.parquet"))]
+    quarantine = concat_quarantine(qframes)
+    results = []
+    for s, v in sorted(wanted.items()):
+        files = v["files"]
+        results.append(
+            SourceResult(
+                source=s,
+                tables=rows[s],
+                quarantine=quarantine.loc[quarantine["source"] == s].reset_index(drop=True),
+                rows_in={f: int(x["rows_in"]) for f, x in files.items()},
+                rows_kept={f: int(x["rows_kept"]) for f, x in files.items()},
+                detected={f: x["detected"] for f, x in files.items()},
+                synthetic=bool(v["synthetic"]),
+                notes=list(v["notes"]),
+                fingerprint=v["fingerprint"],
+            )
+        )
+        problems = results[-1].conservation_problems()
+        if problems:
+            raise UccError(
+                f"the previous rows of {s!r} in {out_dir} do not add up: {problems}; {fix}"
+            )
+    skipped = {s: why for s, why in quality["skipped"].items() if keep is None or s in keep}
+    return results, skipped
+
+
 def prepare(
     raw_dir: str | Path | None = None,
     out_dir: str | Path | None = None,
     only: list[str] | None = None,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Build the processed tables from the raw folder; return the quality summary.
 
@@ -179,8 +336,12 @@ def prepare(
     ----------
     raw_dir : raw data folder (default :func:`ucc_research.config.raw_dir`).
     out_dir : processed folder (default :func:`ucc_research.config.processed_dir`).
-    only : source names to prepare (default: every registered source whose folder exists).
-        The processed tables then hold only those sources.
+    only : source names to prepare again (default: every registered source whose folder
+        exists). Their rows replace theirs of the previous run in ``out_dir``; the rows,
+        quarantine records and quality entries of every other source are kept.
+    jobs : adapters run at once, each in its own process (default 1); same outputs.
+    scheduler : address of a Dask scheduler to run the adapters on instead (its workers must
+        see ``raw_dir`` at the same path); same outputs.
 
     Returns
     -------
@@ -192,22 +353,45 @@ def prepare(
     DataFileError
         A raw file cannot be read at all (nothing is written).
     UccError
-        An adapter is missing or loses rows, or sources contradict each other.
+        An adapter is missing or loses rows, sources contradict each other, or ``only`` names
+        a source without raw folder, or the previous run in ``out_dir`` cannot be read back.
+
+    Examples
+    --------
+    >>> prepare("data/raw", "data/processed")  # doctest: +SKIP
+    >>> prepare("data/raw", "data/processed", only=["nyc_311"])  # doctest: +SKIP
     """
     raw_dir = Path(raw_dir) if raw_dir else config.raw_dir()
     out_dir = Path(out_dir) if out_dir else config.processed_dir()
     if not raw_dir.is_dir():
         raise UccError(f"raw data folder {raw_dir} not found")
-    results, skipped = run_sources(raw_dir, only)
+    results, skipped = run_sources(raw_dir, only, jobs=jobs, scheduler=scheduler)
+    if only:
+        if skipped:
+            raise UccError(
+                "--only names source(s) without raw data: "
+                + "; ".join(f"{n}: {why}" for n, why in sorted(skipped.items()))
+            )
+        others, skipped = previous_results(out_dir, keep=set(SOURCES) - set(only))
+        results += others
     if not results:
         raise UccError(f"no source found in {raw_dir} (looked for: {', '.join(SOURCES)})")
-    tables, quarantine = combine(results)
+    tables, quarantine, provenance = combine(results)
     summary = quality_summary(results, skipped, tables, raw_dir)
+    before = out_dir / "quality.json"
+    stale = []
+    if before.is_file():  # tables of the previous run that this run no longer has
+        previous = json.loads(before.read_text(encoding="utf-8")).get("tables", {})
+        stale = sorted(set(previous) - set(tables))
     for name, df in tables.items():
         io.write_parquet(out_dir / f"{name}.parquet", df)
+        io.write_parquet(out_dir / PROVENANCE / f"{name}.parquet", provenance[name])
     for name, q in quarantine.items():
         io.write_parquet(out_dir / "quarantine" / f"{name}.parquet", q)
     io.write_json(out_dir / "quality.json", summary)
+    for name in stale:  # else a study could still read rows no source produces any more
+        for folder in (out_dir, out_dir / PROVENANCE, out_dir / "quarantine"):
+            (folder / f"{name}.parquet").unlink(missing_ok=True)
     return summary
 
 
@@ -238,9 +422,12 @@ def format_summary(summary: dict) -> str:
 
 
 def cli_prepare(args: argparse.Namespace) -> int:
-    """``ucc prepare [--raw DIR] [--out DIR] [--only SOURCE ...]``."""
+    """``ucc prepare [--raw DIR] [--out DIR] [--only SOURCE ...] [--jobs N] [--scheduler A]``."""
     out_dir = Path(args.out) if args.out else config.processed_dir()
-    summary = prepare(args.raw, out_dir, args.only)
+    scheduler = getattr(args, "scheduler", None) or os.environ.get("UCC_DASK_SCHEDULER") or None
+    summary = prepare(
+        args.raw, out_dir, args.only, jobs=getattr(args, "jobs", 1), scheduler=scheduler
+    )
     print(format_summary(summary))
     print(f"rows in = kept + quarantined for every file; written to {out_dir}")
     return 0

@@ -4,13 +4,12 @@ Each table (``cities``, ``requests``, ``service_panel``, ``iData``, ``iMeta``) i
 a :class:`TableSpec`: columns with their type and nullability, the unique key, and value rules
 (vectorised functions returning True where a row is fine). From that one declaration come
 
-* :func:`pandera_schema` — a ``pandera`` ``DataFrameSchema`` (used by ``ucc validate`` and for
-  documentation), and
-* :func:`validate_frame` — the split used by every adapter and by ``ucc prepare``: parse the raw
-  text to typed columns, apply the rules, and return the kept rows plus one quarantine record
-  per (line, column, value, reason). ``engine="fast"`` applies the rules directly (vectorised,
-  fast on millions of rows); ``engine="pandera"`` runs the pandera schema; both give the same
-  quarantine (tested).
+* :func:`validate_frame` — the one validation engine, used by every adapter, ``ucc prepare``
+  and ``ucc validate``: parse the raw text to typed columns, apply the rules (vectorised), and
+  return the kept rows plus one quarantine record per (line, column, value, reason); and
+* :func:`pandera_schema` — the same declaration as a ``pandera`` ``DataFrameSchema``, for
+  documentation and for researchers who check their own typed frames with pandera. It is not a
+  second engine: nothing in the package validates through it.
 
 A missing required column is a table-level problem: :class:`DataFileError`, nothing kept.
 
@@ -39,7 +38,7 @@ from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
 from ucc_research.cleaning.quarantine import problems_frame
 from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
-from ucc_research.cleaning.text import keep_rows, strip_text, text_is_unique
+from ucc_research.cleaning.text import text_is_unique
 from ucc_research.errors import DataFileError, SpecError
 
 KINDS = ("cities", "requests", "service_panel", "iData", "iMeta")
@@ -366,7 +365,8 @@ def _coerce(
         raw = df[col.name]
         if col.kind == "str":
             if pd.api.types.is_string_dtype(raw.dtype) or raw.dtype == object:
-                values = strip_text(raw)
+                values = raw.astype("str").str.strip()
+                values = values.where(values != "", None).astype("str")
             else:
                 values = raw.astype("str").where(raw.notna(), None).astype("str")
             bad = pd.Series(False, index=raw.index)
@@ -517,7 +517,7 @@ def validate_frame(
     line_col: str = LINE,
     decimal: str = ".",
     thousands: str | None = None,
-    engine: str = "fast",
+    check_key: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into kept (typed) rows and quarantine records.
 
@@ -530,7 +530,8 @@ def validate_frame(
     source : source name recorded in quarantine records.
     line_col : column holding each row's line number (added as row number + 1 if absent).
     decimal, thousands : number format of text columns.
-    engine : ``"fast"`` (vectorised rules) or ``"pandera"`` (the pandera schema); same result.
+    check_key : also quarantine rows whose key repeats (every copy). False when the frame is
+        one block of a larger table: :func:`duplicate_key_problems` then checks the whole.
 
     Returns
     -------
@@ -543,8 +544,6 @@ def validate_frame(
     DataFileError
         A required column is missing (the whole file is unusable).
     """
-    if engine not in ("fast", "pandera"):
-        raise SpecError(f"engine must be 'fast' or 'pandera', not {engine!r}")
     spec = get_spec(kind)
     if line_col not in df:
         df = df.assign(**{line_col: np.arange(1, len(df) + 1)})
@@ -560,18 +559,14 @@ def validate_frame(
     lines = df[line_col].astype("int64")
     cols = spec.column_specs(present)
     typed, problems = _coerce(df, cols, decimal=decimal, thousands=thousands)
-    if engine == "fast":
-        for rule in spec.rules:
-            if all(n in typed for n in rule.needs):
-                ok = rule.ok(typed).fillna(True).astype(bool)
-                problems.append(
-                    _problems(
-                        df.get(rule.column, typed[rule.column]), ~ok, rule.column, rule.reason
-                    )
-                )
+    for rule in spec.rules:
+        if all(n in typed for n in rule.needs):
+            ok = rule.ok(typed).fillna(True).astype(bool)
+            problems.append(
+                _problems(df.get(rule.column, typed[rule.column]), ~ok, rule.column, rule.reason)
+            )
+    if check_key:
         problems.append(_key_problems(typed, spec.key, lines))
-    else:
-        problems.extend(_pandera_problems(typed, kind, spec, df, lines))
     probs = (
         pd.concat([p for p in problems if len(p)], ignore_index=True)
         if any(len(p) for p in problems)
@@ -583,7 +578,7 @@ def validate_frame(
     if len(probs):
         bad_rows[probs["index"].to_numpy(dtype="int64")] = True
     out_cols = [c.name for c in cols]
-    kept = keep_rows(typed[out_cols], ~bad_rows)
+    kept = typed.loc[~bad_rows, out_cols].reset_index(drop=True)
     quarantine = problems_frame(
         source=source,
         table=kind,
@@ -596,64 +591,31 @@ def validate_frame(
     return kept, quarantine
 
 
-def _pandera_problems(
-    typed: pd.DataFrame, kind: str, spec: TableSpec, raw: pd.DataFrame, lines: pd.Series
-) -> list[pd.DataFrame]:
-    import pandera.pandas as pa
+def duplicate_key_problems(
+    df: pd.DataFrame, kind: str, *, file: str, source: str, line_col: str = LINE
+) -> pd.DataFrame:
+    """Quarantine records of the rows whose key repeats, as :func:`validate_frame` finds them.
 
-    out: list[pd.DataFrame] = []
-    # the time-zone flags are parser output, outside pandera's view: apply those rules here
-    for rule in spec.rules:
-        if any(n.startswith("__naive__") for n in rule.needs) and all(
-            n in typed for n in rule.needs
-        ):
-            ok = rule.ok(typed).astype(bool)
-            out.append(_problems(raw[rule.column], ~ok, rule.column, rule.reason))
-    data = typed[[c for c in typed.columns if not c.startswith("__naive__")]]
-    schema = pandera_schema(kind, list(data.columns))
-    try:
-        schema.validate(data, lazy=True)
-        return out
-    except pa.errors.SchemaErrors as exc:
-        fc = exc.failure_cases
-    by_reason = {r.reason: r for r in spec.rules}
-    rows = []
-    for rec in fc.itertuples(index=False):
-        if rec.index is None or (isinstance(rec.index, float) and np.isnan(rec.index)):
-            raise DataFileError("(schema)", f"{kind}: {rec.check} on column {rec.column}")
-        i = int(rec.index)
-        check = str(rec.check)
-        if check in by_reason:
-            # column checks name their column; frame checks are found by their reason
-            col = str(rec.column) if rec.schema_context == "Column" else by_reason[check].column
-            rows.append((i, col, _raw_value(raw, typed, col, i), check))
-        elif check == "not_nullable":
-            continue  # already reported by the parser as "missing value"
-        elif "unique" in check or "duplicate" in check:
-            continue  # reported below with the first line, as the fast engine does
-        else:
-            rows.append((i, str(rec.column), _raw_value(raw, typed, str(rec.column), i), check))
-    if rows:
-        out.append(
-            pd.DataFrame(rows, columns=["index", "column", "value", "reason"]).drop_duplicates(
-                ["index", "column", "reason"]
-            )
-        )
-    dup_rows = set(
-        fc.loc[fc["check"].astype(str).str.contains("unique|duplicate"), "index"]
-        .dropna()
-        .astype(int)
+    ``df`` holds the key columns (raw text or typed) and the line column of every row of the
+    table, for instance gathered block by block; every copy of a repeated key gets a record
+    naming the line of the first.
+    """
+    spec = get_spec(kind)
+    df = df.reset_index(drop=True)
+    cols = [c for c in spec.columns if c.name in spec.key]
+    typed, _ = _coerce(df, cols, decimal=".", thousands=None)
+    lines = df[line_col].astype("int64")
+    probs = _key_problems(typed, spec.key, lines)
+    index = probs["index"].to_numpy(dtype="int64")
+    return problems_frame(
+        source=source,
+        table=kind,
+        file=file,
+        lines=lines.to_numpy()[index],
+        columns=probs["column"].tolist(),
+        values=probs["value"].tolist(),
+        reasons=probs["reason"].tolist(),
     )
-    keyp = _key_problems(typed, spec.key, lines)
-    if len(keyp) or dup_rows:
-        if set(keyp["index"].astype(int)) != dup_rows:
-            raise AssertionError("pandera and the key check disagree on duplicates")
-        out.append(keyp)
-    return out
-
-
-def _raw_value(raw: pd.DataFrame, typed: pd.DataFrame, col: str, i: int):
-    return raw[col].iloc[i] if col in raw else typed[col].iloc[i]
 
 
 __all__ = [
@@ -666,4 +628,5 @@ __all__ = [
     "get_spec",
     "pandera_schema",
     "validate_frame",
+    "duplicate_key_problems",
 ]

@@ -1,80 +1,24 @@
-"""Fast building, trimming, filtering and key checks of text columns (pandas' ``str`` dtype,
-stored by pyarrow).
+"""The unique-key check of text columns (pandas' ``str`` dtype, stored by pyarrow), by hashes.
 
-Doing these element by element costs about a tenth of a second per million-row column (a
-constant column built from a Python string, labels spread by code, a trim that changes
-nothing); on a million-row 311 log the three constant columns alone took 0.45 s. Each helper
-gives exactly what the plain pandas expression in its docstring gives: the shortcut is taken
-only when it is provably the same, and pandas does the work otherwise.
+pandas decides ``Index.is_unique`` for text through Python string objects: 0.09 s per million
+ids in file order and 0.26-0.4 s when they are shuffled, as ids in real 311 exports are. Hashing
+each entry's bytes decides it in about 0.09 s either way, and pandas is asked only when a hash
+repeats. This stays (the other text helpers, which won 20-50 ms per column, were replaced by
+the plain pandas expressions; see the README's data-layer section).
 
 Examples
 --------
->>> repeat_text("x", 3).tolist()
-['x', 'x', 'x']
->>> take_text(["web", "phone"], np.array([1, 0, 1])).tolist()
-['phone', 'web', 'phone']
->>> strip_text(pd.Series([" a", "b", "  ", None])).tolist()
-['a', 'b', nan, nan]
->>> keep_rows(pd.DataFrame({"a": ["x", "y", "z"]}, index=[7, 8, 9]), [True, False, True])
-   a
-0  x
-1  z
+>>> text_is_unique(pd.Series(["a", "b"], dtype="str")), text_is_unique(pd.Series(["a", "a"]))
+(True, False)
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 _OFFSETS = {pa.string(): "int32", pa.large_string(): "int64"}
-
-
-def repeat_text(value: str, n: int, index: pd.Index | None = None, name=None) -> pd.Series:
-    """``pd.Series(value, index=index, dtype="str")`` of length ``n``."""
-    arr = pa.repeat(pa.scalar(value, pa.large_string()), n)
-    return pd.Series(arr, index=index, dtype="str", name=name)
-
-
-def take_text(
-    labels: Sequence[str | None], codes: np.ndarray, index: pd.Index | None = None, name=None
-) -> pd.Series:
-    """``pd.Series(np.asarray(labels, dtype=object)[codes], dtype="str")``, codes ``>= 0``."""
-    arr = pa.array(list(labels), type=pa.large_string()).take(pa.array(codes))
-    return pd.Series(arr, index=index, dtype="str", name=name)
-
-
-def strip_text(values: pd.Series) -> pd.Series:
-    """Trimmed text with blanks as missing: ``s.str.strip()`` then ``""`` -> missing.
-
-    Same as ``t = values.astype("str").str.strip(); t.where(t != "", None).astype("str")``;
-    when no entry starts or ends with a space or a non-ASCII character (which might be one)
-    and none is empty, that is ``values.astype("str")`` itself and nothing is copied.
-    """
-    text = values.astype("str")
-    if not _edges_are_plain(text):
-        text = text.str.strip()
-        text = text.where(text != "", None).astype("str")
-    return text
-
-
-def keep_rows(df: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
-    """``df[keep].reset_index(drop=True)``, filtering column by column.
-
-    A frame indexed by a mask takes its rows by position, which for pyarrow-backed text columns
-    is 3-5x slower than pyarrow's own filter, used here; nothing is copied when every row is
-    kept.
-    """
-    keep = np.asarray(keep, dtype=bool)
-    if keep.all():
-        return df.reset_index(drop=True)
-    if not df.columns.is_unique:
-        return df[keep].reset_index(drop=True)
-    out = pd.DataFrame({c: df[c].array[keep] for c in df.columns}, copy=False)
-    out.columns = df.columns
-    return out
 
 
 def text_is_unique(values: pd.Series) -> bool:
@@ -154,33 +98,4 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, data
 
 
-def _edges_are_plain(text: pd.Series) -> bool:
-    """True when every present entry is non-empty and starts and ends with a printable ASCII
-    character other than space (so trimming cannot change it)."""
-    chunks = arrow_chunks(text)
-    if chunks is None:
-        return False
-    for chunk in chunks:
-        buffers = string_buffers(chunk)
-        if buffers is None:
-            return False
-        if len(chunk) == chunk.null_count:
-            continue
-        off, data = buffers
-        starts, ends = off[:-1], off[1:]
-        present = ends > starts
-        if chunk.null_count:
-            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
-            if (valid & ~present).any():
-                return False  # an empty string: becomes missing
-        elif not present.all():
-            return False
-        # 0x21-0x7e: printable ASCII without space; wraps around for everything else
-        if ((data[starts[present]] - np.uint8(0x21)) > 0x5D).any():
-            return False
-        if ((data[ends[present] - 1] - np.uint8(0x21)) > 0x5D).any():
-            return False
-    return True
-
-
-__all__ = ["repeat_text", "take_text", "strip_text", "keep_rows", "text_is_unique"]
+__all__ = ["text_is_unique"]

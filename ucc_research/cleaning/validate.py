@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ucc_research.cleaning.quarantine import concat_quarantine, reader_problems
+from ucc_research.cleaning.base import empty_quarantine
+from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import read_table
 from ucc_research.cleaning.schemas import get_spec, validate_frame
 
@@ -43,7 +44,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        return self.rows_with_problems == 0
+        return len(self.problems) == 0
 
     def format(self, max_problems: int = 50) -> str:
         """The human-readable report printed by ``ucc validate``."""
@@ -58,13 +59,18 @@ class ValidationReport:
             return f"{head}\nOK: every row passes the {self.kind} schema"
         lines = [head]
         for p in self.problems.head(max_problems).itertuples(index=False):
+            if pd.isna(p.line):  # a problem of the table as a whole (the iMeta hierarchy)
+                lines.append(f"{p.file}: {p.reason}")
+                continue
             col = f"column {p.column!r}" if p.column else "record"
             lines.append(f"{p.file}:{p.line}: {col}: value {p.value!r}: {p.reason}")
         if len(self.problems) > max_problems:
             lines.append(f"... and {len(self.problems) - max_problems} more problems")
+        whole = int(self.problems["line"].isna().sum())
         lines.append(
             f"INVALID: {self.rows_with_problems} of {self.rows} rows have problems "
-            f"({len(self.problems)} problems)"
+            f"({len(self.problems)} problems"
+            + (f", {whole} of the table as a whole)" if whole else ")")
         )
         return "\n".join(lines)
 
@@ -75,7 +81,8 @@ def validate_file(
     *,
     sheet: str | None = None,
     source: str | None = None,
-    engine: str = "pandera",
+    sep: str | None = None,
+    encoding: str | None = None,
 ) -> ValidationReport:
     """Check one file (CSV, xlsx or parquet) against the schema of ``kind``; write nothing.
 
@@ -85,7 +92,11 @@ def validate_file(
     kind : ``cities``, ``requests``, ``service_panel``, ``iData`` or ``iMeta``.
     sheet : sheet name for workbooks.
     source : source name recorded in the problem list (default: the file name).
-    engine : ``"pandera"`` (default) or ``"fast"``; both apply the same rules.
+    sep, encoding : force the separator or encoding of a text file instead of detecting them.
+
+    An ``iMeta`` whose rows all pass also gets the check ``ucc index build`` makes
+    (:func:`ucc_research.indicators.meta.validate_meta`: unknown parents, cycles, levels, ...);
+    its finding is a problem of the table as a whole (no line).
 
     Raises
     ------
@@ -94,20 +105,21 @@ def validate_file(
     """
     get_spec(kind)
     name = str(path)
-    df, detected = read_table(path, sheet=sheet)
+    df, detected = read_table(path, sheet=sheet, sep=sep, encoding=encoding)
     source = source or Path(path).name
-    _, problems = validate_frame(
+    kept, problems = validate_frame(
         df,
         kind,
         file=name,
         source=source,
         decimal=detected.get("decimal") or ".",
         thousands=detected.get("thousands"),
-        engine=engine,
     )
     problems = concat_quarantine(
         [reader_problems(detected, source=source, table=kind, file=name), problems]
     )
+    if kind == "iMeta" and not len(problems):
+        problems = _hierarchy_problems(kept, source=source, file=name)
     if len(problems):
         problems = problems.sort_values(["line", "column"], kind="stable", na_position="first")
     return ValidationReport(
@@ -120,8 +132,31 @@ def validate_file(
     )
 
 
+def _hierarchy_problems(imeta: pd.DataFrame, *, source: str, file: str) -> pd.DataFrame:
+    """The finding of ``index build``'s own iMeta check, as a problem of the whole table."""
+    from ucc_research.errors import SpecError
+    from ucc_research.indicators.meta import validate_meta
+
+    try:
+        validate_meta(imeta)
+    except SpecError as exc:  # the build's refusal, reported instead of raised
+        reason = str(exc).removeprefix("iMeta: ")
+        return problems_frame(
+            source=source, table="iMeta", file=file, lines=[None], columns=[None],
+            values=[""], reasons=[f"hierarchy: {reason} (ucc index build refuses it)"],
+        )  # fmt: skip
+    return empty_quarantine()
+
+
 def cli_validate(args: argparse.Namespace) -> int:
     """``ucc validate --kind KIND FILE``: exit 0 when valid, 1 with the problem list if not."""
-    report = validate_file(args.file, args.kind, sheet=args.sheet, source=args.source)
+    report = validate_file(
+        args.file,
+        args.kind,
+        sheet=args.sheet,
+        source=args.source,
+        sep=getattr(args, "sep", None),
+        encoding=getattr(args, "encoding", None),
+    )
     print(report.format(max_problems=args.max_problems))
     return 0 if report.ok else 1

@@ -10,22 +10,110 @@ import pandas as pd
 from ucc_research import io
 from ucc_research.errors import DataFileError, SpecError
 from ucc_research.indicators.coin import Coin, build
+from ucc_research.indicators.meta import validate_meta
+
+#: iMeta columns that hold numbers (the others are codes, names and types).
+META_NUMBERS = ("Level", "Direction", "Weight", "Target", "goalpost_lower", "goalpost_upper")
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, xlsx or parquet table, with a clear error for missing/unreadable files."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataFileError(p, "file not found")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".xlsx", ".xls"):
-            return pd.read_excel(p)
-        if suffix == ".parquet":
-            return pd.read_parquet(p)
-        return pd.read_csv(p)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(p, f"cannot be read as a table: {exc}") from None
+def read_table(
+    path: str | Path,
+    *,
+    numbers: tuple[str, ...] | list[str] = (),
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> pd.DataFrame:
+    """Read a CSV, xlsx or parquet table as ``ucc validate`` reads it; parse the ``numbers``.
+
+    The dialect (encoding, separator, decimal mark, thousands separator) is detected by
+    :func:`ucc_research.cleaning.readers.read_table`, unless given. Columns named in
+    ``numbers`` are parsed with the file's decimal mark (``"0,5"`` in a ``;``-separated file is
+    0.5); the other columns stay text, so codes such as ``"001"`` keep their zeros.
+
+    Parameters
+    ----------
+    path : the file.
+    numbers : columns to parse as numbers (those absent from the file are ignored).
+    sep, encoding : force the separator or encoding of a text file instead of detecting it.
+    sheet : sheet name of a workbook (default: the first sheet).
+
+    Returns
+    -------
+    DataFrame
+        One row per record, columns as in the file (without the reader's ``_line``).
+
+    Raises
+    ------
+    DataFileError
+        The file cannot be read, has a malformed or cut-off record, or a value of a
+        ``numbers`` column is not a number (naming the line, column and value).
+
+    Examples
+    --------
+    >>> read_table("partner_iData.csv", numbers=["Time", "ind1"])  # doctest: +SKIP
+    """
+    df, detected = _read(path, sep=sep, encoding=encoding, sheet=sheet)
+    return _parse_numbers(df, detected, numbers, str(path))
+
+
+def _read(path: str | Path, **kw) -> tuple[pd.DataFrame, dict]:
+    """The dialect-detecting reader of ``ucc validate``, refusing malformed records."""
+    from ucc_research.cleaning.readers import read_table as read_raw
+
+    df, detected = read_raw(path, **kw)
+    bad = detected["bad_lines"]
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataFileError(str(path), f"line {bad[0]['line']}: {bad[0]['reason']}{more}")
+    return df, detected
+
+
+def _parse_numbers(df: pd.DataFrame, detected: dict, numbers, name: str) -> pd.DataFrame:
+    from ucc_research.cleaning.readers import LINE, parse_numbers
+
+    decimal, thousands = detected.get("decimal") or ".", detected.get("thousands")
+    df = df.copy()
+    for col in [c for c in numbers if c in df.columns]:
+        values, unparsed = parse_numbers(df[col], decimal=decimal, thousands=thousands)
+        if unparsed.any():
+            i = int(unparsed.to_numpy().nonzero()[0][0])
+            raise DataFileError(
+                name,
+                f"line {df[LINE].iloc[i]}: column {col!r}: value {df[col].iloc[i]!r} is not a "
+                f"number (decimal mark {decimal!r}; {int(unparsed.sum())} such value(s))",
+            )
+        df[col] = values
+    return df.drop(columns=LINE)
+
+
+def read_inputs(
+    data: str | Path,
+    meta: str | Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    meta_sheet: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """iData and iMeta files as :func:`~ucc_research.indicators.coin.build` takes them.
+
+    iMeta is read first: its ``Type`` column says which iData columns are numbers (``Time``,
+    indicators, denominators); groups and other columns stay text.
+
+    Raises
+    ------
+    DataFileError
+        Either file cannot be read (see :func:`read_table`).
+    SpecError
+        iMeta fails the build's own check (:func:`~ucc_research.indicators.meta.validate_meta`).
+    """
+    data_raw = _read(data, sep=sep, encoding=encoding, sheet=sheet)
+    imeta = read_table(meta, numbers=META_NUMBERS, sep=sep, encoding=encoding, sheet=meta_sheet)
+    typed = validate_meta(imeta)
+    numeric = typed.index[typed["Type"].isin(["Indicator", "Denominator"])].tolist()
+    idata = _parse_numbers(*data_raw, ["Time", *numeric], str(data))
+    return idata, imeta
 
 
 def write_outputs(coin: Coin, out: str | Path) -> Path:
@@ -41,8 +129,15 @@ def write_outputs(coin: Coin, out: str | Path) -> Path:
 
 def cli_build(args: argparse.Namespace) -> int:
     """Handler of ``ucc index build`` (see ``ucc index build --help``)."""
-    idata = read_table(args.data)
-    imeta = read_table(args.meta)
+    sheet = getattr(args, "sheet", None)
+    idata, imeta = read_inputs(
+        args.data,
+        args.meta,
+        sep=getattr(args, "sep", None),
+        encoding=getattr(args, "encoding", None),
+        sheet=sheet,
+        meta_sheet=getattr(args, "meta_sheet", None) or sheet,
+    )
     coin = build(idata, imeta, args.spec)
     out = write_outputs(coin, args.out)
     n = int(getattr(args, "uncertainty", 0) or 0)
