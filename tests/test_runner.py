@@ -440,6 +440,21 @@ def test_impossible_demo_arguments_are_refused_with_one_line(tmp_path, capsys, a
     assert len(err) == 1 and message in err[0], err
 
 
+@pytest.mark.parametrize("target", ["{file}", "/proc/ucc-out"])
+@pytest.mark.parametrize(
+    "command", [["prepare"], ["index", "build", "--data", "d.csv", "--meta", "m.csv"]]
+)
+def test_prepare_and_index_build_refuse_an_impossible_out_with_one_line(
+    tmp_path, capsys, command, target
+):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert cli.main([*command, "--out", target.format(file=a_file)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ("exists and is not a folder" in err[0] or "not writable" in err[0])
+    assert a_file.read_text() == "x"  # nothing written
+
+
 def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
     import psutil
 

@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    """Refuse impossible arguments of run and demo before anything runs (exit 2, one line)."""
+    """Refuse impossible arguments before anything runs (exit 2, one line)."""
     from ucc_research.errors import SpecError
     from ucc_research.reports.runner import MAX_JOBS, writable_dir
 
@@ -122,6 +122,8 @@ def _check_args(args: argparse.Namespace) -> None:
             raise SpecError(f"--jobs must be between 1 and {MAX_JOBS}, got {args.jobs}")
         if args.out:
             writable_dir(args.out, "--out")
+    if args.handler in ("prepare", "index build") and getattr(args, "out", None):
+        writable_dir(args.out, "--out")
     if args.handler == "demo":
         if not 0 <= args.seed < 2**32:
             raise SpecError(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")

@@ -35,3 +35,8 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'ucc_research.impact' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """Tab completion offers the lazy exports too (``impact.st<TAB>`` gives staggered_did)."""
+    return sorted(set(globals()) | set(_EXPORTS))
