@@ -185,7 +185,15 @@ def _units(study: Study, reports: list[dict[str, Any]]) -> list[str]:
     ]
     out += [f"<th scope='col'><button type='button'>{esc(k)}</button></th>" for k in labels]
     out.append("</tr></thead><tbody>")
-    rows = sorted(units, key=lambda r: names.get(str(r.get("unit")), str(r.get("unit"))).lower())
+    # official order first: by published rank where the source publishes one, else by rank
+    by = next((k for k in ("published rank", "rank") if k in labels), None)
+
+    def order(r: dict[str, Any]) -> tuple:
+        rank = (r.get("headline") or {}).get(by) if by else None
+        name = names.get(str(r.get("unit")), str(r.get("unit"))).lower()
+        return (rank is None, rank if isinstance(rank, (int, float)) else 0, name)
+
+    rows = sorted(units, key=order)
     for r in rows:
         head = r.get("headline") or {}
         name = names.get(str(r.get("unit")), str(r.get("unit")))
