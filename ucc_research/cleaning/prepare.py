@@ -358,8 +358,10 @@ def prepare(
 
     Examples
     --------
-    >>> prepare("data/raw", "data/processed")  # doctest: +SKIP
-    >>> prepare("data/raw", "data/processed", only=["nyc_311"])  # doctest: +SKIP
+    Every source, then one source again (the others' rows are kept)::
+
+        prepare("data/raw", "data/processed")
+        prepare("data/raw", "data/processed", only=["nyc_311"])
     """
     raw_dir = Path(raw_dir) if raw_dir else config.raw_dir()
     out_dir = Path(out_dir) if out_dir else config.processed_dir()

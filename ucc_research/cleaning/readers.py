@@ -13,9 +13,10 @@ them instead of turning them into missing values.
 
 Examples
 --------
->>> df, detected = read_table("data/raw/nyc_311_sample_2025/311.csv")  # doctest: +SKIP
->>> detected["separator"], detected["encoding"]  # doctest: +SKIP
-(',', 'utf-8')
+>>> from ucc_research import config
+>>> df, detected = read_table(config.raw_dir() / "nyc_311_sample_2025" / "311.csv")
+>>> detected["separator"], detected["encoding"], len(df)
+(',', 'utf-8', 235)
 >>> values, bad = parse_numbers(pd.Series(["1.234,5", "x", None]), decimal=",", thousands=".")
 >>> values.tolist()[0], bad.tolist()
 (1234.5, [False, True, False])
@@ -629,8 +630,11 @@ def read_table_blocks(
 
     Examples
     --------
-    >>> blocks, detected = read_table_blocks("311.csv", usecols=["Unique Key"])  # doctest: +SKIP
-    >>> df = pd.concat(list(blocks), ignore_index=True)  # doctest: +SKIP
+    >>> from ucc_research import config
+    >>> log = config.raw_dir() / "nyc_311_sample_2025" / "311.csv"
+    >>> blocks, detected = read_table_blocks(log, usecols=["Unique Key"])
+    >>> len(pd.concat(list(blocks), ignore_index=True))
+    235
     """
     path = Path(path)
     name = display_name or str(path)

@@ -51,7 +51,17 @@ def read_table(
 
     Examples
     --------
-    >>> read_table("partner_iData.csv", numbers=["Time", "ind1"])  # doctest: +SKIP
+    A partner's file, ``;``-separated with decimal commas in Windows-1252:
+
+    >>> from ucc_research import config
+    >>> path = config.project_root() / "examples" / "own_data" / "data" / "indicators.csv"
+    >>> df = read_table(path, numbers=["p_mobile"])
+    >>> df.loc[0, "uName"], float(df.loc[0, "p_mobile"])
+    ('Graz', 40.4)
+    >>> read_table(path, numbers=["p_online"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ucc_research.errors.DataFileError: ...line 18: column 'p_online': value 'n.d.' is not a number...
     """
     df, detected = _read(path, sep=sep, encoding=encoding, sheet=sheet)
     return _parse_numbers(df, detected, numbers, str(path))

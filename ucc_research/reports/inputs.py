@@ -177,10 +177,10 @@ def prepare_inputs(study: Study, *, force: bool = False) -> dict[str, dict[str, 
 
     Examples
     --------
-    >>> from ucc_research.reports.study import load_study
-    >>> quality = prepare_inputs(load_study("examples/own_data/own_study.yml"))  # doctest: +SKIP
-    >>> quality["own_idata"]["rows_quarantined"]  # doctest: +SKIP
-    1
+    It writes into ``data/processed/studies/<study>/`` (see ``tests/test_own_data.py``)::
+
+        quality = prepare_inputs(load_study("examples/own_data/own_study.yml"))
+        quality["own_idata"]["rows_quarantined"]   # 2: a row without a city code, a value "n.d."
     """
     if not study.inputs:
         return {}
