@@ -455,6 +455,13 @@ def test_prepare_and_index_build_refuse_an_impossible_out_with_one_line(
     assert a_file.read_text() == "x"  # nothing written
 
 
+def test_a_refused_prepare_leaves_no_out_folder_behind(tmp_path, capsys):
+    out = tmp_path / "new" / "processed"
+    assert cli.main(["prepare", "--raw", str(tmp_path / "no-raw"), "--out", str(out)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists()  # the --out check created and removed it
+
+
 def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
     import psutil
 

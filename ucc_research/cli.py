@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ucc_research import __version__
 from ucc_research.config import configure_arrow_pool
@@ -123,12 +124,22 @@ def _check_args(args: argparse.Namespace) -> None:
         if args.out:
             writable_dir(args.out, "--out")
     if args.handler in ("prepare", "index build") and getattr(args, "out", None):
-        writable_dir(args.out, "--out")
+        _check_out_leaving_no_trace(args.out, writable_dir)
     if args.handler == "demo":
         if not 0 <= args.seed < 2**32:
             raise SpecError(f"--seed must be between 0 and 2**32 - 1, got {args.seed}")
         if args.out:
             writable_dir(args.out, "--out")
+
+
+def _check_out_leaving_no_trace(out: str, writable_dir) -> None:
+    """``writable_dir`` for a command that may still refuse its input: the folders the check
+    created are removed again, so a refused run leaves nothing behind."""
+    path = Path(out).absolute()
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    writable_dir(path, "--out")
+    for folder in created:  # deepest first; each is empty (the check removed its probe file)
+        folder.rmdir()
 
 
 def _dialect_args(p: argparse.ArgumentParser) -> None:
