@@ -31,7 +31,15 @@ from ucc_research.reports.context import (
     ReportContext,
     open_context,
 )
-from ucc_research.reports.display import Figure, Findings, Group, NotShown, Text, new_figure
+from ucc_research.reports.display import (
+    Figure,
+    Findings,
+    Group,
+    NotShown,
+    Text,
+    fmt_number,
+    new_figure,
+)
 from ucc_research.reports.shared import NotApplicable
 
 
@@ -240,7 +248,7 @@ def key_findings(ctx: ReportContext) -> Findings:
                 "{name} scores <strong>{score}</strong> ({scale}) in the {source}, "
                 "<strong>{rank}</strong> ({among}).",
                 name=name,
-                score=pub["score"],
+                score=fmt_number(pub["score"], 4),  # as published: 88.01, 75
                 scale=pub["scale"],
                 source=pub["source"],
                 rank=rank,
@@ -347,9 +355,13 @@ def _position_sentence(ctx: ReportContext, pos: dict[str, Any], lead: bool) -> T
         if hi - lo <= 2
         else "so its exact rank depends on how the index is built"
     )
+    span = (
+        "keeps rank <strong>{lo}</strong> in the middle 90% of them"
+        if lo == hi
+        else "ranks between <strong>{lo} and {hi}</strong> (5-95%)"
+    )
     return Text(
-        base + "; across {runs} alternative builds it ranks between <strong>{lo} and {hi}"
-        "</strong> (5-95%), {meaning}.",
+        base + "; across {runs} alternative builds it " + span + ", {meaning}.",
         name=ctx.name(ctx.city),
         rank=_ordinal(pos["rank"]),
         n=pos["n_units"],
@@ -413,6 +425,7 @@ def published_score(ctx: ReportContext):
         table,
         f"{ctx.name(ctx.city)}: {pub['source']} ({pub['period']}), scale: {pub['scale']}",
         note=f"n = {pub['n_units']} units with published scores in this study.",
+        digits=4,
     )
 
 
@@ -435,7 +448,7 @@ def score_and_rank(ctx: ReportContext):
         parts.append(
             Text(
                 "Published: {ps} ({scale}), {pr}. Why the two differ: {why}",
-                ps=pub["score"],
+                ps=fmt_number(pub["score"], 4),
                 scale=pub["scale"],
                 pr=_rank_words(pub),
                 why=DIFFERENCES[source],

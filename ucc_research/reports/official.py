@@ -73,7 +73,7 @@ def _ucc_dashboard() -> pd.DataFrame:
                 "reproduced_score": float(r["shown_pct"]),
                 "reproduced_rank": int(r["rank"]),
                 "scale": "% of the dashboard's maximum",
-                "rank_among": "all cities of the published ranking",
+                "rank_among": "among all cities of the published ranking",
                 "period": "2022 data",
                 "source": "UserCentriCities dashboard, ranking based on 2022 data",
             }
@@ -112,7 +112,7 @@ def _egov_overall(scores: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
             "reproduced_score": o["reproduced"].astype(float),
             "reproduced_rank": o["reproduced"].rank(method="min", ascending=False).astype("Int64"),
             "scale": "0-100",
-            "rank_among": f"the {len(o)} countries assessed (order of the published scores)",
+            "rank_among": f"of {len(o)} countries, ordered by the published score",
             "period": f"{first}-{str(int(last))[-2:]}",
             "source": "EU eGovernment Benchmark 2024 (overall score)",
         }
