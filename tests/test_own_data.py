@@ -148,3 +148,27 @@ def test_the_own_staggered_panel_drives_the_transfer_report(example):
     assert res["headline"]["ATT (pp)"] == pytest.approx(100 * att)  # a share: percentage points
     page = (summary.out_dir / "transfer_impact.html").read_text("utf-8")
     assert "10 adopting and 5 never-adopting cities" in page
+
+
+def test_a_template_opened_on_its_own_prepares_the_studys_own_files(example):
+    """As in JupyterLab: no ucc run before; the own inputs and the cache are made on first use."""
+    import json
+
+    import papermill
+
+    from ucc_research import config
+    from ucc_research.reports.notebook import ensure_kernel
+
+    root = Path(__file__).resolve().parents[1]
+    papermill.execute_notebook(
+        str(root / "notebooks" / "transfer_impact.ipynb"),
+        str(example.parent / "t.ipynb"),
+        parameters={"study": str(example)},
+        kernel_name=ensure_kernel(),
+        progress_bar=False,
+        cwd=str(root / "notebooks"),
+    )
+    out = config.outputs_dir() / "own_data_example"
+    res = json.loads((out / "results" / "transfer_impact.json").read_text("utf-8"))
+    assert res["headline"]["ATT (pp)"] == pytest.approx(8.3, abs=0.1)
+    assert (config.processed_dir() / "studies" / "own_data_example" / "quality.json").is_file()

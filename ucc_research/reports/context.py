@@ -43,8 +43,10 @@ def ensure_shared(study: Study, shared_dir: str | Path | None = None) -> Shared:
     """
     if shared_dir:
         return Shared(shared_dir)
+    from ucc_research.reports.inputs import prepare_inputs
     from ucc_research.reports.runner import data_fingerprint
 
+    prepare_inputs(study)  # the study's own files, as ucc run reads them (unchanged: no work)
     folder = default_shared_dir(study)
     prepare_shared(study, folder, data_fp=data_fingerprint(study))
     return Shared(folder)
