@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class UccError(Exception):
-    """Base class for errors whose message is shown to the user as is (``ucc`` exits 2)."""
+class UccError(ValueError):
+    """Base class for errors whose message is shown to the user as is (``ucc`` exits 2).
+
+    A ``ValueError``: every one of them is a wrong value (a file, a setting, an argument), so
+    ``except ValueError`` catches them as it catches NumPy's and pandas' own.
+    """
+
+
+class UccWarning(UserWarning):
+    """The package's one warning class (filter it with ``warnings.filterwarnings``)."""
 
 
 class DataFileError(UccError):

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ucc_research.errors import SpecError
+from ucc_research.errors import SpecError, UccWarning
 from ucc_research.impact.base import ImpactResult
 
 __all__ = ["twfe", "bacon_decomposition", "TWFEResult"]
@@ -94,7 +94,7 @@ def _panel(
     if miss.any():
         warnings.warn(
             f"dropped {int(miss.sum())} row(s) with a missing outcome, treatment or cluster",
-            UserWarning,
+            UccWarning,
             stacklevel=3,
         )
         out = out[~miss].reset_index(drop=True)

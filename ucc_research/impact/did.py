@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ucc_research.errors import SpecError
+from ucc_research.errors import SpecError, UccWarning
 from ucc_research.impact._did_estimators import ESTIMATORS, TRIM_LEVEL, logit_fit
 from ucc_research.impact.base import ImpactResult
 
@@ -229,7 +229,7 @@ def _prepare(
             + f", e.g. {_show(uniq_units[~complete])}, to keep a balanced panel (as R did with "
             "panel=TRUE)"
         )
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warnings.warn(msg, UccWarning, stacklevel=3)
         notes.append(msg)
     keep &= complete[codes]
     if not keep.any():
@@ -291,7 +291,7 @@ def _prepare(
             f"no never-treated units: periods from {last - anticipation:g} on are dropped and the "
             f"last cohort ({last:g}) serves only as a not-yet-treated control (as R did)"
         )
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warnings.warn(msg, UccWarning, stacklevel=3)
         notes.append(msg)
         control_only = last
         periods = periods[keep_t]
@@ -310,7 +310,7 @@ def _prepare(
             f"untreated period they have no pre-treatment outcome to compare; e.g. "
             f"{_show(units[early])}"
         )
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warnings.warn(msg, UccWarning, stacklevel=3)
         notes.append(msg)
         keep_u = ~early
         units, y, g = units[keep_u], y[keep_u], g[keep_u]

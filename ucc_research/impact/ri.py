@@ -250,7 +250,9 @@ def randomization_inference(
     att_obs = np.einsum("nk,nk->k", dy, coef)
     check = result.att_gt["att"].to_numpy()
     if not np.allclose(att_obs, check, rtol=1e-9, atol=1e-12 * max(1.0, np.abs(check).max())):
-        raise AssertionError("randomisation inference: cell estimates disagree with staggered_did")
+        raise RuntimeError(  # a bug, not bad input: the two estimators must agree exactly
+            "randomisation inference: cell estimates disagree with staggered_did"
+        )
 
     # Aggregation weights (as StaggeredDiDResult.aggregate without max_e / balance_e).
     cohorts = np.unique(g_c)

@@ -36,7 +36,7 @@ import pandas as pd
 from scipy.linalg.lapack import dposv as _dposv
 from scipy.optimize import minimize
 
-from ucc_research.errors import SpecError
+from ucc_research.errors import SpecError, UccWarning
 from ucc_research.impact._checks import (
     check_columns,
     check_frame,
@@ -765,7 +765,7 @@ def _adoption_donors(
             warnings.warn(
                 f"synthetic control for {treated!r}: left out {len(left_out)} donor(s) treated "
                 f"at or before {end!r} (column {adoption!r}): {show(left_out)}",
-                UserWarning,
+                UccWarning,
                 stacklevel=3,
             )
     else:
@@ -776,7 +776,7 @@ def _adoption_donors(
             f"synthetic control for {treated!r}: donor(s) {show(flagged)} are themselves "
             f"treated (unit, first treated period in {adoption!r}); their effects leak into "
             "the synthetic control",
-            UserWarning,
+            UccWarning,
             stacklevel=3,
         )
     return pool

@@ -706,7 +706,7 @@ def _apply(step: str, s: dict, data: pd.DataFrame, meta: pd.DataFrame, units: pd
             **settings,
         )
         return out, rec
-    raise AssertionError(step)
+    raise SpecError(f"unknown build step {step!r}")  # STAGES and this dispatch disagree
 
 
 def _weights(spec: dict, data: pd.DataFrame, meta: pd.DataFrame):

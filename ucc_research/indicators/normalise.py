@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ucc_research.errors import SpecError
+from ucc_research.errors import SpecError, UccWarning
 
 METHODS = (
     "minmax",
@@ -230,6 +230,7 @@ def normalise(
     if undefined:
         warnings.warn(
             f"normalise: scores undefined (zero range) for {undefined}; set to NaN",
+            UccWarning,
             stacklevel=2,
         )
     record = {

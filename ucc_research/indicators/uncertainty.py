@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ucc_research.errors import SpecError
+from ucc_research.errors import SpecError, UccWarning
 from ucc_research.indicators._vectorised import VECTORISED_METHODS, Hierarchy, batch_aggregate
 from ucc_research.indicators.aggregate import level_methods
 from ucc_research.indicators.coin import load_spec
@@ -522,7 +522,7 @@ def _result(coin, plan, inputs, scores, failed, engine, target, stat_runs=None):
         warnings.warn(
             f"{len(failed)} of {scores.shape[0]} runs could not be built (see result.failed); "
             f"first: {failed_df['reason'].iloc[0]}",
-            UserWarning,
+            UccWarning,
             stacklevel=3,
         )
     return UncertaintyResult(
