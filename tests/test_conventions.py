@@ -60,3 +60,16 @@ def test_no_assertion_error_or_bare_userwarning_in_production_code():
             func = getattr(node, "func", None)
             if isinstance(node, ast.Call) and getattr(func, "attr", None) == "warn":
                 assert _warn_category(node) == "UccWarning", f"{where}:{node.lineno}"
+
+
+def test_the_curated_top_level_api_is_the_subpackages_own_functions():
+    import ucc_research
+    from ucc_research import impact, indicators
+    from ucc_research.reports.study import load_study
+
+    assert ucc_research.staggered_did is impact.staggered_did
+    assert ucc_research.build is indicators.build
+    assert ucc_research.load_study is load_study
+    assert set(ucc_research._API) <= set(dir(ucc_research))  # tab completion offers them
+    for name in ucc_research._API:  # every public name is documented
+        assert (getattr(ucc_research, name).__doc__ or "").strip(), name
