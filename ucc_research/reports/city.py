@@ -500,7 +500,8 @@ def pillar_profile(ctx: ReportContext):
     ax.invert_yaxis()
     ax.set_xlabel("score (scale of the study's normalisation)")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3, frameon=False)
-    best, worst = _pillars(ctx)["strongest"][0], _pillars(ctx)["weakest"][0]
+    pil = _attempt(ctx, "pillars", _pillars)  # the same memo the key findings read
+    best, worst = pil["strongest"][0], pil["weakest"][0]
     peer_text = ""
     if peer:
         peer_text = (

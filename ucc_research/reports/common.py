@@ -56,12 +56,6 @@ METHODS: dict[str, str] = {
         "assumption of parallel trends: without adoption, adopters' outcomes would have moved "
         "like those of the cities that never adopted."
     ),
-    "features": (
-        "<strong>Service features.</strong> Associations of service features with take-up are "
-        "within-service changes: a linear regression with city x service and period fixed "
-        "effects, standard errors clustered by city (pyfixest, fixest's CRV1; Bergé, 2018). "
-        "Features were not assigned at random, so these are associations, not effects."
-    ),
     "fe": (
         "<strong>Fixed-effects regressions.</strong> A linear regression of each outcome on "
         "the features, with the fixed effects named absorbing stable differences between their "
