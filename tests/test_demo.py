@@ -6,13 +6,16 @@ observed panel by textbook estimators written out in this file (two-way within r
 2x2 DiD against never-adopters), independent of the package's estimators.
 """
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from ucc_research import demo, io
+from ucc_research.cleaning.schemas import FEATURES_BINARY, SERVICE_FEATURES
 from ucc_research.cli import main
 from ucc_research.errors import SpecError
 
@@ -41,6 +44,21 @@ def test_same_seed_writes_byte_identical_files_and_other_seed_differs(tmp_path):
         "demo_synthetic_iData.csv",
         "truth.json",
     } <= differing
+
+
+CHECKSUMS = json.loads((Path(__file__).parent / "demo_checksums.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("run", sorted(CHECKSUMS["runs"]))
+def test_the_package_writes_the_same_bytes_as_the_single_module_did(tmp_path, run):
+    """The demo became a package of sub-models; its output must not have moved by one byte.
+
+    The checksums were taken from the pre-refactor ``demo.py`` (see the fixture's provenance).
+    """
+    spec = CHECKSUMS["runs"][run]
+    paths = demo.write_demo(tmp_path, **spec["kwargs"])
+    got = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+    assert got == spec["sha256"]
 
 
 def _files_of(folder, seed):
@@ -77,7 +95,7 @@ def test_default_panel_has_the_promised_shape(full):
 
 def test_counts_shares_and_ranges_are_coherent(full):
     sp = full.service_panel
-    ch = sp[[f"transactions_{c}" for c in demo.CHANNELS]]
+    ch = sp[[f"transactions_{c}" for c in demo.SIMULATED_CHANNELS]]
     assert (ch >= 0).all().all()
     assert (ch.sum(axis=1) == sp["transactions_total"]).all()
     digital = sp[["transactions_web", "transactions_mobile_app", "transactions_email"]].sum(axis=1)
@@ -93,13 +111,13 @@ def test_counts_shares_and_ranges_are_coherent(full):
     ]:
         assert sp[col].between(lo, hi).all(), col
     assert (sp["cost_per_transaction"] >= 0).all() and (sp["days_to_close_median"] >= 0).all()
-    for f in demo.FEATURES[1:]:
+    for f in FEATURES_BINARY:
         assert set(sp[f].unique()) == {0.0, 1.0}, f
 
 
 def test_features_change_within_city_service(full):
     # every feature is switched on at different dates in many city-services (identification)
-    changes = full.service_panel.groupby(["city_id", "service_id"])[demo.FEATURES].nunique() > 1
+    changes = full.service_panel.groupby(["city_id", "service_id"])[list(SERVICE_FEATURES)].nunique() > 1
     assert (changes.mean() > 0.25).all(), changes.mean()
     months_first_on = (
         full.service_panel[full.service_panel["eid_login"] == 1]
@@ -205,7 +223,7 @@ def test_two_way_fixed_effects_recover_the_true_feature_effects(outcome):
             & (sp["period"] >= sp["adopted_period"].fillna("9999"))
         ).astype(float),
     )
-    cols = [outcome, *demo.FEATURES, "D"]
+    cols = [outcome, *SERVICE_FEATURES, "D"]
     w = _within(sp, cols, "unit", "period")
     beta, se = _cluster_ols(w[outcome].to_numpy(), w[cols[1:]].to_numpy(), sp["unit"])
     truth = d.truth["true_effects"][outcome]["average_effect"]
@@ -215,9 +233,9 @@ def test_two_way_fixed_effects_recover_the_true_feature_effects(outcome):
         assert abs(b - truth[k]) < 4 * s, (k, b, truth[k], s)
     if outcome == "digital_share":
         # the true null is not detected; pooled OLS without fixed effects is biased (maturity)
-        k = demo.FEATURES.index("feedback_channel")
+        k = SERVICE_FEATURES.index("feedback_channel")
         assert abs(beta[k]) < 4 * se[k]
-        X = np.column_stack([np.ones(len(sp)), sp[demo.FEATURES].to_numpy()])
+        X = np.column_stack([np.ones(len(sp)), sp[list(SERVICE_FEATURES)].to_numpy()])
         pooled, _ = _cluster_ols(sp[outcome].to_numpy(), X, sp["unit"])
         assert pooled[1 + k] > truth["feedback_channel"] + 10 * se[k]
 

@@ -177,7 +177,8 @@ def test_ci_coverage_simulation():
 
 
 def test_demo_true_feature_effects_inside_confidence_intervals():
-    from ucc_research.demo import FEATURES, generate
+    from ucc_research.cleaning.schemas import SERVICE_FEATURES as FEATURES
+    from ucc_research.demo import generate
 
     demo = generate(seed=1, n_cities=36, n_services=10, years=(2018, 2021))
     rhs = " + ".join(FEATURES)

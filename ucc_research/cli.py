@@ -22,7 +22,7 @@ from ucc_research.errors import UccError
 _HANDLERS = {
     "prepare": "ucc_research.cleaning.prepare:cli_prepare",
     "validate": "ucc_research.cleaning.validate:cli_validate",
-    "demo": "ucc_research.demo:cli_demo",
+    "demo": "ucc_research.demo.cli:cli_demo",
     "index build": "ucc_research.indicators.cli:cli_build",
     "run": "ucc_research.reports.runner:cli_run",
     "study check": "ucc_research.reports.runner:cli_study_check",

@@ -22,6 +22,8 @@ from ucc_research.cleaning.base import SourceResult, empty_quarantine
 from ucc_research.cleaning.quarantine import problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, parse_numbers, read_table
 from ucc_research.cleaning.schemas import validate_frame
+from ucc_research.demo import AGE_GROUPS, GENDERS
+from ucc_research.demo import FILES as DEMO_FILES
 from ucc_research.errors import DataFileError
 
 SOURCE = "demo"
@@ -29,11 +31,11 @@ FOLDER = "demo"
 
 #: table name -> (file in ``data/raw/demo/``, schema kind or None for the adapter's own rules)
 FILES: dict[str, tuple[str, str | None]] = {
-    "cities": ("demo_synthetic_cities.csv", "cities"),
-    "service_panel": ("demo_synthetic_service_panel.parquet", "service_panel"),
-    "takeup_by_group": ("demo_synthetic_takeup_by_group.csv", None),
-    "iData_demo": ("demo_synthetic_iData.csv", "iData"),
-    "iMeta_demo": ("demo_synthetic_iMeta.csv", "iMeta"),
+    "cities": (DEMO_FILES["cities"], "cities"),
+    "service_panel": (DEMO_FILES["service_panel"], "service_panel"),
+    "takeup_by_group": (DEMO_FILES["takeup_by_group"], None),
+    "iData_demo": (DEMO_FILES["idata"], "iData"),
+    "iMeta_demo": (DEMO_FILES["imeta"], "iMeta"),
 }
 
 #: City context covariates (shares in [0, 1]); the cities schema keeps undeclared columns as text.
@@ -49,8 +51,6 @@ TAKEUP_COLUMNS = (
     "digital_users",
     "digital_share",
 )
-AGE_GROUPS = ("18-34", "35-64", "65+")
-GENDERS = ("female", "male")
 
 
 def adapt(raw_dir: Path) -> SourceResult:
