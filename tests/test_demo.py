@@ -117,7 +117,9 @@ def test_counts_shares_and_ranges_are_coherent(full):
 
 def test_features_change_within_city_service(full):
     # every feature is switched on at different dates in many city-services (identification)
-    changes = full.service_panel.groupby(["city_id", "service_id"])[list(SERVICE_FEATURES)].nunique() > 1
+    changes = (
+        full.service_panel.groupby(["city_id", "service_id"])[list(SERVICE_FEATURES)].nunique() > 1
+    )
     assert (changes.mean() > 0.25).all(), changes.mean()
     months_first_on = (
         full.service_panel[full.service_panel["eid_login"] == 1]
