@@ -253,29 +253,30 @@ def aggregate(
     unknown = [c for c in by_code if c not in fw.index or fw.at[c, "Type"] != "Aggregate"]
     if unknown:
         raise SpecError(f"aggregate: by_code names {unknown}, which are not aggregate codes")
-    if dat_thresh is None or isinstance(dat_thresh, (int, float)):
-        threshs = dict.fromkeys(methods, dat_thresh)
-    else:
-        dat_thresh = list(dat_thresh)
-        if len(dat_thresh) != len(methods):
-            raise SpecError(f"aggregate: dat_thresh needs 1 or {len(methods)} values")
-        threshs = dict(zip(methods, dat_thresh, strict=True))
-    for t in threshs.values():
-        if t is not None and not 0 <= t <= 1:
-            raise SpecError(f"aggregate: dat_thresh must be between 0 and 1, got {t!r}")
+    threshs = _level_thresholds(dat_thresh, list(methods))
     out = data.copy()
     for lev in range(2, n_levels + 1):
         new = aggregate_level(
-            out,
-            meta,
-            lev,
-            weights,
-            method=methods[lev],
-            by_code=by_code,
-            p=p,
-            dat_thresh=threshs[lev],
-            zero_shift=zero_shift,
-        )
+            out, meta, lev, weights, method=methods[lev], by_code=by_code, p=p,
+            dat_thresh=threshs[lev], zero_shift=zero_shift,
+        )  # fmt: skip
         out = pd.concat([out, new], axis=1)
     used = {c: by_code.get(c, methods[int(fw.at[c, "Level"])]) for c in fw.index[fw["Level"] > 1]}
     return out, {"method": used, "dat_thresh": threshs, "p": p, "zero_shift": zero_shift}
+
+
+def _level_thresholds(
+    dat_thresh: float | Sequence[float] | None, levels: list[int]
+) -> dict[int, float | None]:
+    """``dat_thresh`` per level: one value for all, or one per level from 2 up, each in [0, 1]."""
+    if dat_thresh is None or isinstance(dat_thresh, (int, float)):
+        threshs = dict.fromkeys(levels, dat_thresh)
+    else:
+        dat_thresh = list(dat_thresh)
+        if len(dat_thresh) != len(levels):
+            raise SpecError(f"aggregate: dat_thresh needs 1 or {len(levels)} values")
+        threshs = dict(zip(levels, dat_thresh, strict=True))
+    for t in threshs.values():
+        if t is not None and not 0 <= t <= 1:
+            raise SpecError(f"aggregate: dat_thresh must be between 0 and 1, got {t!r}")
+    return threshs

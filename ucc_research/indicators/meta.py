@@ -47,7 +47,40 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
     ------
     SpecError
         Naming the code and the problem.
+
+    Examples
+    --------
+    >>> m = validate_meta(pd.DataFrame({"iCode": ["a", "b", "I"], "Level": [1, 1, 2],
+    ...                                 "Parent": ["I", "I", None]}))
+    >>> m["Type"].tolist(), m["Weight"].tolist()
+    (['Indicator', 'Indicator', 'Aggregate'], [1.0, 1.0, 1.0])
+    >>> validate_meta(pd.DataFrame({"iCode": ["a", "a"], "Level": [1, 1], "Parent": [None] * 2}))
+    Traceback (most recent call last):
+    ...
+    ucc_research.errors.SpecError: iMeta: duplicated iCode(s) ['a']
     """
+    m = _indexed_by_code(imeta)
+    _levels_and_types(m)
+    if "iName" not in m.columns:
+        m["iName"] = m["iCode"]
+    m["iName"] = [c if _blank(n) else str(n) for c, n in zip(m["iCode"], m["iName"], strict=True)]
+    m["Parent"] = pd.Series(
+        [None if _blank(p) else str(p).strip() for p in m["Parent"]], index=m.index, dtype=object
+    )
+    _directions_and_weights(m)
+    for col in ("Target", "Denominator", "goalpost_lower", "goalpost_upper"):
+        if col in m.columns and col != "Denominator":
+            m[col] = pd.to_numeric(m[col], errors="coerce")
+    if "Denominator" in m.columns:
+        m["Denominator"] = pd.Series(
+            [None if _blank(d) else str(d) for d in m["Denominator"]], index=m.index, dtype=object
+        )
+    _check_hierarchy(m)
+    return m
+
+
+def _indexed_by_code(imeta: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``imeta`` indexed by its ``iCode`` (stripped, none empty, none repeated)."""
     if not isinstance(imeta, pd.DataFrame):
         raise SpecError(f"iMeta must be a DataFrame, got {type(imeta).__name__}")
     missing = [c for c in REQUIRED_META if c not in imeta.columns]
@@ -64,7 +97,11 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
         raise SpecError(f"iMeta: duplicated iCode(s) {dup}")
     m = m.set_index("iCode", drop=False)
     m.index.name = None
+    return m
 
+
+def _levels_and_types(m: pd.DataFrame) -> None:
+    """``Level`` as a positive whole number and ``Type`` (default from the level), consistent."""
     level = pd.to_numeric(m["Level"], errors="coerce")
     bad = m.index[level.notna() & ((level < 1) | (level != level.round()))].tolist()
     bad += [c for c in m.index if not _blank(m.at[c, "Level"]) and pd.isna(level[c])]
@@ -89,13 +126,9 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
         if t not in {"Indicator", "Aggregate"} and not pd.isna(lv):
             raise SpecError(f"iMeta: {t} column {code!r} must have no Level")
 
-    if "iName" not in m.columns:
-        m["iName"] = m["iCode"]
-    m["iName"] = [c if _blank(n) else str(n) for c, n in zip(m["iCode"], m["iName"], strict=True)]
-    m["Parent"] = pd.Series(
-        [None if _blank(p) else str(p).strip() for p in m["Parent"]], index=m.index, dtype=object
-    )
 
+def _directions_and_weights(m: pd.DataFrame) -> None:
+    """``Direction`` (+1/-1, default 1) and ``Weight`` (a number, default 1) of the framework."""
     ind_agg = m["Type"].isin(["Indicator", "Aggregate"])
     if "Direction" not in m.columns:
         m["Direction"] = 1.0
@@ -121,16 +154,6 @@ def validate_meta(imeta: pd.DataFrame) -> pd.DataFrame:
                 f"iMeta: Weight of {code!r} is {show(m.at[code, 'Weight'])}, not a number"
             )
     m["Weight"] = weight.where(ind_agg).astype(float)
-
-    for col in ("Target", "Denominator", "goalpost_lower", "goalpost_upper"):
-        if col in m.columns and col != "Denominator":
-            m[col] = pd.to_numeric(m[col], errors="coerce")
-    if "Denominator" in m.columns:
-        m["Denominator"] = pd.Series(
-            [None if _blank(d) else str(d) for d in m["Denominator"]], index=m.index, dtype=object
-        )
-    _check_hierarchy(m)
-    return m
 
 
 def _check_hierarchy(m: pd.DataFrame) -> None:

@@ -171,12 +171,58 @@ def normalise(
     if unknown:
         raise SpecError(f"normalise: unknown setting(s) {sorted(unknown)}; known: {SETTINGS}")
     codes = list(data.columns)
+    dirs = _directions(codes, meta, directions)
+    specs = _specs(codes, method, settings, indiv)
+    out = pd.DataFrame(np.nan, index=data.index, columns=codes)
+    blocks = (
+        [idx for _, idx in data.groupby(level="Time", sort=True).groups.items()]
+        if ("Time" in data.index.names and not global_)
+        else [data.index]
+    )
+    undefined: dict[str, int] = {}
+    for cols in _same_settings(specs):
+        s = specs[cols[0]]
+        args = _args(s, cols, meta, data)
+        direction = np.array([dirs[c] for c in cols])
+        for idx in blocks:
+            out.loc[idx, cols] = _normalise_block(
+                data.loc[idx, cols], s, direction, args, undefined
+            )
+    if undefined:
+        warnings.warn(
+            f"normalise: scores undefined (zero range) for {undefined}; set to NaN",
+            UccWarning,
+            stacklevel=2,
+        )
+    record = {
+        "method": {c: specs[c]["method"] for c in codes},
+        "direction": dirs,
+        "settings": {c: {k: v for k, v in specs[c].items() if k != "method"} for c in codes},
+        "undefined": undefined,
+    }
+    return out, record
+
+
+def _directions(
+    codes: list[str], meta: pd.DataFrame, directions: Mapping[str, float] | None
+) -> dict[str, float]:
+    """Each indicator's direction (+1/-1): ``directions`` over iMeta's ``Direction``."""
     dirs = {}
     for c in codes:
         d = (directions or {}).get(c, meta.at[c, "Direction"] if c in meta.index else np.nan)
         if d not in (-1, 1):
             raise SpecError(f"normalise: direction of {c!r} is {d!r}; must be +1 or -1")
         dirs[c] = float(d)
+    return dirs
+
+
+def _specs(
+    codes: list[str],
+    method: str,
+    settings: Mapping[str, Any],
+    indiv: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, dict]:
+    """Each indicator's method and settings: the common ones, overridden by ``indiv``."""
     indiv = dict(indiv or {})
     bad = [c for c in indiv if c not in codes]
     if bad:
@@ -192,54 +238,35 @@ def normalise(
         if extra:
             raise SpecError(f"normalise: unknown setting(s) {sorted(extra)} for {c!r}")
         specs[c] = s
-    out = pd.DataFrame(np.nan, index=data.index, columns=codes)
-    blocks = (
-        [idx for _, idx in data.groupby(level="Time", sort=True).groups.items()]
-        if ("Time" in data.index.names and not global_)
-        else [data.index]
-    )
-    # columns sharing the same settings are normalised together (vectorised)
+    return specs
+
+
+def _same_settings(specs: dict[str, dict]) -> list[list[str]]:
+    """Columns sharing the same settings (goalposts aside), normalised together (vectorised)."""
     groups: dict[str, list[str]] = {}
     for c, s in specs.items():
         key = repr(sorted((k, repr(v)) for k, v in s.items() if k != "gposts"))
         groups.setdefault(key, []).append(c)
-    undefined: dict[str, int] = {}
-    for cols in groups.values():
-        s = specs[cols[0]]
-        args = _args(s, cols, meta, data)
-        for idx in blocks:
-            block = data.loc[idx, cols]
-            ref_row = None
-            if s["method"] == "dist_to_ref":
-                ref_row = _ref_row(block, s.get("ref"))
-            values = normalise_array(
-                block.to_numpy(dtype=float),
-                s["method"],
-                direction=np.array([dirs[c] for c in cols]),
-                ref_row=ref_row,
-                **args,
-            )
-            # a zero range (constant column, reference at the minimum, ...) leaves the
-            # score undefined: NaN, listed in the record rather than propagated as inf
-            values[~np.isfinite(values)] = np.nan
-            lost = np.isnan(values) & ~np.isnan(block.to_numpy(dtype=float))
-            for j in np.flatnonzero(lost.any(axis=0)):
-                undefined.setdefault(cols[j], 0)
-                undefined[cols[j]] += int(lost[:, j].sum())
-            out.loc[idx, cols] = values
-    if undefined:
-        warnings.warn(
-            f"normalise: scores undefined (zero range) for {undefined}; set to NaN",
-            UccWarning,
-            stacklevel=2,
-        )
-    record = {
-        "method": {c: specs[c]["method"] for c in codes},
-        "direction": dirs,
-        "settings": {c: {k: v for k, v in specs[c].items() if k != "method"} for c in codes},
-        "undefined": undefined,
-    }
-    return out, record
+    return list(groups.values())
+
+
+def _normalise_block(
+    block: pd.DataFrame, s: dict, direction: np.ndarray, args: dict, undefined: dict[str, int]
+) -> np.ndarray:
+    """Normalise the columns of ``block`` that share the settings ``s``.
+
+    A zero range (constant column, reference at the minimum, ...) leaves a score undefined:
+    NaN, counted per column in ``undefined`` rather than propagated as inf.
+    """
+    ref_row = _ref_row(block, s.get("ref")) if s["method"] == "dist_to_ref" else None
+    raw = block.to_numpy(dtype=float)
+    values = normalise_array(raw, s["method"], direction=direction, ref_row=ref_row, **args)
+    values[~np.isfinite(values)] = np.nan
+    lost = np.isnan(values) & ~np.isnan(raw)
+    for j in np.flatnonzero(lost.any(axis=0)):
+        undefined.setdefault(block.columns[j], 0)
+        undefined[block.columns[j]] += int(lost[:, j].sum())
+    return values
 
 
 def _ref_row(block: pd.DataFrame, ref: Any) -> int:

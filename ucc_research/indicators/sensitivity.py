@@ -259,19 +259,8 @@ def sensitivity_indices(
     >>> [round(v, 2) for v in si["STi"]]
     [0.2, 0.8]
     """
-    y = np.asarray(y, dtype=float)
     n, d = int(n), int(d)
-    if y.ndim != 1 or y.size != n * (d + 2):
-        raise SpecError(
-            f"expected N (d + 2) = {n} x {d + 2} = {n * (d + 2)} model outputs, got {y.size}"
-        )
-    if np.isnan(y).any():
-        bad = np.flatnonzero(np.isnan(y))[:10] + 1
-        raise SpecError(f"model output is NaN in runs {bad.tolist()} (1-based); cannot estimate")
-    if names is None:
-        names = [f"V{i}" for i in range(1, d + 1)]
-    if len(names) != d:
-        raise SpecError(f"{len(names)} names given for {d} inputs")
+    y, names = _check_outputs(y, n, d, names)
     ya, yb = y[:n], y[n : 2 * n]
     if np.var(np.concatenate([ya, yb])) == 0:
         raise SpecError("the model output does not vary across runs A and B: indices undefined")
@@ -289,6 +278,24 @@ def sensitivity_indices(
         out["STi_q95"] = np.quantile(sti_b, hi, axis=0)
     out.attrs["variance"] = float(var)
     return out
+
+
+def _check_outputs(
+    y: Sequence[float] | np.ndarray, n: int, d: int, names: Sequence[str] | None
+) -> tuple[np.ndarray, list[str]]:
+    """The outputs as a float array of the design's size, without NaN, and the input names."""
+    y = np.asarray(y, dtype=float)
+    if y.ndim != 1 or y.size != n * (d + 2):
+        raise SpecError(
+            f"expected N (d + 2) = {n} x {d + 2} = {n * (d + 2)} model outputs, got {y.size}"
+        )
+    if np.isnan(y).any():
+        bad = np.flatnonzero(np.isnan(y))[:10] + 1
+        raise SpecError(f"model output is NaN in runs {bad.tolist()} (1-based); cannot estimate")
+    names = [f"V{i}" for i in range(1, d + 1)] if names is None else list(names)
+    if len(names) != d:
+        raise SpecError(f"{len(names)} names given for {d} inputs")
+    return y, names
 
 
 def _indices(ya: np.ndarray, yb: np.ndarray, yab: np.ndarray):

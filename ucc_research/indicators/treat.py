@@ -254,22 +254,7 @@ def treat(
         else [(None, data.index)]
     )
     for code in data.columns:
-        spec = indiv.get(code)
-        if isinstance(spec, str):
-            if spec != "none":
-                raise SpecError(f"treat: indiv setting of {code!r} must be 'none' or a dict")
-            m, s = "none", base
-        elif isinstance(spec, Mapping):
-            extra = {k: v for k, v in spec.items() if k != "method"}
-            bad = set(extra) - set(SETTINGS)
-            if bad:
-                raise SpecError(f"treat: unknown setting(s) {sorted(bad)} for {code!r}")
-            m, s = spec.get("method", method), {**base, **extra}
-            _check_settings(f"treat ({code})", m, s)
-        elif spec is None:
-            m, s = method, base
-        else:
-            raise SpecError(f"treat: indiv setting of {code!r} must be 'none' or a dict")
+        m, s = _indicator_method(code, indiv.get(code), method, base)
         for t, idx in blocks:
             x = data.loc[idx, code].to_numpy(dtype=float)
             xt, rec = treat_vector(x, m, s)
@@ -278,6 +263,27 @@ def treat(
             rows.append({"iCode": code, **({"Time": t} if t is not None else {}), **rec})
     summary = pd.DataFrame(rows)
     return out, {"summary": summary, "flags": flags}
+
+
+def _indicator_method(
+    code: str, spec: Any, method: str, base: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The method and settings of one indicator: ``indiv``'s "none" or dict over the common."""
+    if spec is None:
+        return method, base
+    if isinstance(spec, str):
+        if spec != "none":
+            raise SpecError(f"treat: indiv setting of {code!r} must be 'none' or a dict")
+        return "none", base
+    if not isinstance(spec, Mapping):
+        raise SpecError(f"treat: indiv setting of {code!r} must be 'none' or a dict")
+    extra = {k: v for k, v in spec.items() if k != "method"}
+    bad = set(extra) - set(SETTINGS)
+    if bad:
+        raise SpecError(f"treat: unknown setting(s) {sorted(bad)} for {code!r}")
+    m, s = spec.get("method", method), {**base, **extra}
+    _check_settings(f"treat ({code})", m, s)
+    return m, s
 
 
 def _check_settings(where: str, method: str, s: Mapping[str, Any]) -> None:

@@ -888,86 +888,107 @@ def check_study(study: Study, *, notebooks: bool = True) -> list[str]:
     StudyError
         Every problem found, one line each, naming the study file and the key.
     """
-    problems: list[str] = []
-    columns = _Columns(study)
-    fw, impact = study.framework, study.impact
-
-    def need_table(table: str, where: str) -> list[str] | None:
-        if table not in study.tables:
-            problems.append(
-                f"{where}: table {table!r} is not among the study's tables"
-                f"{_did_you_mean(table, study.tables)}; tables: {', '.join(study.tables)}"
-            )
-            return None
-        return columns(table)
-
-    def need_columns(table: str | None, names: Any, where: str) -> None:
-        if not table or not names:
-            return
-        cols = columns(table) if table in study.tables else None
-        if cols is None:
-            return
-        for name in [names] if isinstance(names, str) else names:
-            if str(name) not in cols:
-                problems.append(
-                    f"{where}: column {name!r} is not in {table}{_did_you_mean(name, cols)}"
-                )
-
+    ck = _References(study)
     for table in study.tables:
-        columns(table)
-    for table, reason in columns.missing.items():
-        problems.append(f"tables: {table!r} {reason}")
-
+        ck.columns(table)
+    for table, reason in ck.columns.missing.items():
+        ck.problems.append(f"tables: {table!r} {reason}")
     for table, conditions in study.filters.items():
-        if need_table(table, f"filters.{table}") is not None:
-            need_columns(table, list(conditions), f"filters.{table}")
-
+        if ck.need_table(table, f"filters.{table}") is not None:
+            ck.need_columns(table, list(conditions), f"filters.{table}")
     if study.units.get("table"):
-        if need_table(study.units["table"], "units.table") is not None:
-            need_columns(study.units["table"], study.units["column"], "units.column")
-
-    if fw:
-        data_cols = need_table(fw["data"], "framework.data")
-        meta_ok = need_table(fw["meta"], "framework.meta") is not None
-        need_columns(fw["data"], fw.get("peer_group"), "framework.peer_group")
-        spec = fw.get("spec") or {}
-        impute = spec.get("impute") if isinstance(spec.get("impute"), dict) else {}
-        need_columns(fw["data"], impute.get("group"), "framework.spec.impute.group")
-        if data_cols is not None and meta_ok and not columns.missing:
-            problems.extend(_check_framework_data(study, columns.frames))
-
-    panel = study.panel
-    panel_table = panel["table"]
-    uses_panel = bool(impact) or panel_table in study.tables
-    if impact.get("panel"):
-        if need_table(panel_table, "impact.panel.table") is not None:
-            for k in impact["panel"]:  # the columns named; defaults may be absent (not used)
-                if k != "table":
-                    need_columns(panel_table, panel[k], f"impact.panel.{k}")
-    if uses_panel and panel_table in study.tables:
-        need_columns(panel_table, impact.get("outcomes"), "impact.outcomes")
-
-    ww = impact.get("what_works")
-    if ww:
-        data = ww.get("data", "service_panel")
-        if need_table(data, "impact.what_works.data") is not None:
-            for k in ("outcomes", "features", "cluster", "groups"):
-                need_columns(data, ww.get(k), f"impact.what_works.{k}")
-            need_columns(data, _fe_columns(ww.get("fe", "")), "impact.what_works.fe")
-
+        if ck.need_table(study.units["table"], "units.table") is not None:
+            ck.need_columns(study.units["table"], study.units["column"], "units.column")
+    _check_framework_refs(ck)
+    _check_impact_refs(ck)
+    problems = ck.problems
     if notebooks:
         problems.extend(_check_notebooks(study))
-
     n_units = None
     if study.cities != "all" or study.per_city:
         if study.units.get("table") and not problems:
             try:
-                n_units = len(_unit_ids(study, columns.frames))
+                n_units = len(_unit_ids(study, ck.columns.frames))
             except SpecError as exc:
                 problems.append(f"cities: {str(exc).split(': ', 1)[-1]}")
-
     if problems:
         raise StudyError([f"{study.path}: {q}" for q in problems])
+    return _check_summary(study, ck.columns, n_units)
+
+
+class _References:
+    """What :func:`check_study` collects: the tables' columns and every problem found."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.columns = _Columns(study)
+        self.problems: list[str] = []
+
+    def need_table(self, table: str, where: str) -> list[str] | None:
+        """The table's columns, or None and a problem when the study has no such table."""
+        tables = self.study.tables
+        if table not in tables:
+            self.problems.append(
+                f"{where}: table {table!r} is not among the study's tables"
+                f"{_did_you_mean(table, tables)}; tables: {', '.join(tables)}"
+            )
+            return None
+        return self.columns(table)
+
+    def need_columns(self, table: str | None, names: Any, where: str) -> None:
+        """A problem for each of ``names`` that is not a column of ``table``."""
+        if not table or not names:
+            return
+        cols = self.columns(table) if table in self.study.tables else None
+        if cols is None:
+            return
+        for name in [names] if isinstance(names, str) else names:
+            if str(name) not in cols:
+                self.problems.append(
+                    f"{where}: column {name!r} is not in {table}{_did_you_mean(name, cols)}"
+                )
+
+
+def _check_framework_refs(ck: _References) -> None:
+    """The framework's tables and columns, then its iData/iMeta codes."""
+    fw = ck.study.framework
+    if not fw:
+        return
+    data_cols = ck.need_table(fw["data"], "framework.data")
+    meta_ok = ck.need_table(fw["meta"], "framework.meta") is not None
+    ck.need_columns(fw["data"], fw.get("peer_group"), "framework.peer_group")
+    spec = fw.get("spec") or {}
+    impute = spec.get("impute") if isinstance(spec.get("impute"), dict) else {}
+    ck.need_columns(fw["data"], impute.get("group"), "framework.spec.impute.group")
+    if data_cols is not None and meta_ok and not ck.columns.missing:
+        ck.problems.extend(_check_framework_data(ck.study, ck.columns.frames))
+
+
+def _check_impact_refs(ck: _References) -> None:
+    """The impact panel's columns, its outcomes and the what-works analysis' columns."""
+    study = ck.study
+    impact, panel = study.impact, study.panel
+    panel_table = panel["table"]
+    uses_panel = bool(impact) or panel_table in study.tables
+    if impact.get("panel"):
+        if ck.need_table(panel_table, "impact.panel.table") is not None:
+            for k in impact["panel"]:  # the columns named; defaults may be absent (not used)
+                if k != "table":
+                    ck.need_columns(panel_table, panel[k], f"impact.panel.{k}")
+    if uses_panel and panel_table in study.tables:
+        ck.need_columns(panel_table, impact.get("outcomes"), "impact.outcomes")
+    ww = impact.get("what_works")
+    if ww:
+        data = ww.get("data", "service_panel")
+        if ck.need_table(data, "impact.what_works.data") is not None:
+            for k in ("outcomes", "features", "cluster", "groups"):
+                ck.need_columns(data, ww.get(k), f"impact.what_works.{k}")
+            ck.need_columns(data, _fe_columns(ww.get("fe", "")), "impact.what_works.fe")
+
+
+def _check_summary(study: Study, columns: _Columns, n_units: int | None) -> list[str]:
+    """One line per check passed, for ``ucc study check``."""
+    fw = study.framework
     summary = [
         f"{len(study.tables)} tables ({', '.join(study.tables) or 'none'})",
         f"{len(study.cross_city)} cross-city and {len(study.per_city)} per-city notebooks",

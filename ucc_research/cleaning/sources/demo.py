@@ -157,9 +157,43 @@ def _validate_takeup(df: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.D
     """Type and check ``takeup_by_group``: counts whole and >= 0, digital users <= users,
     share in [0, 1] and equal to digital users / users (missing only when there are no users),
     known age groups and genders, unique (city, service, year, age group, gender)."""
-    lines = df[LINE].to_numpy()
+    typed, problems = _typed_takeup(df)
+    problems += _takeup_rule_problems(df, typed)
+    key = ["city_id", "service_id", "year", "age_group", "gender"]
+    dup = typed.duplicated(key, keep="first").to_numpy()
+    problems.append((dup, "city_id", df["city_id"], "duplicate key (" + ", ".join(key) + ")"))
+    bad_rows = np.zeros(len(df), dtype=bool)
+    frames = []
+    for mask, col, raw, reason in problems:
+        if mask.any():
+            bad_rows |= mask
+            frames.append(
+                problems_frame(
+                    source=SOURCE,
+                    table="takeup_by_group",
+                    file=file,
+                    lines=df[LINE].to_numpy()[mask].tolist(),
+                    columns=[col] * int(mask.sum()),
+                    values=raw[mask].tolist(),
+                    reasons=reason,
+                )
+            )
+    kept = typed.loc[~bad_rows, list(TAKEUP_COLUMNS)].reset_index(drop=True)
+    for c in ("year", "population_in_group", "digital_users"):
+        kept[c] = kept[c].astype("int64")
+    kept["source"] = SOURCE
+    q = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
+    return kept, q
+
+
+_Problem = tuple[np.ndarray, str, pd.Series, str]  # rows, column, raw values, reason
+
+
+def _typed_takeup(df: pd.DataFrame) -> tuple[pd.DataFrame, list[_Problem]]:
+    """``takeup_by_group`` typed: ids as text (none empty), counts and share as numbers, counts
+    whole and >= 0."""
     typed = pd.DataFrame(index=df.index)
-    problems: list[tuple[np.ndarray, str, pd.Series, str]] = []
+    problems: list[_Problem] = []
     for c in ("city_id", "service_id", "age_group", "gender"):
         s = df[c].astype("str").str.strip()
         typed[c] = s.where(s != "", None).astype("str")
@@ -179,8 +213,14 @@ def _validate_takeup(df: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.D
                 "must be a whole number >= 0",
             )
         )
+    return typed, problems
+
+
+def _takeup_rule_problems(df: pd.DataFrame, typed: pd.DataFrame) -> list[_Problem]:
+    """Known age groups and genders; digital users <= users; share in [0, 1], missing only
+    without users, and equal to digital users / users."""
     users, dig, share = typed["population_in_group"], typed["digital_users"], typed["digital_share"]
-    problems += [
+    return [
         (
             ~typed["age_group"].isin(AGE_GROUPS).to_numpy() & typed["age_group"].notna().to_numpy(),
             "age_group",
@@ -218,28 +258,3 @@ def _validate_takeup(df: pd.DataFrame, *, file: str) -> tuple[pd.DataFrame, pd.D
             "differs from digital_users / population_in_group",
         ),
     ]
-    key = ["city_id", "service_id", "year", "age_group", "gender"]
-    dup = typed.duplicated(key, keep="first").to_numpy()
-    problems.append((dup, "city_id", df["city_id"], "duplicate key (" + ", ".join(key) + ")"))
-    bad_rows = np.zeros(len(df), dtype=bool)
-    frames = []
-    for mask, col, raw, reason in problems:
-        if mask.any():
-            bad_rows |= mask
-            frames.append(
-                problems_frame(
-                    source=SOURCE,
-                    table="takeup_by_group",
-                    file=file,
-                    lines=lines[mask].tolist(),
-                    columns=[col] * int(mask.sum()),
-                    values=raw[mask].tolist(),
-                    reasons=reason,
-                )
-            )
-    kept = typed.loc[~bad_rows, list(TAKEUP_COLUMNS)].reset_index(drop=True)
-    for c in ("year", "population_in_group", "digital_users"):
-        kept[c] = kept[c].astype("int64")
-    kept["source"] = SOURCE
-    q = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
-    return kept, q

@@ -105,53 +105,10 @@ def adapt(raw_dir: Path) -> SourceResult:
     """Read all editions into ``egdi`` (see the module docstring)."""
     raw_dir = Path(raw_dir)
     result = SourceResult(source=SOURCE, tables={})
-    frames, quarantines = [], []
     name_to_iso3: dict[str, str] = {}
-    for year in CODED_YEARS:
-        rel = f"{FOLDER}/egdi-{year}.csv"
-        df, det = read_table(raw_dir / rel, required_columns=list(CODED_COLUMNS), display_name=rel)
-        df = df.rename(columns=CODED_COLUMNS)
-        problems: list[tuple] = []
-        iso3 = df["iso3"].fillna("").str.strip().str.upper()
-        name = df["country"].fillna("").str.strip()
-        known = iso3.isin(list(iso3_to_iso2()))
-        problems += [
-            (ln, "country-code", x, "not an ISO 3166-1 alpha-3 code")
-            for ln, x in zip(df.loc[~known, LINE], df.loc[~known, "iso3"], strict=True)
-        ]
-        problems += [
-            (ln, "country-name", x, "empty country name")
-            for ln, x in zip(df.loc[name == "", LINE], df.loc[name == "", "country"], strict=True)
-        ]
-        out = _values(df, rel, problems)
-        out["iso3"], out["country"], out["year"] = iso3, name, year
-        frames.append((rel, out, problems, det))
-        for n, c in zip(name[known & (name != "")], iso3[known & (name != "")], strict=True):
-            name_to_iso3.setdefault(n, c)
-    for file, columns in NAMED_FILES.items():
-        rel = f"{FOLDER}/{file}"
-        df, det = read_table(raw_dir / rel, required_columns=list(columns), display_name=rel)
-        df = df.rename(columns=columns)
-        problems = []
-        name = df["country"].fillna("").str.strip()
-        iso3 = name.map(lambda n: RENAMED.get(n, name_to_iso3.get(n)))
-        miss = iso3.isna()
-        problems += [
-            (ln, "country", x, "country name matches no name of the 2010-2018 files (no ISO code)")
-            for ln, x in zip(df.loc[miss, LINE], df.loc[miss, "country"], strict=True)
-        ]
-        year, bad_year = parse_numbers(df["year"])
-        bad_year |= year.isna() | (year != year.round())
-        problems += [
-            (ln, "year", x, "survey year is not a whole number")
-            for ln, x in zip(df.loc[bad_year, LINE], df.loc[bad_year, "year"], strict=True)
-        ]
-        out = _values(df, rel, problems)
-        out["iso3"], out["country"] = iso3, name
-        out["year"] = year.where(~bad_year)
-        frames.append((rel, out, problems, det))
-
-    kept = []
+    frames = [_read_coded(raw_dir, year, name_to_iso3) for year in CODED_YEARS]
+    frames += [_read_named(raw_dir, f, cols, name_to_iso3) for f, cols in NAMED_FILES.items()]
+    kept, quarantines = [], []
     for rel, out, problems, det in frames:
         q = _problems(rel, problems, det)
         bad = set(q["line"].dropna().astype(int))
@@ -162,23 +119,8 @@ def adapt(raw_dir: Path) -> SourceResult:
         result.detected[rel] = det
     table = pd.concat(kept, ignore_index=True)
     table["year"] = table["year"].astype("int64")
-    # a country twice in one edition: keep the first, quarantine the others
-    dup = table.duplicated(["iso3", "year"], keep="first")
-    quarantines += [
-        problems_frame(
-            source=SOURCE,
-            table=TABLE,
-            file=f,
-            lines=[ln],
-            columns=["country"],
-            values=[c],
-            reasons="country appears twice in this edition",
-        )
-        for f, ln, c in zip(
-            table.loc[dup, "_file"], table.loc[dup, LINE], table.loc[dup, "country"], strict=True
-        )
-    ]
-    table = table[~dup]
+    table, twice = _first_per_edition(table)
+    quarantines += twice
     for rel in result.rows_in:
         result.rows_kept[rel] = int((table["_file"] == rel).sum())
     table["iso2"] = table["iso3"].map(iso3_to_iso2()).astype("string")
@@ -195,6 +137,77 @@ def adapt(raw_dir: Path) -> SourceResult:
         "egdi: empty index cells (e.g. 10 countries in 2010) are missing values.",
     ]
     return result
+
+
+def _read_coded(raw_dir: Path, year: int, name_to_iso3: dict[str, str]) -> tuple:
+    """One 2010-2018 edition (ISO3 codes given); records its names' codes in ``name_to_iso3``."""
+    rel = f"{FOLDER}/egdi-{year}.csv"
+    df, det = read_table(raw_dir / rel, required_columns=list(CODED_COLUMNS), display_name=rel)
+    df = df.rename(columns=CODED_COLUMNS)
+    problems: list[tuple] = []
+    iso3 = df["iso3"].fillna("").str.strip().str.upper()
+    name = df["country"].fillna("").str.strip()
+    known = iso3.isin(list(iso3_to_iso2()))
+    problems += [
+        (ln, "country-code", x, "not an ISO 3166-1 alpha-3 code")
+        for ln, x in zip(df.loc[~known, LINE], df.loc[~known, "iso3"], strict=True)
+    ]
+    problems += [
+        (ln, "country-name", x, "empty country name")
+        for ln, x in zip(df.loc[name == "", LINE], df.loc[name == "", "country"], strict=True)
+    ]
+    out = _values(df, rel, problems)
+    out["iso3"], out["country"], out["year"] = iso3, name, year
+    for n, c in zip(name[known & (name != "")], iso3[known & (name != "")], strict=True):
+        name_to_iso3.setdefault(n, c)
+    return rel, out, problems, det
+
+
+def _read_named(
+    raw_dir: Path, file: str, columns: dict[str, str], name_to_iso3: dict[str, str]
+) -> tuple:
+    """A 2022/2024 file (names only), its countries coded through the earlier editions."""
+    rel = f"{FOLDER}/{file}"
+    df, det = read_table(raw_dir / rel, required_columns=list(columns), display_name=rel)
+    df = df.rename(columns=columns)
+    problems: list[tuple] = []
+    name = df["country"].fillna("").str.strip()
+    iso3 = name.map(lambda n: RENAMED.get(n, name_to_iso3.get(n)))
+    miss = iso3.isna()
+    problems += [
+        (ln, "country", x, "country name matches no name of the 2010-2018 files (no ISO code)")
+        for ln, x in zip(df.loc[miss, LINE], df.loc[miss, "country"], strict=True)
+    ]
+    year, bad_year = parse_numbers(df["year"])
+    bad_year |= year.isna() | (year != year.round())
+    problems += [
+        (ln, "year", x, "survey year is not a whole number")
+        for ln, x in zip(df.loc[bad_year, LINE], df.loc[bad_year, "year"], strict=True)
+    ]
+    out = _values(df, rel, problems)
+    out["iso3"], out["country"] = iso3, name
+    out["year"] = year.where(~bad_year)
+    return rel, out, problems, det
+
+
+def _first_per_edition(table: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """A country twice in one edition: keep the first, quarantine the others."""
+    dup = table.duplicated(["iso3", "year"], keep="first")
+    quarantined = [
+        problems_frame(
+            source=SOURCE,
+            table=TABLE,
+            file=f,
+            lines=[ln],
+            columns=["country"],
+            values=[c],
+            reasons="country appears twice in this edition",
+        )
+        for f, ln, c in zip(
+            table.loc[dup, "_file"], table.loc[dup, LINE], table.loc[dup, "country"], strict=True
+        )
+    ]
+    return table[~dup], quarantined
 
 
 def identity_gaps(table: pd.DataFrame, tol: float = 1e-4) -> pd.DataFrame:

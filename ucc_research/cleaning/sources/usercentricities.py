@@ -158,6 +158,24 @@ def framework(year: int, *, level: str = "indicator", raw_dir: Path | None = Non
         raise SpecError(f"level must be 'indicator' or 'subpillar', got {level!r}")
     rows, _, _ = _read_indicators(_raw(raw_dir))
     rows = rows[rows[f"in_{year}_schema"] == "1"]
+    subs = rows.drop_duplicates("subpillar_key")
+    meta = _framework_rows(rows, subs, level)
+    out = pd.DataFrame(meta, columns=["iCode", "iName", "Level", "Parent", "Weight"])
+    out["Type"] = np.where(out["Level"] == 1, "Indicator", "Aggregate")
+    out["Direction"] = 1.0
+    out["Denominator"] = pd.array([None] * len(out), dtype="string")
+    out["Target"] = np.nan
+    if level == "subpillar":
+        out = pd.concat([out, _points_columns(subs)], ignore_index=True)
+    out["Level"] = out["Level"].astype("Int64")
+    out["Parent"] = out["Parent"].astype("string")
+    cols = ["iCode", "iName", "Level", "Parent", "Direction", "Weight", "Type"]
+    return out[[*cols, "Denominator", "Target"]]
+
+
+def _framework_rows(rows: pd.DataFrame, subs: pd.DataFrame, level: str) -> list[tuple]:
+    """(iCode, iName, Level, Parent, Weight) of the indicators (at ``level="indicator"``),
+    sub-pillars, pillars (weight = number of sub-pillars) and the index."""
     base = 1 if level == "indicator" else 0
     meta = []
     if level == "indicator":
@@ -165,53 +183,33 @@ def framework(year: int, *, level: str = "indicator", raw_dir: Path | None = Non
             meta.append(
                 (r.field_key, r.indicator_paraphrase, 1, subpillar_code(r.subpillar_key), 1.0)
             )
-    subs = rows.drop_duplicates("subpillar_key")
     for r in subs.itertuples():
-        meta.append(
-            (
-                subpillar_code(r.subpillar_key),
-                f"{r.subpillar_key} {r.subpillar}",
-                base + 1,
-                PILLARS[r.pillar],
-                1.0,
-            )
-        )
+        code = subpillar_code(r.subpillar_key)
+        meta.append((code, f"{r.subpillar_key} {r.subpillar}", base + 1, PILLARS[r.pillar], 1.0))
     n_subs = subs.groupby("pillar")["subpillar_key"].size()
     for name, code in PILLARS.items():
         meta.append((code, name, base + 2, INDEX, float(n_subs.get(name, 0))))
     meta.append((INDEX, INDEX_NAME, base + 3, None, 1.0))
-    out = pd.DataFrame(meta, columns=["iCode", "iName", "Level", "Parent", "Weight"])
-    out["Type"] = np.where(out["Level"] == 1, "Indicator", "Aggregate")
-    out["Direction"] = 1.0
-    out["Denominator"] = pd.array([None] * len(out), dtype="string")
-    out["Target"] = np.nan
-    if level == "subpillar":
-        # the points columns of city_data(): carried along, not aggregated (COINr Type Other)
-        other = [
-            (f"x_{kind}_{subpillar_code(k)}", f"{label} of sub-pillar {k}")
-            for kind, label in (("yes", "points"), ("n", "maximum points"))
-            for k in subs["subpillar_key"]
-        ]
-        out = pd.concat(
-            [
-                out,
-                pd.DataFrame(
-                    {
-                        "iCode": [o[0] for o in other],
-                        "iName": [o[1] for o in other],
-                        "Level": None,
-                        "Type": "Other",
-                        "Direction": np.nan,
-                        "Weight": np.nan,
-                    }
-                ),
-            ],
-            ignore_index=True,
-        )
-    out["Level"] = out["Level"].astype("Int64")
-    out["Parent"] = out["Parent"].astype("string")
-    cols = ["iCode", "iName", "Level", "Parent", "Direction", "Weight", "Type"]
-    return out[[*cols, "Denominator", "Target"]]
+    return meta
+
+
+def _points_columns(subs: pd.DataFrame) -> pd.DataFrame:
+    """The points columns of :func:`city_data`: carried along, not aggregated (Type Other)."""
+    other = [
+        (f"x_{kind}_{subpillar_code(k)}", f"{label} of sub-pillar {k}")
+        for kind, label in (("yes", "points"), ("n", "maximum points"))
+        for k in subs["subpillar_key"]
+    ]
+    return pd.DataFrame(
+        {
+            "iCode": [o[0] for o in other],
+            "iName": [o[1] for o in other],
+            "Level": None,
+            "Type": "Other",
+            "Direction": np.nan,
+            "Weight": np.nan,
+        }
+    )
 
 
 def _read_points(raw_dir: Path, subpillar_n: dict[str, int]):
