@@ -201,6 +201,35 @@ def _step_spec(step: str, value: Any) -> dict[str, Any]:
     return _plain(out)
 
 
+def read_yaml_file(path: str | Path, what: str) -> Any:
+    """The YAML document in ``path`` (an empty file reads as ``{}``).
+
+    Parameters
+    ----------
+    path : the file.
+    what : what the file holds, for the error (``"spec"``, ``"vary"``).
+
+    Raises
+    ------
+    SpecError
+        The file is missing or is not valid YAML.
+
+    Examples
+    --------
+    >>> read_yaml_file("no/such/file.yml", "spec")
+    Traceback (most recent call last):
+    ...
+    ucc_research.errors.SpecError: spec file 'no/such/file.yml' not found
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(f"{what} file {str(path)!r} not found")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{what} file {str(path)!r} is not valid YAML: {exc}") from None
+
+
 def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, Any]:
     """Read and complete a build spec (YAML file, dict or None for COINr's default build).
 
@@ -226,13 +255,7 @@ def load_spec(spec: None | str | Path | Mapping[str, Any] = None) -> dict[str, A
     if spec is None:
         spec = {}
     elif isinstance(spec, (str, Path)):
-        path = Path(spec)
-        if not path.is_file():
-            raise SpecError(f"spec file {str(path)!r} not found")
-        try:
-            spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SpecError(f"spec file {str(path)!r} is not valid YAML: {exc}") from None
+        spec = read_yaml_file(spec, "spec")
     if not isinstance(spec, Mapping):
         raise SpecError(f"spec must be a mapping of steps, got {type(spec).__name__}")
     extra = set(spec) - set(STEPS)

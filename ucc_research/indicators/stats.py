@@ -28,6 +28,17 @@ def _deviations(x: np.ndarray | Sequence[float]) -> np.ndarray:
     return d / scale if scale > 0 else np.zeros_like(d)
 
 
+def _centred(
+    x: np.ndarray | Sequence[float], need: int, what: str
+) -> tuple[np.ndarray, int, float]:
+    """Scaled deviations from the mean, their number (at least ``need``) and sum of squares."""
+    d = _deviations(x)
+    n = d.size
+    if n < need:
+        raise SpecError(f"{what} needs at least {need} non-missing values, got {n}")
+    return d, n, np.sum(d**2)
+
+
 def skew(x: np.ndarray | Sequence[float]) -> float:
     """Sample-adjusted skewness (COINr ``skew``, Excel ``SKEW``); NaNs are dropped.
 
@@ -45,11 +56,7 @@ def skew(x: np.ndarray | Sequence[float]) -> float:
     >>> round(skew([1, 2, 3, 10]), 4)
     1.7636
     """
-    d = _deviations(x)
-    n = d.size
-    if n < 3:
-        raise SpecError(f"skewness needs at least 3 non-missing values, got {n}")
-    s2 = np.sum(d**2)
+    d, n, s2 = _centred(x, 3, "skewness")
     if s2 == 0:
         return float("nan")
     y = np.sqrt(n) * np.sum(d**3) / s2**1.5
@@ -64,11 +71,7 @@ def kurt(x: np.ndarray | Sequence[float]) -> float:
     >>> round(kurt([1, 2, 3, 10]), 4)
     3.228
     """
-    d = _deviations(x)
-    n = d.size
-    if n < 4:
-        raise SpecError(f"kurtosis needs at least 4 non-missing values, got {n}")
-    s2 = np.sum(d**2)
+    d, n, s2 = _centred(x, 4, "kurtosis")
     if s2 == 0:
         return float("nan")
     r = n * np.sum(d**4) / s2**2

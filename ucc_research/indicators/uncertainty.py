@@ -51,12 +51,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ucc_research.errors import SpecError, UccWarning
 from ucc_research.indicators._vectorised import VECTORISED_METHODS, Hierarchy, batch_aggregate
 from ucc_research.indicators.aggregate import level_methods
-from ucc_research.indicators.coin import load_spec
+from ucc_research.indicators.coin import load_spec, read_yaml_file
 from ucc_research.indicators.sensitivity import (
     check_runs,
     mean_abs_rank_shift,
@@ -153,13 +152,7 @@ def parse_vary(vary: Mapping[str, Any] | str | Path | None, coin) -> list[Uncert
     if vary is None:
         vary = DEFAULT_VARY
     elif isinstance(vary, (str, Path)):
-        path = Path(vary)
-        if not path.is_file():
-            raise SpecError(f"vary file {str(path)!r} not found")
-        try:
-            vary = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SpecError(f"vary file {str(path)!r} is not valid YAML: {exc}") from None
+        vary = read_yaml_file(vary, "vary")
     if not isinstance(vary, Mapping) or not vary:
         raise SpecError("vary must be a non-empty mapping of inputs to vary")
     hier = Hierarchy.from_meta(coin.meta)

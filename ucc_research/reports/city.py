@@ -30,6 +30,7 @@ from ucc_research.reports.context import (
     MIN_TREND_PERIODS,
     ReportContext,
     open_context,
+    shown_if_applicable,
 )
 from ucc_research.reports.display import (
     Figure,
@@ -457,12 +458,10 @@ def score_and_rank(ctx: ReportContext):
     return Group(parts)
 
 
+@shown_if_applicable
 def pillar_profile(ctx: ReportContext):
     """Pillar and indicator scores against the mean of all units and of the peer group."""
-    try:
-        prof = _profile(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    prof = _profile(ctx)
     info = ctx.shared.json("index_info")
     ctx.uses("profile")
     peer = "peer_mean" in prof and prof["peer_mean"].notna().any()
@@ -525,12 +524,10 @@ def pillar_profile(ctx: ReportContext):
     )
 
 
+@shown_if_applicable
 def strengths_weaknesses(ctx: ReportContext):
     """The indicators with the unit's best and worst ranks (COINr's strengths and weaknesses)."""
-    try:
-        prof = _profile(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    prof = _profile(ctx)
     sw = prof[prof["category"].isin(["strength", "weakness"])]
     ctx.record("strengths", sw.loc[sw["category"] == "strength", "iName"].tolist())
     ctx.record("weaknesses", sw.loc[sw["category"] == "weakness", "iName"].tolist())

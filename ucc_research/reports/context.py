@@ -11,8 +11,10 @@ runs as it is with its defaults.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,37 @@ from typing import Any
 import pandas as pd
 
 from ucc_research import __version__, config, io
-from ucc_research.reports.display import Table, slug, write_table_csv
-from ucc_research.reports.shared import Shared, prepare_shared
+from ucc_research.reports.display import NotShown, Table, slug, write_table_csv
+from ucc_research.reports.shared import NotApplicable, Shared, prepare_shared
 from ucc_research.reports.study import Study, load_study
 
 #: Below these, a cell or section says why it is not shown instead of drawing noise.
 MIN_REQUESTS = 30  # requests (or transactions) behind a share
 MIN_COMPARISON = 3  # other units behind a comparison band or median
 MIN_TREND_PERIODS = 12  # periods (months) behind a trend
+
+
+def shown_if_applicable(section: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a report section: when its data cannot support it (:class:`NotApplicable`),
+    it shows :class:`~ucc_research.reports.display.NotShown` with the one-sentence reason.
+
+    Examples
+    --------
+    >>> @shown_if_applicable
+    ... def trend(ctx):
+    ...     raise NotApplicable("the service panel has a single period, so there is no trend")
+    >>> type(trend(None)).__name__, trend.__name__
+    ('NotShown', 'trend')
+    """
+
+    @functools.wraps(section)
+    def shown(ctx: ReportContext, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return section(ctx, *args, **kwargs)
+        except NotApplicable as exc:
+            return NotShown(str(exc))
+
+    return shown
 
 
 def default_shared_dir(study: Study) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ucc_research import config
-from ucc_research.reports.context import ReportContext, open_context
+from ucc_research.reports.context import ReportContext, open_context, shown_if_applicable
 from ucc_research.reports.display import Findings, Group, NotShown, Text
 from ucc_research.reports.shared import NotApplicable
 
@@ -82,12 +82,10 @@ def _quarantine(ctx: ReportContext) -> pd.DataFrame:
     return q
 
 
+@shown_if_applicable
 def key_findings(ctx: ReportContext) -> Findings | NotShown:
     """How much was read, kept and quarantined, and the commonest reason."""
-    try:
-        files = _files(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    files = _files(ctx)
     read, kept = int(files["rows read"].sum()), int(files["rows kept"].sum())
     quar = int(files["rows quarantined"].sum())
     s = [
@@ -122,12 +120,10 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
     return Findings(s, synthetic=ctx.study.synthetic)
 
 
+@shown_if_applicable
 def files_read(ctx: ReportContext):
     """Every file read, with its rows read, kept and quarantined."""
-    try:
-        files = _files(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    files = _files(ctx)
     ctx.uses("quality")
     ctx.record("files", files.to_dict(orient="records"))
     return ctx.table(files, "Files read", note="rows read = rows kept + rows quarantined.")

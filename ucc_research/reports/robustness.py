@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from ucc_research.reports.context import ReportContext, open_context
+from ucc_research.reports.context import ReportContext, open_context, shown_if_applicable
 from ucc_research.reports.display import Figure, Findings, Group, NotShown, Text, new_figure
 from ucc_research.reports.shared import NotApplicable
 
@@ -70,12 +70,10 @@ def _alpha(ctx: ReportContext) -> pd.DataFrame:
     return ctx.memo("coherence", compute)
 
 
+@shown_if_applicable
 def key_findings(ctx: ReportContext) -> Findings | NotShown:
     """Which ranks are stable, which are not, and whether the framework holds together."""
-    try:
-        ri = _intervals(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    ri = _intervals(ctx)
     stable = ri[ri["width"] <= STABLE_WIDTH]
     wide = ri.sort_values("width", ascending=False)
     info = ctx.shared.json("index_info")
@@ -129,12 +127,10 @@ def _agg_names(ctx: ReportContext, table: pd.DataFrame) -> list[str]:
     return [str(meta.loc[c, "iName"]) if c in meta.index else str(c) for c in table[col]]
 
 
+@shown_if_applicable
 def rank_intervals(ctx: ReportContext):
     """Every unit's nominal rank and its 5-95% interval over the alternative builds."""
-    try:
-        ri = _intervals(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    ri = _intervals(ctx)
     ctx.uses("uncertainty")
     ctx.record("intervals", ri.to_dict(orient="records"))
     names = [ctx.name(u) for u in ri["uCode"]]
@@ -170,12 +166,10 @@ def rank_intervals(ctx: ReportContext):
     )
 
 
+@shown_if_applicable
 def coherence(ctx: ReportContext):
     """Cronbach's alpha per aggregate, negative values flagged in words."""
-    try:
-        res = _alpha(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    res = _alpha(ctx)
     alpha = res.alpha.copy()
     ctx.uses("coherence")
     ctx.record(
@@ -209,12 +203,10 @@ def coherence(ctx: ReportContext):
     )
 
 
+@shown_if_applicable
 def sensitivity(ctx: ReportContext):
     """Which uncertain choice moves the ranks most (first-order and total indices)."""
-    try:
-        coin = _coin(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    coin = _coin(ctx)
     from ucc_research.indicators.uncertainty import sensitivity_analysis
 
     unc = ctx.study.framework.get("uncertainty") or {}

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ucc_research.reports import analysis
-from ucc_research.reports.context import ReportContext, open_context
+from ucc_research.reports.context import ReportContext, open_context, shown_if_applicable
 from ucc_research.reports.display import Figure, Findings, Group, NotShown, Text, new_figure
 from ucc_research.reports.shared import NotApplicable
 
@@ -137,12 +137,10 @@ def _design_words(ctx: ReportContext) -> str:
 # --- sections ---------------------------------------------------------------------------------
 
 
+@shown_if_applicable
 def key_findings(ctx: ReportContext) -> Findings | NotShown:
     """The features most associated with each outcome, saying association and its design."""
-    try:
-        d = _data(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    d = _data(ctx)
     fe, sp = _fe(ctx), spec(ctx)
     s: list[Text] = []
     for y in sp["outcomes"][:2]:
@@ -204,12 +202,10 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
     return Findings(s, synthetic=ctx.study.synthetic)
 
 
+@shown_if_applicable
 def fe_estimates(ctx: ReportContext):
     """The main estimate: fixed-effects regressions of each outcome on the features."""
-    try:
-        _data(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    _data(ctx)
     fe, sp = _fe(ctx), spec(ctx)
     ctx.uses("fe")
     ctx.record("fe", fe.to_dict(orient="records"))
@@ -234,17 +230,7 @@ def fe_estimates(ctx: ReportContext):
         ax.axvline(0, color="k", lw=0.8)
         ax.set_title(f"{_label(y)} ({unit})", fontsize=10)
         for r in t.itertuples(index=False):
-            rows.append(
-                {
-                    "outcome": _label(y),
-                    "feature": analysis.feature_label(r.term),
-                    "association": k * r.estimate,
-                    "95% CI low": k * r.ci_low,
-                    "95% CI high": k * r.ci_high,
-                    "unit": unit,
-                    "p-value": r.p_value,
-                }
-            )
+            rows.append({**_coefficient_row(y, r, k, unit, "association"), "p-value": r.p_value})
     n = fe.drop_duplicates("outcome")
     sig = sum(len(_significant(fe, y)) for y in outcomes)
     return Group(
@@ -273,12 +259,10 @@ def fe_estimates(ctx: ReportContext):
     )
 
 
+@shown_if_applicable
 def mixed_model(ctx: ReportContext):
     """Secondary check: random intercepts per group, pooling within and between groups."""
-    try:
-        d = _data(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    d = _data(ctx)
     from ucc_research.impact import mixed_model as fit_mixed
 
     sp, data = spec(ctx), _yearly(ctx)
@@ -292,16 +276,7 @@ def mixed_model(ctx: ReportContext):
         )
         fx = res.fixed[res.fixed["term"] != "Intercept"]
         for r in fx.itertuples(index=False):
-            rows.append(
-                {
-                    "outcome": _label(y),
-                    "feature": analysis.feature_label(r.term),
-                    "estimate": k * r.estimate,
-                    "95% CI low": k * r.ci_low,
-                    "95% CI high": k * r.ci_high,
-                    "unit": unit,
-                }
-            )
+            rows.append(_coefficient_row(y, r, k, unit, "estimate"))
         info.append(
             {
                 "outcome": y,
@@ -332,12 +307,10 @@ def mixed_model(ctx: ReportContext):
     )
 
 
+@shown_if_applicable
 def drivers(ctx: ReportContext):
     """Which features best predict the first outcome out of sample (permutation importance)."""
-    try:
-        d = _data(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
+    d = _data(ctx)
     from ucc_research.impact import drivers_analysis
 
     sp, data = spec(ctx), _yearly(ctx)
@@ -382,3 +355,15 @@ def drivers(ctx: ReportContext):
             ),
         ]
     )
+
+
+def _coefficient_row(y: str, r: Any, k: float, unit: str, label: str) -> dict[str, Any]:
+    """One table row: a feature's coefficient ``r`` on outcome ``y``, scaled by ``k``."""
+    return {
+        "outcome": _label(y),
+        "feature": analysis.feature_label(r.term),
+        label: k * r.estimate,
+        "95% CI low": k * r.ci_low,
+        "95% CI high": k * r.ci_high,
+        "unit": unit,
+    }

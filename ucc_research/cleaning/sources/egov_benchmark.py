@@ -214,6 +214,13 @@ def _is_blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
+def _data_rows(rows: list[tuple], h: int):
+    """(line number, row) of every non-blank row below the header row ``h``."""
+    for i in range(h + 1, len(rows)):
+        if not all(_is_blank(v) for v in rows[i]):
+            yield i + 1, rows[i]
+
+
 def _read_scores(rows: list[tuple], file: str) -> tuple[pd.DataFrame, list[dict], int, int]:
     h = _header_row(rows, "Country", "Scoring", file)
     groups, headers = rows[h - 1], rows[h]
@@ -225,12 +232,8 @@ def _read_scores(rows: list[tuple], file: str) -> tuple[pd.DataFrame, list[dict]
             columns.append((j, _period(str(headers[j]), group)))
     records, quarantine = [], []
     n_in = n_kept = 0
-    for i in range(h + 1, len(rows)):
-        r = rows[i]
-        if all(_is_blank(v) for v in r):
-            continue
+    for line, r in _data_rows(rows, h):
         n_in += 1
-        line = i + 1
         code, label = r[1], r[2]
         m = _SCORE_LABEL.match(str(label or ""))
         if _is_blank(code):
@@ -296,12 +299,8 @@ def _read_services(rows: list[tuple], file: str) -> tuple[pd.DataFrame, list[dic
     pos = {name: headers.index(c) for c, name in _SERVICE_COLUMNS.items()}
     records, quarantine = [], []
     n_in = 0
-    for i in range(h + 1, len(rows)):
-        r = rows[i]
-        if all(_is_blank(v) for v in r):
-            continue
+    for line, r in _data_rows(rows, h):
         n_in += 1
-        line = i + 1
         rec: dict = {"line": line}
         problems = []
         for name, j in pos.items():
