@@ -6,6 +6,7 @@ the recorded results must equal what the package computes directly from the same
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DEMO_CITIES as CITIES
+from ucc_research.cleaning.schemas import SERVICE_FEATURES
 from ucc_research.errors import SpecError
 from ucc_research.reports import analysis
 
@@ -147,8 +149,8 @@ def test_cross_city_reports_record_their_analyses(run):
     summary, _ = run
     ww = _results(summary, "what_works")
     terms = {r["term"] for r in ww["fe"]}
-    assert set(analysis.FEATURES) <= terms
-    labels = {analysis.feature_label(f) for f in analysis.FEATURES}
+    assert set(SERVICE_FEATURES) <= terms
+    labels = {analysis.feature_label(f) for f in SERVICE_FEATURES}
     assert ww["headline"]["strongest feature"] in labels
     assert "associations, not effects" in " ".join(ww["key_findings"])
     rob = _results(summary, "index_robustness")
@@ -171,9 +173,19 @@ def test_every_table_is_downloadable_as_csv(run):
     page = (summary.out_dir / "DEMO-002.html").read_text("utf-8")
     links = re.findall(r'<a class="ucc-csv"[^>]* href="([^"]+)"', page)
     assert len(links) == page.count('<table class="ucc-table">') and links
-    for href in links:
+    blocks = re.findall(
+        r'<table class="ucc-table">(.*?)</table><p class="ucc-tablenote">[^<]*'
+        r'<a class="ucc-csv"[^>]* href="([^"]+)"',
+        page,
+        re.S,
+    )
+    assert [href for _, href in blocks] == links
+    for body, href in blocks:  # the CSV is the table as shown: same columns, same rows
         table = pd.read_csv(summary.out_dir / href)
-        assert len(table) > 0
+        head = re.search(r"<thead>(.*?)</thead>", body, re.S).group(1)
+        shown = [html.unescape(c) for c in re.findall(r'<th scope="col">(.*?)</th>', head)]
+        assert list(table.columns) == shown, href
+        assert len(table) == body.split("<tbody>", 1)[1].count("<tr>") > 0, href
 
 
 def test_committed_notebooks_have_no_outputs():

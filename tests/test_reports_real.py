@@ -16,13 +16,15 @@ import yaml
 from ucc_research import config
 from ucc_research.reports import official
 from ucc_research.reports.runner import run_study
+from ucc_research.reports.study import load_study
 
 ROOT = config.project_root()
 
 
 def test_dashboard_reproduces_every_published_percentage():
     pub = pd.read_csv(ROOT / "data/raw/usercentricities/ucc_dashboard_published_scores.csv")
-    table = official._ucc_dashboard().set_index("name")
+    study = load_study("ucc_dashboard_2022")  # the public path a report takes
+    table = official.published_scores(study, "ucc_dashboard_2022").set_index("name")
     assert len(table) == len(pub) == 11
     for r in pub.itertuples(index=False):
         row = table.loc[r.city]
@@ -31,11 +33,9 @@ def test_dashboard_reproduces_every_published_percentage():
         assert row["reproduced_score"] == r.published_overall_pct  # the published rule
 
 
-def test_egov_overall_is_the_published_score_reproduced_by_its_rule():
-    from ucc_research.cleaning.sources import egov_benchmark as egov
-
-    scores = egov.read_workbook(config.raw_dir()).tables["egov_scores"]
-    table = official._egov_overall(scores, {"FI": "Finland"}).set_index("uCode")
+def test_egov_overall_is_the_published_score_reproduced_by_its_rule(real):
+    study = load_study("egov_benchmark_2024")  # reads the tables the fixture prepared
+    table = official.published_scores(study, "egov_2024").set_index("uCode")
     assert table.at["FI", "published_score"] == pytest.approx(88.0135, abs=1e-4)
     assert (table["published_score"] - table["reproduced_score"]).abs().max() < 1e-9
     assert table.at["MT", "published_rank"] == 1 and table.at["FI", "name"] == "Finland"

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ucc_research.cleaning.schemas import META_TYPES  # the iMeta schema is the one source
 from ucc_research.errors import SpecError
 
 ID_COLS = ("uCode", "uName", "Time")
-META_TYPES = {"Indicator", "Aggregate", "Group", "Denominator", "Other"}
 REQUIRED_META = ("iCode", "Level", "Parent")
 
 

@@ -21,7 +21,6 @@ OUTCOMES = [
     "days_to_close_median",
 ]
 #: The service features of the ``service_panel`` contract, in its order.
-FEATURES = list(SERVICE_FEATURES)
 
 #: Readers' names of the features of the shipped sources (any other: underscores as spaces).
 FEATURE_LABELS = {
@@ -92,7 +91,7 @@ def latest_service_outcomes(panel: pd.DataFrame, window: int = LATEST_WINDOW) ->
     _require(panel, ["city_id", "service_id", "period"], "service_panel")
     extra = [c for c in ("service_name", "transactions_digital") if c in panel.columns]
     keep = ["city_id", "service_id", "period", *extra] + [
-        c for c in FEATURES + OUTCOMES if c in panel.columns
+        c for c in [*SERVICE_FEATURES, *OUTCOMES] if c in panel.columns
     ]
     df = panel[keep].sort_values(["city_id", "service_id", "period"])
     # the window is the city's last `window` calendar months, so a sparse service is not pooled
@@ -272,7 +271,7 @@ def transfer_panel(panel: pd.DataFrame, service_id: str) -> pd.DataFrame:
         "transferred_from",
         "year",
         "cohort",
-        *FEATURES,
+        *SERVICE_FEATURES,
     }
     cols = [
         c

@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from ucc_research import __version__, io
+from ucc_research.cleaning.schemas import SERVICE_FEATURES
 from ucc_research.errors import AnalysisError
 from ucc_research.reports.study import Study
 
@@ -172,12 +173,11 @@ def _transfer(study: Study) -> dict[str, Any]:
 def _features(study: Study) -> dict[str, Any]:
     """Within city-service effects of each service feature (FE regression, period FE)."""
     from ucc_research.impact import fe_regression
-    from ucc_research.reports import analysis
 
     if "service_panel" not in study.tables:
         raise NotApplicable("the study has no service-level panel with service features")
     panel = read_table(study, "service_panel")
-    features = [f for f in analysis.FEATURES if f in panel and panel[f].notna().any()]
+    features = [f for f in SERVICE_FEATURES if f in panel and panel[f].notna().any()]
     if not features:
         raise NotApplicable("the service panel records no service features")
     rows = []

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from ucc_research.cleaning.schemas import SERVICE_FEATURES
 from ucc_research.reports import analysis
 from ucc_research.reports.context import ReportContext, open_context, shown_if_applicable
 from ucc_research.reports.display import Figure, Findings, Group, NotShown, Text, new_figure
@@ -28,7 +29,7 @@ STEM = "what_works"
 DEFAULT = {
     "data": "service_panel",
     "outcomes": ["digital_share", "satisfaction"],
-    "features": analysis.FEATURES,
+    "features": list(SERVICE_FEATURES),
     "fe": "city_id^service_id + period",
     "cluster": "city_id",
     "groups": "city_id",
