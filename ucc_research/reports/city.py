@@ -340,16 +340,16 @@ def _position_sentence(ctx: ReportContext, pos: dict[str, Any], lead: bool) -> T
         else "The study's own build of the index ({index}{when}) places it "
         "<strong>{rank} of {n}</strong> (score {score})"
     )
+    facts = {
+        "name": ctx.name(ctx.city),
+        "rank": _ordinal(pos["rank"]),
+        "n": pos["n_units"],
+        "index": pos["index_name"],
+        "when": when,
+        "score": pos["score"],
+    }
     if "interval" not in pos:
-        return Text(
-            base + ".",
-            name=ctx.name(ctx.city),
-            rank=_ordinal(pos["rank"]),
-            n=pos["n_units"],
-            index=pos["index_name"],
-            when=when,
-            score=pos["score"],
-        )
+        return Text(base + ".", **facts)
     lo, hi = pos["interval"]
     meaning = (
         "a stable position"
@@ -363,12 +363,7 @@ def _position_sentence(ctx: ReportContext, pos: dict[str, Any], lead: bool) -> T
     )
     return Text(
         base + "; across {runs} alternative builds it " + span + ", {meaning}.",
-        name=ctx.name(ctx.city),
-        rank=_ordinal(pos["rank"]),
-        n=pos["n_units"],
-        index=pos["index_name"],
-        when=when,
-        score=pos["score"],
+        **facts,
         runs=pos["n_runs"],
         lo=lo,
         hi=hi,
