@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from ucc_research.errors import SpecError
 from ucc_research.indicators.aggregate import aggregate_block, aggregate_level, level_methods
@@ -157,6 +156,8 @@ def _opt_group(x: np.ndarray, method: str, optype: str, p: float) -> np.ndarray:
             return -float(np.sum(c))
         c = np.clip(c, 1e-12, None)
         return float(np.sum((c / c.sum() - 1.0 / n) ** 2))
+
+    from scipy import optimize  # only data-driven weights need it: kept out of import time
 
     res = optimize.minimize(
         objective,
