@@ -309,6 +309,9 @@ def test_data_driven_weights_are_recomputed_per_variant_in_both_engines():
 def test_copeland_falls_back_to_the_replay(coin):
     c = coin.rebuild(aggregate={"method": "copeland"})
     vary = {"weights": {"noise": 0.2}, "normalise": [{"range": [1, 100]}, {"range": [1, 10]}]}
-    assert uncertainty_analysis(c, vary, 4).engine == "replay"
+    auto = uncertainty_analysis(c, vary, 4)  # copeland ranks units by pairwise wins: rebuilt
+    rep = uncertainty_analysis(c, vary, 4, engine="replay")
+    np.testing.assert_array_equal(auto.ranks.to_numpy(), rep.ranks.to_numpy())
+    pd.testing.assert_frame_equal(auto.rank_stats, rep.rank_stats)
     with pytest.raises(SpecError, match="no vectorised form"):
         uncertainty_analysis(c, vary, 4, engine="vectorised")
