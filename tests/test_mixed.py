@@ -35,8 +35,8 @@ def test_recovers_nested_variance_components_and_fixed_effects():
     assert v["service"] == pytest.approx(0.36, abs=0.12)
     assert v["residual"] == pytest.approx(0.64, abs=0.1)
     fx = res.fixed.set_index("term")
-    assert abs(fx.loc["x", "estimate"] - 0.5) < 3 * fx.loc["x", "se"]
-    assert abs(fx.loc["Intercept", "estimate"] - 2.0) < 3 * fx.loc["Intercept", "se"]
+    assert abs(fx.loc["x", "estimate"] - 0.5) < 3 * fx.loc["x", "std_error"]
+    assert abs(fx.loc["Intercept", "estimate"] - 2.0) < 3 * fx.loc["Intercept", "std_error"]
     total = v["city_id"] + v["service"] + v["residual"]
     assert res.icc["city_id"] == pytest.approx(v["city_id"] / total)
     assert res.icc["service"] == pytest.approx(v["service"] / total)

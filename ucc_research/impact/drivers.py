@@ -93,36 +93,28 @@ class DriversResult(ImpactResult):
     cv_r2_pooled: float
     folds: pd.Series
     regression: FERegressionResult
-    nobs: int
+    n_obs: int
     n_dropped: int
     n_repeats: int
     model: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        """Features with their importance and, beside it, the FE regression estimate."""
-        reg = self.regression.coef.set_index("term")
-        out = self.importance.copy()
-        for col, src in [
-            ("fe_estimate", "estimate"),
-            ("fe_se", "se"),
-            ("fe_ci_low", "ci_low"),
-            ("fe_ci_high", "ci_high"),
-            ("fe_p_value", "p_value"),
-        ]:
-            out[col] = out["feature"].map(reg[src]) if src in reg else np.nan
-        out = out.rename(columns={"feature": "term"})
-        # ImpactResult's columns: the regression estimate is the estimate with an se.
-        out["estimate"], out["se"] = out["fe_estimate"], out["fe_se"]
-        out["ci_low"], out["ci_high"] = out["fe_ci_low"], out["fe_ci_high"]
+    title = "Drivers: gradient boosting with grouped cross-validation, beside an FE regression"
+
+    def _tidy(self) -> pd.DataFrame:
+        """Features with their importance; the estimate is the FE regression's (same features)."""
+        reg = self.regression.table.set_index("term")
+        out = self.importance.rename(columns={"feature": "term"})
+        for col in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"):
+            out[col] = out["term"].map(reg[col])
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         imp = self.importance.sort_values("importance", ascending=False)
-        reg = self.regression.coef.set_index("term")
+        reg = self.regression.table.set_index("term")
         lines = [
             f"Drivers of {self.outcome!r}: gradient boosting (HistGradientBoostingRegressor), "
             f"{len(self.cv_r2)}-fold cross-validation by {self.groups!r} (no {self.groups} in two "
-            f"folds); N = {self.nobs}"
+            f"folds); N = {self.n_obs}"
             + (f", dropped (missing outcome): {self.n_dropped}" if self.n_dropped else ""),
             f"  out-of-fold R2 = {self.cv_r2_pooled:.3f} (by fold {self.cv_r2.mean():.3f} +/- "
             f"{self.cv_r2.std(ddof=1) if len(self.cv_r2) > 1 else 0:.3f})",
@@ -131,8 +123,8 @@ class DriversResult(ImpactResult):
         ]
         for r in imp.itertuples(index=False):
             fe = (
-                f"{reg.loc[r.feature, 'estimate']: .4f} [{reg.loc[r.feature, 'ci_low']:.4f}, "
-                f"{reg.loc[r.feature, 'ci_high']:.4f}]"
+                f"{reg.loc[r.feature, 'estimate']: .4f} [{reg.loc[r.feature, 'conf_low']:.4f}, "
+                f"{reg.loc[r.feature, 'conf_high']:.4f}]"
                 if r.feature in reg.index
                 else "not estimated (collinear with other features or the fixed effects)"
             )
@@ -154,7 +146,7 @@ class DriversResult(ImpactResult):
             "  Importance is predictive association, not a causal effect; read it with the FE "
             "estimates."
         )
-        return "\n".join(lines)
+        return lines
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Importance (left) beside the FE regression coefficients (right)."""
@@ -169,11 +161,11 @@ class DriversResult(ImpactResult):
         ax_imp.set_yticks(y, imp["feature"])
         ax_imp.set_xlabel("permutation importance (drop in out-of-fold R2)")
         ax_imp.set_title(f"gradient boosting, grouped CV by {self.groups}", fontsize=9)
-        reg = self.regression.coef.set_index("term").reindex(imp["feature"])
+        reg = self.regression.table.set_index("term").reindex(imp["feature"])
         ax_fe.errorbar(
             reg["estimate"],
             y,
-            xerr=[reg["estimate"] - reg["ci_low"], reg["ci_high"] - reg["estimate"]],
+            xerr=[reg["estimate"] - reg["conf_low"], reg["conf_high"] - reg["estimate"]],
             fmt="o",
             capsize=3,
         )
@@ -263,11 +255,11 @@ def drivers_analysis(
     >>> res = drivers_analysis(panel, "digital_share", ["eid_login", "proactive", "internet_use"],
     ...                        groups="city_id", fe_formula="service_id + period",
     ...                        n_repeats=2, gb_params={"max_iter": 50})
-    >>> res.tidy()[["term", "importance", "fe_estimate"]].round(2)
-               term  importance  fe_estimate
-    0     eid_login        1.88         2.00
-    1     proactive        0.02         0.49
-    2  internet_use        0.00        -0.02
+    >>> res.tidy()[["term", "importance", "estimate"]].round(2)  # estimate: the FE regression's
+               term  importance  estimate
+    0     eid_login        1.88      2.00
+    1     proactive        0.02      0.49
+    2  internet_use        0.00     -0.02
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.inspection import partial_dependence
@@ -367,7 +359,7 @@ def drivers_analysis(
         cv_r2_pooled=_r2(y, oof),
         folds=pd.Series(fold_of_group, name="fold").rename_axis(groups),
         regression=regression,
-        nobs=len(y),
+        n_obs=len(y),
         n_dropped=int((~keep).sum()),
         n_repeats=n_repeats,
         model=final,

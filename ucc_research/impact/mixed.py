@@ -53,8 +53,11 @@ class MixedResult(ImpactResult):
     Attributes
     ----------
     fixed : DataFrame
-        Fixed effects: ``term``, ``estimate``, ``se``, ``z``, ``p_value``, ``ci_low``,
-        ``ci_high`` (Wald, normal reference, as MixedLM reports).
+        Fixed effects in the tidy columns (:mod:`ucc_research.impact.base`): ``term``,
+        ``estimate``, ``std_error``, ``statistic`` (z), ``p_value``, ``conf_low``,
+        ``conf_high`` (Wald, normal reference, as MixedLM reports). The inference is fixed at
+        fitting (statsmodels' MixedLM has no post-fit covariance options): no
+        ``with_inference``.
     variances : Series
         Variance components: the group random effects' (co)variances, each ``vc_formula``
         component and ``residual``.
@@ -80,11 +83,14 @@ class MixedResult(ImpactResult):
     formula: str
     groups: str
     n_groups: int
-    nobs: int
+    n_obs: int
     reml: bool
     model_result: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
+    title = "Linear mixed model (statsmodels MixedLM)"
+    alpha = 0.05
+
+    def _tidy(self) -> pd.DataFrame:
         fixed = self.fixed.assign(kind="fixed")
         var = pd.DataFrame(
             {"term": [f"var({k})" for k in self.variances.index], "estimate": self.variances}
@@ -93,11 +99,10 @@ class MixedResult(ImpactResult):
         out["method"] = f"MixedLM ({'REML' if self.reml else 'ML'}, {self.method})"
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         est = "REML" if self.reml else "ML"
         lines = [
-            f"Linear mixed model (statsmodels MixedLM, {est}): {self.formula}",
-            f"  groups: {self.groups} ({self.n_groups}), N = {self.nobs}",
+            f"{est}: {self.formula}; groups: {self.groups} ({self.n_groups}), N = {self.n_obs}",
             f"  optimiser kept: {self.method} ("
             + ("converged" if self.converged else "NOT converged: treat with caution")
             + f"); tried {', '.join(self.attempts['method'])}: "
@@ -116,12 +121,7 @@ class MixedResult(ImpactResult):
             )
         lines.append("  variances: " + ", ".join(f"{k} {v:.4g}" for k, v in self.variances.items()))
         lines.append("  ICC: " + ", ".join(f"{k} {v:.3f}" for k, v in self.icc.items()))
-        for r in self.fixed.itertuples(index=False):
-            lines.append(
-                f"  {r.term:<24} {r.estimate: .4f} (se {r.se:.4f}; 95% CI {r.ci_low:.4f} to "
-                f"{r.ci_high:.4f}; p = {r.p_value:.4f})"
-            )
-        return "\n".join(lines)
+        return lines
 
     def _total(self) -> float:
         return float(sum(v for k, v in self.variances.items() if not k.startswith("cov(")))
@@ -280,11 +280,11 @@ def mixed_model(
         {
             "term": fe.index.astype(str),
             "estimate": fe.to_numpy(),
-            "se": se.to_numpy(),
-            "z": z.to_numpy(),
+            "std_error": se.to_numpy(),
+            "statistic": z.to_numpy(),
             "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
-            "ci_low": (fe - q * se).to_numpy(),
-            "ci_high": (fe + q * se).to_numpy(),
+            "conf_low": (fe - q * se).to_numpy(),
+            "conf_high": (fe + q * se).to_numpy(),
         }
     )
     return MixedResult(
@@ -298,7 +298,7 @@ def mixed_model(
         formula=formula,
         groups=groups,
         n_groups=int(df[groups].nunique()),
-        nobs=int(fit.nobs),
+        n_obs=int(fit.nobs),
         reml=reml,
         model_result=fit,
     )
