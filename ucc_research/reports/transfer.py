@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ucc_research.reports import analysis
@@ -120,8 +121,8 @@ def _att_interval(d: dict[str, Any]) -> tuple[float, float, float, str]:
     """The ATT, the interval shown and what it is: randomisation inference when cohorts are small."""
     simple = d["simple"]
     if d["ri"] is not None:
-        return simple.overall_att, d["ri"].ci_low, d["ri"].ci_high, "randomisation inference"
-    return simple.overall_att, simple.overall_ci[0], simple.overall_ci[1], "influence function"
+        return simple.estimate, *d["ri"].conf_int, "randomisation inference"
+    return simple.estimate, simple.conf_int[0], simple.conf_int[1], "influence function"
 
 
 def _synth(ctx: ReportContext) -> dict[str, Any]:
@@ -200,7 +201,7 @@ def _estimators(ctx: ReportContext) -> pd.DataFrame:
                     "method": "cs",
                     "label": "Callaway and Sant'Anna DiD",
                     "estimate": att,
-                    "se": d["simple"].overall_se,
+                    "se": d["simple"].std_error,
                     "ci_low": lo,
                     "ci_high": hi,
                     "se_method": how,
@@ -333,15 +334,15 @@ def event_study(ctx: ReportContext):
     ctx.record(
         "event_study",
         {
-            "att": d["simple"].overall_att,
-            "se": d["simple"].overall_se,
+            "att": d["simple"].estimate,
+            "se": d["simple"].std_error,
             "dynamic": dyn.to_dict(orient="records"),
             "pretest": d["pretest"],
             "randomisation_inference": None
             if ri is None
             else {
                 "att_p": ri.p_value,
-                "ci": [ri.ci_low, ri.ci_high],
+                "ci": list(ri.conf_int),
                 "pretest_p": ri.pretest_p,
                 "pretest_p_analytic": ri.pretest_p_analytic,
                 "n_perm": ri.n_perm,
@@ -434,6 +435,7 @@ def twfe_vs_cs(ctx: ReportContext):
     except NotApplicable as exc:
         return NotShown(str(exc))
     from ucc_research.impact import bacon_decomposition, twfe
+    from ucc_research.impact.panel import round_significant
 
     outcome = ctx.parameters["outcome"]
     k, unit = _scale(ctx)
@@ -448,8 +450,10 @@ def twfe_vs_cs(ctx: ReportContext):
     by_type = by_type.drop(columns=["we"]).rename(
         columns={"type": "comparison", "average estimate": f"average estimate ({unit})"}
     )
-    coef = float(tw.tidy()["estimate"].iloc[0])
-    cs = _did(ctx)["simple"].overall_att
+    # pyfixest's demeaning varies in the last bits run to run: 10 significant digits, as
+    # fe_regression's tables, keep the recorded results byte-identical.
+    coef = float(round_significant(np.array([tw.estimate]))[0])
+    cs = _did(ctx)["simple"].estimate
     ctx.uses("twfe")
     ctx.record("twfe", {"twfe": coef, "cs_simple": cs, "bacon": bacon.to_dict(orient="records")})
     late = by_type[by_type["comparison"] == "later_vs_earlier"]
