@@ -52,8 +52,12 @@ def test_ci_inverts_the_test_under_a_constant_effect(fit):
     a = randomization_inference(df, "y", "unit", "time", "cohort", n_perm=199, seed=0)
     b = randomization_inference(shifted, "y", "unit", "time", "cohort", n_perm=199, seed=0)
     assert b.estimate == pytest.approx(a.estimate + 2.0)
-    assert b.conf_int[0] == pytest.approx(a.conf_int[0] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0]))
-    assert b.conf_int[1] == pytest.approx(a.conf_int[1] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0]))
+    assert b.conf_int[0] == pytest.approx(
+        a.conf_int[0] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0])
+    )
+    assert b.conf_int[1] == pytest.approx(
+        a.conf_int[1] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0])
+    )
 
 
 def test_size_and_pre_adoption_coverage_in_small_panels():

@@ -26,6 +26,8 @@ pre-treatment RMSPE is ranked among all the ratios (Abadie et al. 2010, section 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dposv as _dposv
-from scipy.optimize import minimize
 
 from ucc_research.errors import SpecError, UccWarning
 from ucc_research.impact._checks import (
@@ -117,6 +117,14 @@ def _simplex_qp(q: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
     return w
 
 
+@functools.cache
+def _lapack_posv() -> Any:
+    """LAPACK ``dposv``, imported on first use (scipy.linalg is slow to import; this is hot)."""
+    from scipy.linalg.lapack import dposv
+
+    return dposv
+
+
 def _affine_min(q: np.ndarray) -> tuple[np.ndarray, float]:
     """Minimiser ``z`` of ``z' q z`` subject to ``sum z = 1``, and the minimum ``z' q z``.
 
@@ -127,7 +135,7 @@ def _affine_min(q: np.ndarray) -> tuple[np.ndarray, float]:
     m = q.shape[0]
     if m == 1:
         return np.ones(1), float(q[0, 0])
-    _, s, info = _dposv(q, np.ones(m))
+    _, s, info = _lapack_posv()(q, np.ones(m))
     total = float(s.sum()) if info == 0 else 0.0
     if total > 0:
         return s / total, 1.0 / total
@@ -259,6 +267,8 @@ def _fit_weights(
 def _synth_runs(objective, start, state):
     """R Synth's ``optimx(method=c("Nelder-Mead", "BFGS"))`` from one start: one result per
     method (parameters, loss, evaluations, converged)."""
+    from scipy.optimize import minimize
+
     out = []
     for method, options in (("nelder-mead", _NM_OPTIONS), ("bfgs", _BFGS_OPTIONS)):
         state["w"] = None
@@ -270,6 +280,8 @@ def _synth_runs(objective, start, state):
 def _polish(objective, x, fun, floor, state):
     """Nelder-Mead restarted from ``x`` (a fresh, adaptive simplex undoes the collapse that stops
     a run early) until a round gains less than a relative ``_RESTART_TOL``, then Powell."""
+    from scipy.optimize import minimize
+
     nfev, converged, how = 0, True, []
     state["w"] = None
     for _ in range(_MAX_RESTARTS):
@@ -337,6 +349,30 @@ def _starts(
 
 
 # --------------------------------------------------------------------------- data preparation
+@dataclass(frozen=True)
+class SynthSpec:
+    """The options of one :func:`synthetic_control` fit (its parameters but ``data`` and
+    ``adoption``), kept with the result so that refits (leave-one-out, other placebos) pass
+    them by name."""
+
+    outcome: str
+    unit: str
+    time: str
+    treated: Any
+    treatment_time: Any
+    predictors: Sequence[str] | None = None
+    special_predictors: Sequence[tuple] | None = None
+    predictor_period: Iterable[Any] | None = None
+    optimize_period: Iterable[Any] | None = None
+    donors: Sequence[Any] | None = None
+    n_starts: int = 8
+    seed: int = 0
+    placebo: bool = True
+    placebo_n_starts: int | None = None
+    v: Any = None
+    search: str = "thorough"
+
+
 @dataclass
 class _Problem:
     units: list
@@ -355,21 +391,7 @@ def _as_list(periods: Iterable[Any] | Any) -> list:
     return list(periods)
 
 
-def _prepare(
-    data: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treated: Any,
-    treatment_time: Any,
-    predictors: Sequence[str] | None,
-    special_predictors: Sequence[tuple] | None,
-    predictor_period: Iterable[Any] | None,
-    optimize_period: Iterable[Any] | None,
-    donors: Sequence[Any] | None,
-) -> _Problem:
-    check_frame(data)
-    predictors = list(predictors or [])
+def _specials(special_predictors: Sequence[tuple] | None) -> list[tuple[str, list]]:
     specials = []
     for sp in special_predictors or []:
         if not isinstance(sp, tuple | list) or len(sp) not in (2, 3):
@@ -379,12 +401,10 @@ def _prepare(
         if len(sp) == 3 and sp[2] != "mean":
             raise SpecError(f"special predictor {sp[0]!r}: only the 'mean' operation is supported")
         specials.append((sp[0], _as_list(sp[1])))
-    check_columns(data, [outcome, unit, time], "column")
-    check_columns(data, predictors + [c for c, _ in specials], "predictor")
-    check_numeric(data, [outcome], "outcome")
-    check_numeric(data, predictors + [c for c, _ in specials], "predictor")
-    check_unique_rows(data, [unit, time])
-    units_all = list(pd.unique(data[unit]))
+    return specials
+
+
+def _donor_pool(units_all: list, treated: Any, donors: Sequence[Any] | None, unit: str) -> list:
     if treated not in units_all:
         raise SpecError(
             f"treated unit {treated!r} is not in column {unit!r}; units are {show(units_all)}"
@@ -400,31 +420,17 @@ def _prepare(
             raise SpecError(f"the treated unit {treated!r} cannot also be a donor")
     if len(donors) < 2:
         raise SpecError(f"a synthetic control needs at least 2 donors, got {len(donors)}")
-    units = [treated] + donors
-    sub = data[data[unit].isin(units)]
-    times = sorted(pd.unique(sub[time]))
-    pre = [t for t in times if t < treatment_time]
-    post = [t for t in times if t >= treatment_time]
-    if not post:
-        raise SpecError(f"no period at or after treatment_time={treatment_time!r} in {time!r}")
-    if len(pre) < 2:
-        raise SpecError(f"need at least 2 periods before treatment_time={treatment_time!r}")
-    y = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
-    if y.isna().any(axis=None):
-        holes = [(u, t) for u in units for t in times if pd.isna(y.at[t, u])]
-        raise SpecError(
-            f"outcome {outcome!r} is missing for unit-period(s) {show(holes)}; a synthetic "
-            "control needs a balanced panel of the outcome (drop the unit or the periods)"
-        )
-    predictor_period = pre if predictor_period is None else _as_list(predictor_period)
-    optimize_period = pre if optimize_period is None else _as_list(optimize_period)
-    for name, periods in [("optimize_period", optimize_period)] + (
-        [("predictor_period", predictor_period)] if predictors else []
-    ):
-        bad = [t for t in periods if t not in pre]
-        if bad:
-            raise SpecError(f"{name} has period(s) {show(bad)} that are not pre-treatment periods")
+    return donors
 
+
+def _predictor_matrix(sub, spec, specials, units, times, pre, predictor_period) -> pd.DataFrame:
+    """Predictors x units: each predictor's mean over its periods (Synth's ``X``)."""
+    unit, time, outcome, predictors = (
+        spec.unit,
+        spec.time,
+        spec.outcome,
+        list(spec.predictors or []),
+    )
     rows: dict[str, pd.Series] = {}
     specs = [(c, predictor_period, c) for c in predictors]
     if not predictors and not specials:
@@ -460,6 +466,43 @@ def _prepare(
             f"{len(x)} predictors but only {len(pre)} pre-treatment periods; use fewer "
             "predictors (or more pre-treatment periods) so the fit is not over-parameterised"
         )
+    return x
+
+
+def _prepare(data: pd.DataFrame, spec: SynthSpec) -> _Problem:
+    check_frame(data)
+    outcome, unit, time, treated = spec.outcome, spec.unit, spec.time, spec.treated
+    predictors, specials = list(spec.predictors or []), _specials(spec.special_predictors)
+    check_columns(data, [outcome, unit, time], "column")
+    check_columns(data, predictors + [c for c, _ in specials], "predictor")
+    check_numeric(data, [outcome], "outcome")
+    check_numeric(data, predictors + [c for c, _ in specials], "predictor")
+    check_unique_rows(data, [unit, time])
+    units = [treated] + _donor_pool(list(pd.unique(data[unit])), treated, spec.donors, unit)
+    sub = data[data[unit].isin(units)]
+    times = sorted(pd.unique(sub[time]))
+    pre = [t for t in times if t < spec.treatment_time]
+    post = [t for t in times if t >= spec.treatment_time]
+    if not post:
+        raise SpecError(f"no period at or after treatment_time={spec.treatment_time!r} in {time!r}")
+    if len(pre) < 2:
+        raise SpecError(f"need at least 2 periods before treatment_time={spec.treatment_time!r}")
+    y = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
+    if y.isna().any(axis=None):
+        holes = [(u, t) for u in units for t in times if pd.isna(y.at[t, u])]
+        raise SpecError(
+            f"outcome {outcome!r} is missing for unit-period(s) {show(holes)}; a synthetic "
+            "control needs a balanced panel of the outcome (drop the unit or the periods)"
+        )
+    predictor_period = pre if spec.predictor_period is None else _as_list(spec.predictor_period)
+    optimize_period = pre if spec.optimize_period is None else _as_list(spec.optimize_period)
+    for name, periods in [("optimize_period", optimize_period)] + (
+        [("predictor_period", predictor_period)] if predictors else []
+    ):
+        bad = [t for t in periods if t not in pre]
+        if bad:
+            raise SpecError(f"{name} has period(s) {show(bad)} that are not pre-treatment periods")
+    x = _predictor_matrix(sub, spec, specials, units, times, pre, predictor_period)
     return _Problem(units, times, list(x.index), x, y, optimize_period, pre, post)
 
 
@@ -509,6 +552,12 @@ class LeaveOneOutResult:
 class SynthResult(ImpactResult):
     """Result of :func:`synthetic_control`.
 
+    The headline (``estimate``; the first row of ``tidy()``) is the ATT, the mean gap over the
+    post-treatment periods, with the in-space placebo p-value as ``p_value``. Synthetic control
+    has no sampling standard error: ``std_error`` and ``conf_int`` are NaN. Its inference is
+    the placebo permutation, which refits every donor: :meth:`with_inference` does that again
+    (``placebo=True`` and/or another ``placebo_n_starts``), the treated fit unchanged.
+
     Attributes
     ----------
     weights : Series
@@ -522,8 +571,6 @@ class SynthResult(ImpactResult):
         The treated unit's outcome and its synthetic control, by time.
     pre_rmspe, post_rmspe : float
         Root mean squared gap over all pre-/post-treatment periods.
-    att : float
-        Mean gap over the post-treatment periods.
     loss_v : float
         MSPE of the outcome over ``optimize_period`` (Synth's ``loss.v``).
     loss_w : float
@@ -556,7 +603,6 @@ class SynthResult(ImpactResult):
     synthetic_path: pd.Series
     pre_rmspe: float
     post_rmspe: float
-    att: float
     loss_v: float
     loss_w: float
     predictor_balance: pd.DataFrame
@@ -570,33 +616,39 @@ class SynthResult(ImpactResult):
     loss_bound: float = np.nan
     search: str = "thorough"
     hull: Any = None
-    _refit: Any = field(default=None, repr=False)
+    n_obs: int = 0
+    spec: SynthSpec | None = field(default=None, repr=False)
+    _data: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        """One row per post-treatment period (``term`` = ``gap[t]``) and the ATT.
+    title = "Synthetic control"
 
-        Synthetic control has no sampling standard error: ``se``/``ci_*`` are NaN and the
-        placebo p-value (same for every row) is the inference.
-        """
-        post = self.gap[self.gap.index >= self.treatment_time]
+    @property
+    def _post_gap(self) -> pd.Series:
+        return self.gap[self.gap.index >= self.treatment_time]
+
+    def _tidy(self) -> pd.DataFrame:
+        """The ATT (mean post-treatment gap) and one row per post-treatment period."""
+        post = self._post_gap
         p = np.nan if self.placebos is None else self.placebos.p_value
-        rows = [{"term": "att", "time": np.nan, "estimate": self.att}]
-        rows += [{"term": f"gap[{t}]", "time": t, "estimate": g} for t, g in post.items()]
-        out = pd.DataFrame(rows)
-        out["se"] = out["ci_low"] = out["ci_high"] = np.nan
-        out["placebo_p_value"] = p
-        out["method"] = "synthetic control"
+        out = pd.DataFrame(
+            {
+                "term": ["ATT"] + [f"gap[{t}]" for t in post.index],
+                "estimate": [float(post.mean()), *post.to_numpy(float)],
+                "p_value": [p] + [np.nan] * len(post),
+                "time": [np.nan, *post.index],
+            }
+        )
+        out["inference"] = "in-space placebos" if self.placebos is not None else "none"
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         top = self.weights[self.weights > 0.001].sort_values(ascending=False)
         lines = [
-            f"Synthetic control for {self.treated!r} (outcome {self.outcome!r}, treatment at "
-            f"{self.treatment_time})",
-            "  donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
-            f"  ATT (mean post gap) = {self.att:.4f}; pre-RMSPE = {self.pre_rmspe:.4f}; "
-            f"post-RMSPE = {self.post_rmspe:.4f}; MSPE over optimize period = {self.loss_v:.6g}",
-            f"  V chosen by the {self.search!r} search from {self.n_starts} start(s)"
+            f"{self.treated!r}, outcome {self.outcome!r}, treatment at {self.treatment_time}",
+            "donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
+            f"pre-RMSPE = {self.pre_rmspe:.4f}; post-RMSPE = {self.post_rmspe:.4f}; MSPE over "
+            f"optimize period = {self.loss_v:.6g}",
+            f"V chosen by the {self.search!r} search from {self.n_starts} start(s)"
             + ("" if self.converged else " (best start hit the iteration limit)")
             + (
                 f"; best possible MSPE (outcome fit alone) = {self.loss_bound:.6g}"
@@ -610,23 +662,39 @@ class SynthResult(ImpactResult):
                 self.starts["top_donor"].nunique() > 1
             ):
                 lines.append(
-                    "  note: starts ended at different donor mixes (non-convex V search); "
+                    "note: starts ended at different donor mixes (non-convex V search); "
                     "see .starts and .leave_one_out() before relying on the weights"
                 )
         if self.placebos is not None:
             t = self.placebos.table
             lines.append(
-                f"  in-space placebos ({self.placebos.n_starts} start(s) per fit): treated "
+                f"in-space placebos ({self.placebos.n_starts} start(s) per fit): treated "
                 "post/pre RMSPE ratio ranks "
                 f"{int(t['rank'].iloc[0])} of {len(t)}; permutation p-value = "
                 f"{self.placebos.p_value:.4f}"
             )
         else:
-            lines.append("  no placebo inference (placebo=False): no p-value")
-        lines.append("  (no standard errors: inference is by placebo permutation)")
+            lines.append("no placebo inference (placebo=False): no p-value")
+        lines.append("(no standard errors: inference is by placebo permutation)")
         if self.hull is not None:
-            lines.append(f"  diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
-        return "\n".join(lines)
+            lines.append(f"diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
+        return lines
+
+    def with_inference(self, **options: Any) -> SynthResult:
+        """In-space placebos again: ``placebo`` (True) and ``placebo_n_starts``."""
+        unknown = set(options) - {"placebo", "placebo_n_starts"}
+        if unknown:
+            raise SpecError(
+                f"with_inference takes placebo and placebo_n_starts, not {sorted(unknown)}"
+            )
+        spec = dataclasses.replace(self.spec, **{"placebo": True, **options})
+        return _synthetic_control(self._data, spec)
+
+    def _refit(self, exclude: Any) -> SynthResult:
+        """The same fit without the donor ``exclude`` (no placebos)."""
+        pool = [u for u in self.weights.index if u != exclude]
+        spec = dataclasses.replace(self.spec, donors=pool, placebo=False, placebo_n_starts=None)
+        return _synthetic_control(self._data, spec)
 
     def leave_one_out(self, min_weight: float = 0.001) -> LeaveOneOutResult:
         """Refit without each donor whose weight exceeds ``min_weight`` (robustness check)."""
@@ -639,7 +707,7 @@ class SynthResult(ImpactResult):
             rows.append(
                 {
                     "dropped": d,
-                    "att": fit.att,
+                    "att": fit.estimate,
                     "pre_rmspe": fit.pre_rmspe,
                     "top_donor": fit.weights.idxmax(),
                     "top_weight": float(fit.weights.max()),
@@ -873,12 +941,12 @@ def synthetic_control(
     >>> res = synthetic_control(df, "y", "city", "year", treated="T", treatment_time=2015)
     >>> res.weights.nlargest(2).round(3).to_dict()
     {'A': 0.7, 'B': 0.3}
-    >>> round(res.att, 3), round(res.pre_rmspe, 3)
+    >>> round(res.estimate, 3), round(res.pre_rmspe, 3)
     (-2.0, 0.0)
 
     With six donors the in-space placebo p-value can be no smaller than 1/7:
 
-    >>> round(res.placebos.p_value, 3)
+    >>> round(res.p_value, 3)
     0.143
     """
     seed = check_seed(seed)
@@ -888,112 +956,92 @@ def synthetic_control(
     for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:
         if val is not None and (not isinstance(val, int | np.integer) or val < 1):
             raise SpecError(f"{name} must be a positive integer, got {val!r}")
-    prob = _prepare(
-        data,
-        outcome,
-        unit,
-        time,
-        treated,
-        treatment_time,
-        predictors,
-        special_predictors,
-        predictor_period,
-        optimize_period,
-        donors,
-    )
-    if v is not None:
-        v = np.asarray(v, float)
-        if v.shape != (len(prob.predictor_names),) or (v < 0).any() or v.sum() <= 0:
-            raise SpecError(
-                f"v must hold {len(prob.predictor_names)} non-negative weights (one per "
-                f"predictor: {show(prob.predictor_names)})"
-            )
-    donor_list = prob.units[1:]
-    fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v, search)
-    starts = fit.starts
-    if len(starts):
-        starts = starts.assign(top_donor=[donor_list[i] for i in starts["top_donor"]])
-    pre_mask = gap.index < treatment_time
-    synthetic = prob.y[treated] - gap
+    given = locals()
+    spec = SynthSpec(**{f.name: given[f.name] for f in dataclasses.fields(SynthSpec)})
+    return _synthetic_control(data, spec)
+
+
+def _check_v(v: Any, prob: _Problem) -> np.ndarray | None:
+    if v is None:
+        return None
+    v = np.asarray(v, float)
+    if v.shape != (len(prob.predictor_names),) or (v < 0).any() or v.sum() <= 0:
+        raise SpecError(
+            f"v must hold {len(prob.predictor_names)} non-negative weights (one per "
+            f"predictor: {show(prob.predictor_names)})"
+        )
+    return v
+
+
+def _hull(prob: _Problem, spec: SynthSpec, gap: pd.Series) -> Any:
+    """The convex-hull diagnostic of the treated unit's pre-period outcome (with this ATT)."""
     from ucc_research.impact.diagnostics import HullDiagnostic, _diagnose
 
+    donors = prob.units[1:]
     pre_y = prob.y.loc[prob.pre]
+    att = float(gap[gap.index >= spec.treatment_time].mean())
     verdict, reason, measures, w_hull = _diagnose(
-        pre_y[treated].to_numpy(float),
-        pre_y[donor_list].to_numpy(float),
-        donor_list,
-        float(gap[~pre_mask].mean()),
+        pre_y[spec.treated].to_numpy(float), pre_y[donors].to_numpy(float), donors, att
     )
-    hull = HullDiagnostic(treated, verdict, reason, measures,
-                          pd.Series(w_hull, index=pd.Index(donor_list, name=unit)))  # fmt: skip
+    return HullDiagnostic(spec.treated, verdict, reason, measures,
+                          pd.Series(w_hull, index=pd.Index(donors, name=spec.unit)))  # fmt: skip
 
-    placebos = None
-    if placebo:
-        p_starts = n_starts if placebo_n_starts is None else placebo_n_starts
-        same = p_starts == n_starts or v is not None
-        gaps = {
-            treated: gap
-            if same
-            else _one_fit(prob, treated, donor_list, p_starts, seed, v, search)[1]
-        }
-        for d in donor_list:
-            pool = [u for u in donor_list if u != d]
-            gaps[d] = _one_fit(prob, d, pool, p_starts, seed, v, search)[1]
-        placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask, p_starts)
 
+def _placebos(prob: _Problem, spec: SynthSpec, v, gap: pd.Series) -> PlaceboResult:
+    """Every donor fitted as if treated, by the same procedure as the treated unit."""
+    donors = prob.units[1:]
+    p_starts = spec.n_starts if spec.placebo_n_starts is None else spec.placebo_n_starts
+    args = (p_starts, spec.seed, v, spec.search)
+    gaps = {spec.treated: gap}
+    if p_starts != spec.n_starts and v is None:
+        gaps[spec.treated] = _one_fit(prob, spec.treated, donors, *args)[1]
+    for d in donors:
+        gaps[d] = _one_fit(prob, d, [u for u in donors if u != d], *args)[1]
+    return _placebo_table(pd.DataFrame(gaps), spec.treated, gap.index < spec.treatment_time,
+                          p_starts)  # fmt: skip
+
+
+def _synthetic_control(data: pd.DataFrame, spec: SynthSpec) -> SynthResult:
+    """:func:`synthetic_control` on validated options."""
+    prob = _prepare(data, spec)
+    v = _check_v(spec.v, prob)
+    donors, treated, unit = prob.units[1:], spec.treated, spec.unit
+    fit, gap = _one_fit(prob, treated, donors, spec.n_starts, spec.seed, v, spec.search)
+    starts = fit.starts
+    if len(starts):
+        starts = starts.assign(top_donor=[donors[i] for i in starts["top_donor"]])
+    pre_mask = gap.index < spec.treatment_time
     balance = pd.DataFrame(
         {
             "treated": prob.x[treated],
-            "synthetic": prob.x[donor_list].to_numpy() @ fit.w,
-            "donor_mean": prob.x[donor_list].mean(axis=1),
+            "synthetic": prob.x[donors].to_numpy() @ fit.w,
+            "donor_mean": prob.x[donors].mean(axis=1),
         }
     )
-
-    def refit(exclude: Any) -> SynthResult:
-        pool = [u for u in donor_list if u != exclude]
-        return synthetic_control(
-            data,
-            outcome,
-            unit,
-            time,
-            treated,
-            treatment_time,
-            predictors,
-            special_predictors,
-            predictor_period,
-            prob.optimize_period,
-            pool,
-            n_starts,
-            seed,
-            False,
-            None,
-            v,
-            search,
-        )
-
     return SynthResult(
-        weights=pd.Series(fit.w, index=pd.Index(donor_list, name=unit), name="weight"),
+        weights=pd.Series(fit.w, index=pd.Index(donors, name=unit), name="weight"),
         v=pd.Series(fit.v, index=pd.Index(prob.predictor_names, name="predictor"), name="v"),
         gap=gap.rename("gap"),
         treated_path=prob.y[treated].rename(str(treated)),
-        synthetic_path=synthetic.rename("synthetic"),
+        synthetic_path=(prob.y[treated] - gap).rename("synthetic"),
         pre_rmspe=_rmspe(gap[pre_mask]),
         post_rmspe=_rmspe(gap[~pre_mask]),
-        att=float(gap[~pre_mask].mean()),
         loss_v=fit.loss_v,
         loss_w=fit.loss_w,
         predictor_balance=balance,
-        placebos=placebos,
+        placebos=_placebos(prob, spec, v, gap) if spec.placebo else None,
         treated=treated,
-        treatment_time=treatment_time,
-        outcome=outcome,
+        treatment_time=spec.treatment_time,
+        outcome=spec.outcome,
         n_starts=fit.n_starts,
         converged=fit.converged,
         loss_bound=fit.bound,
-        search=search,
+        search=spec.search,
         starts=starts,
-        hull=hull,
-        _refit=refit,
+        hull=_hull(prob, spec, gap),
+        n_obs=int(prob.y.size),
+        spec=dataclasses.replace(spec, optimize_period=tuple(prob.optimize_period)),
+        _data=data,
     )
 
 

@@ -201,9 +201,9 @@ def _estimators(ctx: ReportContext) -> pd.DataFrame:
                     "method": "cs",
                     "label": "Callaway and Sant'Anna DiD",
                     "estimate": att,
-                    "se": d["simple"].std_error,
-                    "ci_low": lo,
-                    "ci_high": hi,
+                    "std_error": d["simple"].std_error,
+                    "conf_low": lo,
+                    "conf_high": hi,
                     "se_method": how,
                 }
             ]
@@ -266,7 +266,7 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
                 "For one city, {city}, the synthetic control finds {sc} {unit} against {did} "
                 "{unit} from the DiD for its cohort; {verdict}.",
                 city=ctx.name(sc1["city"]),
-                sc=k * float(sc1["res"].att),
+                sc=k * float(sc1["res"].estimate),
                 did=k * _cohort_att(d, int(p["cohorts"][sc1["city"]])),
                 unit=unit,
                 verdict=("its pre-adoption fit is good" if ok else "do not rely on it: " + why),
@@ -498,7 +498,7 @@ def synthetic_control(ctx: ReportContext):
         "synth",
         {
             "city": s["city"],
-            "att": float(res.att),
+            "att": float(res.estimate),
             "pre_rmspe": float(res.pre_rmspe),
             "placebo_p": pval,
             "weights": w.to_dict(),
@@ -533,7 +533,7 @@ def synthetic_control(ctx: ReportContext):
             city=ctx.name(s["city"]),
             how=s["chosen_by"],
             mix=mix,
-            att=k * float(res.att),
+            att=k * float(res.estimate),
             unit=unit,
             p="n/a" if pval is None else pval,
             nd=s["n_donors"],
@@ -554,7 +554,7 @@ def synthetic_control(ctx: ReportContext):
         Figure(
             fig,
             alt=f"Line chart of {ctx.name(s['city'])}'s {outcome} against its "
-            f"synthetic control: gap of {k * float(res.att):.3g} {unit} after "
+            f"synthetic control: gap of {k * float(res.estimate):.3g} {unit} after "
             "adoption.",
         )
     )
@@ -595,12 +595,12 @@ def estimators(ctx: ReportContext):
             "estimator": est["label"],
             "compares": est["method"].map(_ESTIMATOR_NOTES),
             f"effect ({unit})": k * est["estimate"],
-            f"95% CI low ({unit})": k * est["ci_low"],
-            f"95% CI high ({unit})": k * est["ci_high"],
+            f"95% CI low ({unit})": k * est["conf_low"],
+            f"95% CI high ({unit})": k * est["conf_high"],
             "standard error from": est["se_method"],
         }
     )
-    scaled = est.assign(estimate=k * est["estimate"], se=k * est["se"])
+    scaled = est.assign(estimate=k * est["estimate"], std_error=k * est["std_error"])
     return Group(
         [
             Text(
