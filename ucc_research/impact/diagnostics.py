@@ -324,6 +324,41 @@ def choose_synth_unit(
     'mid'
     """
     y = _paths(data, outcome, unit, time)
+    g, never = _first_periods(data, y, unit, time, cohort)
+    adopters = [u for u in y.columns if u not in never]
+    if candidates is not None:
+        unknown = [c for c in candidates if c not in adopters]
+        if unknown:
+            raise SpecError(f"candidate(s) {show(unknown)} are not adopters in {cohort!r}")
+        adopters = list(candidates)
+    if len(never) < 2:
+        raise SpecError(
+            f"need at least 2 never-treated units as donors, found {len(never)}: no "
+            "synthetic control can be built"
+        )
+    table = _rank(pd.DataFrame([_candidate(y, u, g[u], never, min_pre, min_post)
+                                for u in adopters]))  # fmt: skip
+    if not table["eligible"].any():
+        return SynthChoice(
+            None,
+            f"no adopter has {min_pre} pre-periods and {min_post} post-periods with a complete "
+            "outcome; no synthetic control is shown",
+            table,
+        )
+    best = table.iloc[0]
+    reason = (
+        f"chosen among {int(table['eligible'].sum())} eligible adopters for its verdict "
+        f"({best['verdict']}), its pre-period fit ({best['relative_rmspe']:.2f} of the donors' "
+        f"spread) and its {best['n_pre']} pre-periods"
+    )
+    return SynthChoice(best["unit"], reason, table)
+
+
+_MEASURES = ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight")
+
+
+def _first_periods(data, y, unit, time, cohort) -> tuple[dict, list]:
+    """Each unit's first treated period (None if never), and the never-treated units."""
     check_columns(data, [cohort], "column")
     first = data.groupby(unit)[cohort].agg(lambda s: s.dropna().unique().tolist())
     several = [u for u, v in first.items() if len(v) > 1]
@@ -340,42 +375,33 @@ def choose_synth_unit(
             f"cohort column {cohort!r} holds values that cannot be compared with the periods of "
             f"{time!r} (e.g. {y.index.max()!r})"
         ) from err
-    adopters = [u for u in y.columns if u not in never]
-    if candidates is not None:
-        unknown = [c for c in candidates if c not in adopters]
-        if unknown:
-            raise SpecError(f"candidate(s) {show(unknown)} are not adopters in {cohort!r}")
-        adopters = list(candidates)
-    if len(never) < 2:
-        raise SpecError(
-            f"need at least 2 never-treated units as donors, found {len(never)}: no "
-            "synthetic control can be built"
-        )
-    rows = []
-    for u in adopters:
-        n_pre = int(np.sum(y.index < g[u]))
-        n_post = int(np.sum(y.index >= g[u]))
-        row = {"unit": u, "cohort": g[u], "n_pre": n_pre, "n_post": n_post}
-        if n_pre < max(min_pre, 2) or n_post < min_post:
-            row |= {"verdict": "not eligible", "eligible": False,
-                    "reason": f"{n_pre} pre / {n_post} post periods (needs {min_pre} / "
-                    f"{min_post})"}  # fmt: skip
-            rows.append(row)
-            continue
-        pre = y.loc[y.index < g[u], [u] + never]
-        missing = pre.columns[pre.isna().any()].tolist()
-        if missing:
-            row |= {"verdict": "not eligible", "eligible": False,
-                    "reason": f"outcome missing before adoption for {show(missing)}"}  # fmt: skip
-            rows.append(row)
-            continue
-        verdict, reason, m, _ = _diagnose(pre[u].to_numpy(float), pre[never].to_numpy(float),
-                                          never, None)  # fmt: skip
-        row |= {"verdict": verdict, "eligible": True, "reason": reason}
-        row |= {k: m[k] for k in ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight")}
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    for col in ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight"):
+    return g, never
+
+
+def _candidate(y, u, g_u, never, min_pre, min_post) -> dict:
+    """One adopter's row: eligibility and, if eligible, the hull diagnostic's verdict."""
+    n_pre, n_post = int(np.sum(y.index < g_u)), int(np.sum(y.index >= g_u))
+    row = {"unit": u, "cohort": g_u, "n_pre": n_pre, "n_post": n_post}
+    if n_pre < max(min_pre, 2) or n_post < min_post:
+        why = f"{n_pre} pre / {n_post} post periods (needs {min_pre} / {min_post})"
+        return row | {"verdict": "not eligible", "eligible": False, "reason": why}
+    pre = y.loc[y.index < g_u, [u] + never]
+    missing = pre.columns[pre.isna().any()].tolist()
+    if missing:
+        why = f"outcome missing before adoption for {show(missing)}"
+        return row | {"verdict": "not eligible", "eligible": False, "reason": why}
+    verdict, reason, m, _ = _diagnose(pre[u].to_numpy(float), pre[never].to_numpy(float),
+                                      never, None)  # fmt: skip
+    return (
+        row
+        | {"verdict": verdict, "eligible": True, "reason": reason}
+        | {k: m[k] for k in _MEASURES}
+    )
+
+
+def _rank(table: pd.DataFrame) -> pd.DataFrame:
+    """Best verdict first, then the closer fit (to 0.05), then the longer pre-period."""
+    for col in _MEASURES:
         if col not in table:
             table[col] = np.nan
     table["_v"] = table["verdict"].map(_ORDER).fillna(9)
@@ -383,17 +409,4 @@ def choose_synth_unit(
     table = table.sort_values(["_v", "_fit", "n_pre"], ascending=[True, True, False], kind="stable")
     table = table.drop(columns=["_v", "_fit"]).reset_index(drop=True)
     table["rank"] = np.where(table["eligible"], np.arange(1, len(table) + 1), 0)
-    if not table["eligible"].any():
-        return SynthChoice(
-            None,
-            f"no adopter has {min_pre} pre-periods and {min_post} post-periods with a complete "
-            "outcome; no synthetic control is shown",
-            table,
-        )
-    best = table.iloc[0]
-    reason = (
-        f"chosen among {int(table['eligible'].sum())} eligible adopters for its verdict "
-        f"({best['verdict']}), its pre-period fit ({best['relative_rmspe']:.2f} of the donors' "
-        f"spread) and its {best['n_pre']} pre-periods"
-    )
-    return SynthChoice(best["unit"], reason, table)
+    return table

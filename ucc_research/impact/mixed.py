@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ucc_research.errors import SpecError
 from ucc_research.impact._checks import check_columns, check_frame, check_numeric, formula_names
@@ -202,6 +201,38 @@ def mixed_model(
     """
     import statsmodels.formula.api as smf
 
+    df = _model_frame(data, formula, groups, re_formula, vc_formula, methods)
+    # statsmodels drops the group's random intercept when vc_formula is given without
+    # re_formula; services nested in cities need both levels, so keep the intercept.
+    re_f = re_formula if re_formula is not None or vc_formula is None else "1"
+    model = smf.mixedlm(formula, df, groups=df[groups], re_formula=re_f, vc_formula=vc_formula)
+    attempts, fits = _fit_all(model, methods, reml, maxiter, formula)
+    pool = [f for f in fits if f[2]] or fits
+    method, fit, ok = max(pool, key=lambda f: f[1].llf if np.isfinite(f[1].llf) else -np.inf)
+    variances = _variances(fit, groups)
+    re_var = {k: v for k, v in variances.items() if k != "residual" and not k.startswith("cov(")}
+    if re_formula:
+        # With random slopes the ICC is the random intercept's, at covariates = 0.
+        re_var = {k: v for k, v in re_var.items() if k == groups or k in (vc_formula or {})}
+    return MixedResult(
+        fixed=_fixed_table(fit),
+        variances=pd.Series(variances, name="variance"),
+        icc=icc(re_var, variances["residual"]),
+        attempts=attempts,
+        method=method,
+        converged=ok,
+        boundary=bool(attempts.loc[attempts["method"] == method, "boundary"].item()),
+        formula=formula,
+        groups=groups,
+        n_groups=int(df[groups].nunique()),
+        n_obs=int(fit.nobs),
+        reml=reml,
+        model_result=fit,
+    )
+
+
+def _model_frame(data, formula, groups, re_formula, vc_formula, methods) -> pd.DataFrame:
+    """The complete rows of the columns the model uses, after checking the arguments."""
     check_frame(data)
     if not isinstance(formula, str) or "~" not in formula:
         raise SpecError(f"formula must be a string like 'y ~ x1 + x2', got {formula!r}")
@@ -209,23 +240,19 @@ def mixed_model(
     if bad or not methods:
         raise SpecError(f"methods must be a non-empty subset of {METHODS}, got {list(methods)}")
     names = formula_names(formula) + [groups]
-    if re_formula:
-        names += formula_names(re_formula)
-    for vc in (vc_formula or {}).values():
-        names += formula_names(vc)
+    for part in [re_formula or "", *(vc_formula or {}).values()]:
+        names += formula_names(part)
     names = list(dict.fromkeys(n for n in names if n not in ("0", "1")))
     check_columns(data, names, "formula/argument column")
-    outcome = formula.split("~", 1)[0].strip()
-    check_numeric(data, [outcome], "outcome")
-    complete = data[names].notna().all(axis=1)
-    df = data.loc[complete, names].reset_index(drop=True)
+    check_numeric(data, [formula.split("~", 1)[0].strip()], "outcome")
+    df = data.loc[data[names].notna().all(axis=1), names].reset_index(drop=True)
     if df[groups].nunique() < 3:
         raise SpecError(f"groups {groups!r} has {df[groups].nunique()} levels; need at least 3")
+    return df
 
-    # statsmodels drops the group's random intercept when vc_formula is given without
-    # re_formula; services nested in cities need both levels, so keep the intercept.
-    re_f = re_formula if re_formula is not None or vc_formula is None else "1"
-    model = smf.mixedlm(formula, df, groups=df[groups], re_formula=re_f, vc_formula=vc_formula)
+
+def _fit_all(model, methods, reml, maxiter, formula) -> tuple[pd.DataFrame, list]:
+    """Every optimiser's fit (all are tried) and a row per attempt with its warnings."""
     attempts, fits = [], []
     for m in methods:
         with warnings.catch_warnings(record=True) as caught:
@@ -233,50 +260,29 @@ def mixed_model(
             try:
                 fit = model.fit(reml=reml, method=m, maxiter=maxiter)
             except (np.linalg.LinAlgError, ValueError) as exc:
-                attempts.append(
-                    {
-                        "method": m,
-                        "converged": False,
-                        "llf": np.nan,
-                        "boundary": False,
-                        "warnings": f"failed: {exc}",
-                    }  # fmt: skip
-                )
+                attempts.append({"method": m, "converged": False, "llf": np.nan,
+                                 "boundary": False, "warnings": f"failed: {exc}"})  # fmt: skip
                 continue
         msgs = sorted({str(w.message).split("\n")[0] for w in caught})
         ok = bool(fit.converged) and np.isfinite(fit.llf)
-        attempts.append(
-            {
-                "method": m,
-                "converged": ok,
-                "llf": float(fit.llf),
-                "boundary": _on_boundary(fit),
-                "warnings": "; ".join(msgs),
-            }
-        )
+        attempts.append({"method": m, "converged": ok, "llf": float(fit.llf),
+                         "boundary": _on_boundary(fit), "warnings": "; ".join(msgs)})  # fmt: skip
         fits.append((m, fit, ok))
     if not fits:
         raise SpecError(
             f"MixedLM could not fit {formula!r} with any optimiser: "
             + "; ".join(a["warnings"] for a in attempts)
         )
-    attempts_df = pd.DataFrame(attempts)
-    conv = [f for f in fits if f[2]]
-    pool = conv or fits
-    method, fit, ok = max(pool, key=lambda f: f[1].llf if np.isfinite(f[1].llf) else -np.inf)
+    return pd.DataFrame(attempts), fits
 
-    variances = _variances(fit, groups)
-    re_var = {k: v for k, v in variances.items() if k != "residual" and not k.startswith("cov(")}
-    if re_formula:
-        # With random slopes the ICC is the random intercept's, at covariates = 0.
-        re_var = {k: v for k, v in re_var.items() if k == groups or k in (vc_formula or {})}
-    boundary = bool(attempts_df.loc[attempts_df["method"] == method, "boundary"].item())
 
-    fe = fit.fe_params
-    se = fit.bse_fe
-    z = fe / se
-    q = stats.norm.ppf(0.975)
-    fixed = pd.DataFrame(
+def _fixed_table(fit: Any) -> pd.DataFrame:
+    """The fixed effects in the tidy columns (Wald, normal reference, as MixedLM reports)."""
+    from scipy import stats
+
+    fe, se = fit.fe_params, fit.bse_fe
+    z, q = fe / se, stats.norm.ppf(0.975)
+    return pd.DataFrame(
         {
             "term": fe.index.astype(str),
             "estimate": fe.to_numpy(),
@@ -286,21 +292,6 @@ def mixed_model(
             "conf_low": (fe - q * se).to_numpy(),
             "conf_high": (fe + q * se).to_numpy(),
         }
-    )
-    return MixedResult(
-        fixed=fixed,
-        variances=pd.Series(variances, name="variance"),
-        icc=icc(re_var, variances["residual"]),
-        attempts=attempts_df,
-        method=method,
-        converged=ok,
-        boundary=boundary,
-        formula=formula,
-        groups=groups,
-        n_groups=int(df[groups].nunique()),
-        n_obs=int(fit.nobs),
-        reml=reml,
-        model_result=fit,
     )
 
 
