@@ -262,16 +262,14 @@ def twfe(
     >>> res.with_inference(vcov="hetero").std_error < res.std_error  # clustering matters here
     True
     """
-    import pyfixest as pf
+    from ucc_research.impact.panel import fit_feols
 
     if not 0 < alpha < 1:
         raise SpecError(f"alpha must be between 0 and 1, got {alpha!r}")
     frame = _panel(data, outcome, unit, time, treatment, cohort, cluster)
     if frame["c"].nunique() < 2:
         raise SpecError("CRV1 standard errors need at least two clusters")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The inplace keyword")
-        model = pf.feols("y ~ d | u + t", data=frame, vcov={"CRV1": "c"}, fixef_rm="none")
+    model = fit_feols("y ~ d | u + t", frame, {"CRV1": "c"})
     if "d" not in model.coef().index:
         raise SpecError("the treatment does not vary beyond unit and time effects")
     names = {

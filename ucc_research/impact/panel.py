@@ -285,13 +285,11 @@ def fe_regression(
     formula : str
         pyfixest/fixest formula, ``"y ~ x1 + x2 | fe1 + fe2"``.
     cluster : str, optional
-        Cluster variable. Default: the first fixed effect (as fixest does); with no fixed
-        effects, heteroskedasticity-robust HC1 errors.
+        Cluster variable. Default: the first fixed effect (as fixest); without, HC1 errors.
     weights : str, optional
         Column of analytic (precision) weights.
     bootstrap : {"auto", "wild", None}
-        ``"wild"``: wild cluster restricted bootstrap p-values for every coefficient;
-        ``"auto"`` (default): only when there are fewer than 30 clusters; ``None``: never.
+        Wild cluster restricted bootstrap p-values: always, below 30 clusters, or never.
     n_boot : int
         Bootstrap replications (9999 by default, as ``boottest``).
     seed : int
@@ -309,8 +307,7 @@ def fe_regression(
 
     Examples
     --------
-    A SYNTHETIC panel of 40 cities x 3 services x 4 periods with true effects 0.3
-    (``eid_login``) and 0.1 (``proactive``) and a city effect the fixed effects absorb:
+    SYNTHETIC: 40 cities x 3 services x 4 periods, effects 0.3 and 0.1, a city effect:
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, t = np.meshgrid(np.arange(40), np.arange(3), np.arange(4), indexing="ij")
@@ -329,29 +326,35 @@ def fe_regression(
     >>> round(res.with_inference(vcov="iid").std_error, 3)  # pyfixest's Feols.vcov
     0.009
     """
-    import pyfixest as pf
-
     y, xs, fes, seed = _check_args(data, formula, bootstrap, boot_weights, n_boot, seed)
-    if cluster is None and fes:
-        cluster = fes[0]
+    cluster = fes[0] if cluster is None and fes else cluster
     if bootstrap == "wild" and not cluster:
         raise SpecError("the wild cluster bootstrap needs a cluster variable (cluster=...)")
     used = [y] + xs + fes + ([cluster] if cluster else []) + ([weights] if weights else [])
     df, complete = _complete_rows(data, y, used, weights, formula)
-    vcov: Any = {"CRV1": cluster} if cluster else "hetero"
-    with warnings.catch_warnings():
-        # pyfixest 0.60 uses pandas' deprecated ``inplace=``; not the user's concern.
-        warnings.filterwarnings("ignore", message="The inplace keyword")
-        model = pf.feols(formula, data=df, vcov=vcov, weights=weights,
-                         fixef_rm="singleton" if drop_singletons else "none")  # fmt: skip
-    table = _coef_table(model, alpha)
+    vcov = {"CRV1": cluster} if cluster else "hetero"
+    model = fit_feols(formula, df, vcov, weights, "singleton" if drop_singletons else "none")
+    opts = {"bootstrap": bootstrap, "n_boot": n_boot, "boot_weights": boot_weights, "seed": seed}
+    return _fe_result(model, df, complete, formula, cluster, opts, alpha)
+
+
+def _fe_result(model, df, complete, formula, cluster, opts, alpha) -> FERegressionResult:
+    """The result of a fit: the table, the inference used and, with few clusters, the wild
+    cluster bootstrap."""
+    bootstrap, n_boot, boot_weights, seed = (
+        opts[k] for k in ("bootstrap", "n_boot", "boot_weights", "seed")
+    )
     keep = _rows_used(model, len(df))
     n_clusters = int(df.loc[keep, cluster].nunique()) if cluster else None
-    inference = _inference_text(cluster, n_clusters)
     run_boot = bootstrap == "wild" or (
         bootstrap == "auto" and cluster is not None and n_clusters < FEW_CLUSTERS
     )
-    reason, bw = "", None
+    table, inference, reason, bw = (
+        _coef_table(model, alpha),
+        _inference_text(cluster, n_clusters),
+        "",
+        None,
+    )
     if run_boot:
         groups = pd.factorize(df.loc[keep, cluster])[0]
         bw, reason = _wild(table, model, groups, n_clusters, n_boot, boot_weights, seed, alpha)
@@ -361,25 +364,26 @@ def fe_regression(
             f"WARNING: only {n_clusters} clusters (< {FEW_CLUSTERS}): CRV1 p-values over-reject; "
             "use bootstrap='wild'"
         )
-    r2w = getattr(model, "_r2_within", np.nan)
+    r2w = getattr(model, "_r2_within", None)
     r2w = np.nan if r2w is None else float(round_significant(np.array([float(r2w)]))[0])
     return FERegressionResult(
-        table=table,
-        formula=formula,
-        cluster=cluster,
-        inference=inference,
-        n_obs=int(model._N),
-        n_clusters=n_clusters,
-        n_dropped=int((~complete).sum()),
-        n_singletons=int((~keep).sum()),
-        bootstrap="wild" if run_boot else None,
-        boot_weights=bw,
-        n_boot=n_boot if run_boot else 0,
-        bootstrap_reason=reason,
-        r2_within=r2w,
-        alpha=alpha,
-        model=model,
-    )
+        table=table, formula=formula, cluster=cluster, inference=inference,
+        n_obs=int(model._N), n_clusters=n_clusters, n_dropped=int((~complete).sum()),
+        n_singletons=int((~keep).sum()), bootstrap="wild" if run_boot else None,
+        boot_weights=bw, n_boot=n_boot if run_boot else 0, bootstrap_reason=reason,
+        r2_within=r2w, alpha=alpha, model=model,
+    )  # fmt: skip
+
+
+def fit_feols(formula: str, df: pd.DataFrame, vcov: Any, weights: str | None = None,
+              fixef_rm: str = "none") -> Any:  # fmt: skip
+    """pyfixest's ``feols``: the one place the package fits a linear fixed-effects model."""
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        # pyfixest 0.60 uses pandas' deprecated ``inplace=``; not the user's concern.
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        return pf.feols(formula, data=df, vcov=vcov, weights=weights, fixef_rm=fixef_rm)
 
 
 def round_significant(a: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:
