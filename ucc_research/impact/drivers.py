@@ -208,26 +208,20 @@ def drivers_analysis(
 
     Parameters
     ----------
-    data : DataFrame
-    outcome : str
-        Numeric outcome column (rows where it is missing are dropped and counted).
+    data, outcome : DataFrame, str
+        The data; the numeric outcome (rows missing it are dropped and counted).
     features : list of str
-        Numeric or boolean feature columns (service features and city context). Missing
-        feature values are allowed (gradient boosting handles them natively).
+        Numeric or boolean feature columns; missing values are allowed (handled natively).
     groups : str
         Grouping column for the cross-validation folds (e.g. ``"city_id"``).
     fe_formula : str, optional
         The regression beside the importance: a formula (``"y ~ x1 + x2 | fe"``) or its
         fixed-effects part (``"city_id + period"``). Default: OLS on the features, errors
         clustered by ``groups`` (city context stays estimable).
-    cv : int
-        Number of folds (at most the number of groups).
-    seed : int
-        Seed of the model and the permutations.
-    n_repeats : int
-        Permutations per feature (or cluster) and fold.
-    corr_threshold : float
-        Absolute Spearman correlation at which features are clustered together.
+    cv, n_repeats : int
+        Folds (at most the number of groups); permutations per feature (or cluster) and fold.
+    seed, corr_threshold : int, float
+        Seed of the model and permutations; |Spearman| at which features are clustered.
     gb_params : dict, optional
         Overrides of the ``HistGradientBoostingRegressor`` parameters.
     cluster : str, optional
@@ -239,8 +233,7 @@ def drivers_analysis(
 
     Examples
     --------
-    A SYNTHETIC panel of 12 cities x 4 services x 5 periods, where the outcome rises by 2 with
-    ``eid_login``, by 0.5 with ``proactive`` and does not depend on ``internet_use``:
+    SYNTHETIC: 12 cities x 4 services x 5 periods; effects 2 (eid_login), 0.5 (proactive), 0:
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, t = np.meshgrid(np.arange(12), np.arange(4), np.arange(5), indexing="ij")
@@ -264,10 +257,9 @@ def drivers_analysis(
     clusters = correlation_clusters(x, corr_threshold)
     members = {c: list(clusters.index[clusters == c]) for c in dict.fromkeys(clusters)}
     params = {"max_iter": 200, "learning_rate": 0.1, "early_stopping": False, "random_state": seed}
-    params.update(gb_params or {})
-    y = df[outcome].to_numpy(float)
-    cvr = _cross_validate(x.to_numpy(), y, df[groups].to_numpy(), features, members, cv, params,
-                          n_repeats, np.random.default_rng(seed))  # fmt: skip
+    y, rng = df[outcome].to_numpy(float), np.random.default_rng(seed)
+    cvr = _cross_validate(x.to_numpy(), y, df[groups].to_numpy(), features, members, cv,
+                          params | (gb_params or {}), n_repeats, rng)  # fmt: skip
     imp, gtab = _importance(features, cvr["single"], cvr["grouped"], members, clusters)
     return DriversResult(
         outcome=outcome, features=features, groups=groups, importance=imp,

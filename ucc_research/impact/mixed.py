@@ -167,12 +167,11 @@ def mixed_model(
     re_formula : str, optional
         Random slopes within groups, e.g. ``"~ eid_login"`` (default: intercept only).
     vc_formula : dict, optional
-        Nested variance components, e.g. ``{"service": "0 + C(service_id)"}`` for services
-        nested in cities.
+        Nested components, e.g. ``{"service": "0 + C(service_id)"}`` (services in cities).
     reml : bool
         REML (default, as lme4) or ML (needed to compare fixed parts by likelihood).
     methods : sequence of str
-        Optimisers to try, in order (all are tried; the best converged fit wins).
+        Optimisers, all tried in order; the best converged fit wins.
     maxiter : int
         Iteration limit of each optimiser.
 
@@ -182,9 +181,8 @@ def mixed_model(
 
     Examples
     --------
-    A SYNTHETIC panel of 4 services nested in each of 30 cities, 2 periods: city effects
-    (sd 1), service-within-city effects (sd 0.6) and noise (sd 0.8), so the true ICCs are
-    1 / 2 = 0.5 (city) and 0.36 / 2 = 0.18 (service):
+    SYNTHETIC: 4 services in each of 30 cities, 2 periods; city (sd 1), service (sd 0.6) and
+    noise (sd 0.8) effects, so the true ICCs are 0.5 (city) and 0.18 (service):
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, _ = np.meshgrid(np.arange(30), np.arange(4), np.arange(2), indexing="ij")
@@ -215,20 +213,12 @@ def mixed_model(
         # With random slopes the ICC is the random intercept's, at covariates = 0.
         re_var = {k: v for k, v in re_var.items() if k == groups or k in (vc_formula or {})}
     return MixedResult(
-        fixed=_fixed_table(fit),
-        variances=pd.Series(variances, name="variance"),
-        icc=icc(re_var, variances["residual"]),
-        attempts=attempts,
-        method=method,
-        converged=ok,
+        fixed=_fixed_table(fit), variances=pd.Series(variances, name="variance"),
+        icc=icc(re_var, variances["residual"]), attempts=attempts, method=method, converged=ok,
         boundary=bool(attempts.loc[attempts["method"] == method, "boundary"].item()),
-        formula=formula,
-        groups=groups,
-        n_groups=int(df[groups].nunique()),
-        n_obs=int(fit.nobs),
-        reml=reml,
-        model_result=fit,
-    )
+        formula=formula, groups=groups, n_groups=int(df[groups].nunique()),
+        n_obs=int(fit.nobs), reml=reml, model_result=fit,
+    )  # fmt: skip
 
 
 def _model_frame(data, formula, groups, re_formula, vc_formula, methods) -> pd.DataFrame:

@@ -178,6 +178,9 @@ def _fit_weights(
     end points are then polished (Nelder-Mead restarted from its own end point, then Powell's
     method); the best loss over starts and optimisers is kept. The loss cannot fall below the
     best outcome fit of any donor mix (``bound``); a search that reaches it is the global optimum.
+
+    A numerical kernel kept in one piece: its closures share the warm-started inner solution
+    (``state``), which is what makes the nested search fast.
     """
     sd = np.std(np.column_stack([x0, x1]), axis=1, ddof=1)
     gaps = (x0 - x1[:, None]) / sd[:, None]  # scaled predictor gaps, k x J
@@ -225,43 +228,41 @@ def _fit_weights(
     def record(kind, method, x, fun, nfev, converged, fun0, conv0):
         state["w"] = None
         w = solve_w(np.abs(x) / np.abs(x).sum())
-        runs.append(
-            {
-                "start": kind,
-                "method": method,
-                "loss_v": fun * base,
-                "converged": converged,
-                "loss_v_first_run": fun0 * base,
-                "first_run_converged": conv0,
-                "n_evaluations": nfev,
-                "top_donor": int(np.argmax(w)),
-                "top_weight": float(np.max(w)),
-            }
-        )
+        runs.append({"start": kind, "method": method, "loss_v": fun * base,
+                     "converged": converged, "loss_v_first_run": fun0 * base,
+                     "first_run_converged": conv0, "n_evaluations": nfev,
+                     "top_donor": int(np.argmax(w)), "top_weight": float(np.max(w))})  # fmt: skip
         ends.append((fun, x, converged, kind, method))
 
     for kind, start in _starts(gaps, z1, z0, w_star, n_starts, rng, search):
         for method, x, fun, nfev, converged in _synth_runs(objective, start, state):
             record(kind, method, x, fun, nfev, converged, fun, converged)
     if search == "thorough":
-        # Polish the best distinct end points (the expensive part, so only _N_POLISH of them).
-        done: list[float] = []
-        for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
-            if len(done) >= _N_POLISH:
-                break
-            if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
-                continue
-            done.append(fun)
-            if fun <= floor * (1 + 1e-9):
-                continue
-            px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
-            record(kind, f"{method} + {how}", px, pfun, nfev, pconv, fun, conv)
+        for kind, method, polished, fun, conv in _polish_best(ends, objective, floor, state):
+            record(kind, method, *polished, fun, conv)
     best = min(ends, key=lambda e: e[0])
     v = np.abs(best[1]) / np.abs(best[1]).sum()
     state["w"] = None
     w = solve_w(v)
     table = pd.DataFrame(runs)
     return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], table, bound)
+
+
+def _polish_best(ends: list, objective, floor: float, state: dict) -> list[tuple]:
+    """Polish the best distinct end points (the expensive part, so only _N_POLISH of them)."""
+    done: list[float] = []
+    out = []
+    for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
+        if len(done) >= _N_POLISH:
+            break
+        if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
+            continue
+        done.append(fun)
+        if fun <= floor * (1 + 1e-9):
+            continue
+        px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
+        out.append((kind, f"{method} + {how}", (px, pfun, nfev, pconv), fun, conv))
+    return out
 
 
 def _synth_runs(objective, start, state):
@@ -834,7 +835,7 @@ def _adoption_donors(
                 f"synthetic control for {treated!r}: left out {len(left_out)} donor(s) treated "
                 f"at or before {end!r} (column {adoption!r}): {show(left_out)}",
                 UccWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
     else:
         pool = list(donors)
@@ -845,7 +846,7 @@ def _adoption_donors(
             f"treated (unit, first treated period in {adoption!r}); their effects leak into "
             "the synthetic control",
             UccWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return pool
 
@@ -877,51 +878,32 @@ def synthetic_control(
     data : DataFrame
         Long panel: one row per unit and period.
     outcome, unit, time : str
-        Column names. ``time`` must sort chronologically: numbers, dates, or ISO strings
-        such as ``"2021-03"``.
-    treated : scalar
-        The treated unit (a value of ``unit``).
-    treatment_time : scalar
-        First treated period; periods before it are the pre-treatment periods.
+        Column names; ``time`` sorts chronologically (numbers, dates, ISO strings).
+    treated, treatment_time : scalar
+        The treated unit, and its first treated period (earlier periods are pre-treatment).
     predictors : list of str, optional
         Columns averaged over ``predictor_period`` (missing values skipped, as in Synth).
-        If neither ``predictors`` nor ``special_predictors`` is given, the outcome in each
-        pre-treatment period is used.
+        Without these and ``special_predictors``: the outcome in each pre-treatment period.
     special_predictors : list of tuples, optional
-        ``(column, periods)`` or ``(column, periods, "mean")``: a predictor averaged over its own
-        periods (e.g. ``("gdpcap", range(1960, 1970))``, ``("popdens", [1969])``).
+        ``(column, periods[, "mean"])``: a predictor averaged over its own periods.
     predictor_period, optimize_period : iterable, optional
-        Pre-treatment periods over which ``predictors`` are averaged, and over which the MSPE of
-        the outcome chooses ``V``. Both default to all pre-treatment periods.
+        Pre-treatment periods averaging ``predictors`` and those whose outcome MSPE chooses
+        ``V`` (both default to all pre-treatment periods).
     donors : list, optional
         Donor pool; default every other unit.
-    n_starts : int
-        Starts of the outer (``V``) optimisation: equal weights, regression-based, (thorough
-        search) the outcome-fit start, then seeded random draws.
-    seed : int
-        Seed of the random starts (results are deterministic given the seed).
-    placebo : bool
-        Run in-space placebos (one full fit per donor) for the permutation p-value.
-    placebo_n_starts : int, optional
-        Starts of each placebo fit (default ``n_starts``). The permutation test needs every unit
-        fitted by the same procedure; with a different number here (e.g. 1, as Synth's and
-        pysyncon's placebo loops, for speed) the treated unit is refitted with it for the
-        placebo table, so its ratio is not favoured by a more thorough search.
+    n_starts, seed : int
+        Starts of the ``V`` search (equal, regression-based, outcome-fit, then seeded random).
+    placebo, placebo_n_starts : bool, int
+        In-space placebos (one fit per donor) and their starts (default ``n_starts``; if
+        different, the treated unit is refitted alike so the test stays fair).
     v : sequence of float, optional
-        Fixed predictor weights (skips the outer optimisation), in predictor order.
+        Fixed predictor weights (skips the ``V`` search), in predictor order.
     search : {"thorough", "synth"}
-        How ``V`` is searched. ``"synth"`` is R Synth's procedure (Nelder-Mead and BFGS from the
-        equal and the regression-based starts, the best kept), which reproduces its published
-        solutions. ``"thorough"`` (default) adds a start at the ``V`` that favours the best
-        outcome-fitting donor mix and, from every start, restarts Nelder-Mead from its end point
-        and polishes with Powell's method: it never ends above ``"synth"``'s loss from the same
-        starts, and on the Basque case it finds a lower one (0.00429 against Synth's 0.00886).
-        Every start and optimiser is reported in ``.starts`` with its convergence.
+        R Synth's own search, or (default) one that also starts at the best outcome fit and
+        polishes every start (module docstring); every run is in ``.starts``.
     adoption : str, optional
-        Column holding each unit's first treated period (NaN, 0 or empty for never treated).
-        When given and ``donors`` is not, donors treated before the end of the treated unit's
-        window (its last period) are left out of the pool; a donor that is itself treated at
-        any time, whether chosen by you or by default, draws a warning.
+        Each unit's first treated period (empty for never): donors treated within the window
+        are left out of the default pool, treated donors draw a warning.
 
     Returns
     -------
@@ -929,8 +911,7 @@ def synthetic_control(
 
     Examples
     --------
-    A SYNTHETIC panel: six donor cities on random walks, and a treated city ``T`` that is
-    0.7 A + 0.3 B until 2015, when its outcome drops by 2:
+    SYNTHETIC: six donors on random walks; ``T`` is 0.7 A + 0.3 B, minus 2 from 2015:
 
     >>> rng = np.random.default_rng(0)
     >>> years = np.arange(2000, 2020)
@@ -941,24 +922,25 @@ def synthetic_control(
     >>> res = synthetic_control(df, "y", "city", "year", treated="T", treatment_time=2015)
     >>> res.weights.nlargest(2).round(3).to_dict()
     {'A': 0.7, 'B': 0.3}
-    >>> round(res.estimate, 3), round(res.pre_rmspe, 3)
-    (-2.0, 0.0)
-
-    With six donors the in-space placebo p-value can be no smaller than 1/7:
-
-    >>> round(res.p_value, 3)
-    0.143
+    >>> round(res.estimate, 3), round(res.pre_rmspe, 3), round(res.p_value, 3)  # p >= 1/7
+    (-2.0, 0.0, 0.143)
     """
-    seed = check_seed(seed)
-    if search not in _SEARCHES:
-        raise SpecError(f"search must be one of {show(_SEARCHES)}, got {search!r}")
-    donors = _adoption_donors(data, unit, time, treated, adoption, donors)
-    for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:
-        if val is not None and (not isinstance(val, int | np.integer) or val < 1):
-            raise SpecError(f"{name} must be a positive integer, got {val!r}")
     given = locals()
     spec = SynthSpec(**{f.name: given[f.name] for f in dataclasses.fields(SynthSpec)})
+    spec = _check_spec(spec, data, adoption)
     return _synthetic_control(data, spec)
+
+
+def _check_spec(spec: SynthSpec, data: pd.DataFrame, adoption: str | None) -> SynthSpec:
+    """Checked options, with the donor pool an ``adoption`` column implies."""
+    if spec.search not in _SEARCHES:
+        raise SpecError(f"search must be one of {show(_SEARCHES)}, got {spec.search!r}")
+    for name in ("n_starts", "placebo_n_starts"):
+        val = getattr(spec, name)
+        if val is not None and (not isinstance(val, int | np.integer) or val < 1):
+            raise SpecError(f"{name} must be a positive integer, got {val!r}")
+    donors = _adoption_donors(data, spec.unit, spec.time, spec.treated, adoption, spec.donors)
+    return dataclasses.replace(spec, seed=check_seed(spec.seed), donors=donors)
 
 
 def _check_v(v: Any, prob: _Problem) -> np.ndarray | None:

@@ -121,8 +121,7 @@ def staggered_did(
     alpha : float
         1 - confidence level of the intervals.
     bootstrap : bool
-        Multiplier bootstrap standard errors and simultaneous confidence bands (R: bstrap=TRUE,
-        cband=TRUE); otherwise analytic influence-function standard errors.
+        Multiplier bootstrap SEs and simultaneous bands (R: bstrap=TRUE, cband=TRUE).
     n_boot : int
         Bootstrap draws.
     boot_weights : {"rademacher", "mammen"}
@@ -133,9 +132,8 @@ def staggered_did(
     Returns
     -------
     StaggeredDiDResult
-        ``.att_gt`` (``cohort``, ``time``, ``event_time``, ``att``, ``se``, ``ci_low``,
-        ``ci_high`` and, with the bootstrap, ``band_low``/``band_high``), ``.aggregate(kind)``,
-        ``.pretest()``, ``.tidy()``, ``.summary()``, ``.plot()``.
+        ``.att_gt`` (R did's cell table), ``.aggregate(kind)``, ``.pretest()``, ``.tidy()``,
+        ``.summary()``, ``.with_inference()``, ``.plot()``.
 
     Examples
     --------
