@@ -193,7 +193,7 @@ def main() -> None:
         ("  augmented SC + placebo SE (50 draws)", {"method": "ascm"}),
     ]:
         t, r = timed(synthetic_did, d, *sd, adoption="first", n_reps=50, **kwargs)
-        rows.append((label, f"{t:.3f} s", f"se {r.se:.3f}"))
+        rows.append((label, f"{t:.3f} s", f"se {r.std_error:.3f}"))
     rows += inner_solver_rows()
 
     width = max(len(r[0]) for r in rows)

@@ -252,7 +252,11 @@ def test_formula_functions_and_keywords_are_not_taken_for_columns():
     d = _panel()
     d["treat"] = (d["city"] < 6).astype(int)
     res = fe_regression(d, "y ~ i(period, treat, ref=0) | city", cluster="city", bootstrap=None)
-    assert len(res.tidy()) == 5  # one interaction per non-reference period
+    # one interaction per non-reference period, each the treated-minus-control change
+    assert len(res.tidy()) == 5 and all("treat" in t for t in res.tidy()["term"])
+    ref = fe_regression(d.assign(**{f"p{k}": (d["period"] == k) * d["treat"] for k in range(1, 6)}),
+                        "y ~ p1 + p2 + p3 + p4 + p5 | city", cluster="city", bootstrap=None)  # fmt: skip
+    np.testing.assert_allclose(res.tidy()["estimate"], ref.tidy()["estimate"], rtol=1e-8)
     with pytest.raises(SpecError, match="'treatd' not in the data"):
         fe_regression(d, "y ~ i(period, treatd, ref=0) | city", cluster="city")
 

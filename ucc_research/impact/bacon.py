@@ -41,15 +41,7 @@ def check_one_of(treatment: str | None, cohort: str | None, cohort_name: str = "
     return treatment if treatment is not None else cohort
 
 
-def _panel(
-    data: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treatment: str | None,
-    cohort: str | None,
-    cluster: str | None,
-) -> pd.DataFrame:
+def _panel(data: pd.DataFrame, outcome, unit, time, treatment, cohort, cluster) -> pd.DataFrame:
     """Validated long panel: y, u (codes), t (values), d (0/1), g, c (cluster codes), row."""
     check_frame(data)
     role = check_one_of(treatment, cohort)

@@ -41,6 +41,7 @@ from ucc_research.impact._checks import (
     check_frame,
     check_numeric,
     check_unique_rows,
+    one_value_per_unit,
     show,
 )
 from ucc_research.impact.synth import _simplex_qp
@@ -298,10 +299,8 @@ def choose_synth_unit(
 
     Parameters
     ----------
-    data : DataFrame
-        Long panel.
-    outcome, unit, time : str
-        Column names.
+    data, outcome, unit, time : DataFrame, str
+        The long panel and its outcome, unit and period columns.
     cohort : str
         Column of each unit's first treated period.
     min_pre, min_post : int
@@ -360,13 +359,7 @@ _MEASURES = ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight")
 def _first_periods(data, y, unit, time, cohort) -> tuple[dict, list]:
     """Each unit's first treated period (None if never), and the never-treated units."""
     check_columns(data, [cohort], "column")
-    first = data.groupby(unit)[cohort].agg(lambda s: s.dropna().unique().tolist())
-    several = [u for u, v in first.items() if len(v) > 1]
-    if several:
-        raise SpecError(
-            f"cohort column {cohort!r} must hold one first-treated period per unit; unit(s) "
-            f"{show(several)} have several"
-        )
+    first = one_value_per_unit(data, unit, cohort, "cohort column")
     g = {u: (v[0] if v and v[0] not in (0, "", "0") else None) for u, v in first.items()}
     try:
         never = [u for u in y.columns if g.get(u) is None or g[u] > y.index.max()]

@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ucc_research.errors import SpecError
 from ucc_research.impact._checks import (
@@ -61,6 +60,7 @@ from ucc_research.impact._checks import (
     check_numeric,
     check_seed,
     check_unique_rows,
+    one_value_per_unit,
     show,
 )
 from ucc_research.impact.base import TIDY_COLUMNS, ImpactResult
@@ -311,13 +311,7 @@ def _panel(
             )
         first = np.where(dv.any(axis=1), dv.argmax(axis=1), -1)
     else:
-        per_unit = data.groupby(unit)[adoption].agg(lambda s: s.dropna().unique().tolist())
-        several = [u for u, v in per_unit.items() if len(v) > 1]
-        if several:
-            raise SpecError(
-                f"adoption column {adoption!r} must hold one first-treated period per unit; "
-                f"unit(s) {show(several)} have several"
-            )
+        per_unit = one_value_per_unit(data, unit, adoption, "adoption column")
         first = np.full(len(units), -1)
         for i, u in enumerate(units):
             vals = per_unit[u]
@@ -546,6 +540,8 @@ def _inference(panel, fit, method, ridges, se, n_reps, seed, min_pre, notes) -> 
 
 def _table(fit: _Fit, se_val: float, cohort_se: np.ndarray, alpha: float, method: str):
     """The tidy rows: the ATT and each cohort's, with normal intervals and p-values."""
+    from scipy import stats
+
     z = stats.norm.ppf(1 - alpha / 2)
     out = pd.DataFrame(
         {

@@ -359,24 +359,25 @@ def _event_figure(dyn: pd.DataFrame, k: float, unit: str, outcome: str) -> Any:
 
 
 def _pretest_text(d: dict[str, Any]) -> Text:
+    """The pre-trend test shown under the event study: permutation, Wald, or why none."""
     pre, ri = d["pretest"], d["ri"]
-    if ri is not None:
-        return Text(
-            "Intervals and the pre-test permute adoption timing across cities ({n} draws), "
-            "because with {c} cities in the smallest cohort the analytic ones are too narrow. "
-            "Permutation pre-test that every pre-adoption ATT(g, t) is zero: p = {pp} (the "
-            "analytic Wald test would say p = {pa}).",
-            n=ri.n_perm,
-            c=pre["smallest_cohort"],
-            pp=ri.pretest_p,
-            pa=ri.pretest_p_analytic,
-        )
-    if pre["p"] is None:
+    if ri is None and pre["p"] is None:
         return Text("No pre-trend test: {r}.", r=pre["reason"])
+    if ri is None:
+        return Text(
+            "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells).",
+            p=pre["p"],
+            df=pre["df"],
+        )
     return Text(
-        "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells).",
-        p=pre["p"],
-        df=pre["df"],
+        "Intervals and the pre-test permute adoption timing across cities ({n} draws), "
+        "because with {c} cities in the smallest cohort the analytic ones are too narrow. "
+        "Permutation pre-test that every pre-adoption ATT(g, t) is zero: p = {pp} (the "
+        "analytic Wald test would say p = {pa}).",
+        n=ri.n_perm,
+        c=pre["smallest_cohort"],
+        pp=ri.pretest_p,
+        pa=ri.pretest_p_analytic,
     )
 
 
