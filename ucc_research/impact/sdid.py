@@ -430,7 +430,7 @@ class SDIDResult(ImpactResult):
     n_controls: int
     notes: list[str] = field(default_factory=list)
     ridge: dict = field(default_factory=dict)
-    _state: Any = field(default=None, repr=False)  # (panel, fit, ridges, min_pre) to re-infer
+    _state: Any = field(default=None, repr=False)  # what with_inference needs (see _result)
 
     @property
     def title(self) -> str:  # type: ignore[override]
@@ -462,15 +462,15 @@ class SDIDResult(ImpactResult):
         unknown = set(options) - {"se", "n_reps", "seed", "alpha"}
         if unknown:
             raise SpecError(f"with_inference takes se, n_reps, seed, alpha; not {sorted(unknown)}")
-        kw = {"se": self.se_method, "n_reps": max(self.n_reps, 2), "seed": 0,
-              "alpha": self.alpha, **options}  # fmt: skip
+        panel, fit, ridges, min_pre, seed, n_reps = self._state
+        kw = {"se": self.se_method, "n_reps": n_reps, "seed": seed, "alpha": self.alpha, **options}
         seed = _check_common(self.method, kw["se"], kw["n_reps"], kw["alpha"], kw["seed"])
-        panel, fit, ridges, min_pre = self._state
         notes = [n for n in self.notes if "standard error" not in n]
         inf = _inference(panel, fit, self.method, ridges, kw["se"], kw["n_reps"], seed, min_pre,
                          notes)  # fmt: skip
-        return _result(panel, fit, self.method, ridges, min_pre, inf, kw["alpha"], self.outcome,
-                       self.unit_weights.index.name, self.time_weights.index.name, notes)  # fmt: skip
+        names = (self.outcome, self.unit_weights.index.name, self.time_weights.index.name)
+        state = (panel, fit, ridges, min_pre, seed, kw["n_reps"])
+        return _result(state, self.method, inf, kw["alpha"], names, notes)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Per-period effects by event time, one line per cohort."""
@@ -559,8 +559,11 @@ def _table(fit: _Fit, se_val: float, cohort_se: np.ndarray, alpha: float, method
     return out
 
 
-def _result(panel, fit, method, ridges, min_pre, inf, alpha, outcome, unit, time, notes):
-    """The :class:`SDIDResult` of a fit and its inference."""
+def _result(state: tuple, method: str, inf: tuple, alpha: float, names: tuple, notes: list):
+    """The :class:`SDIDResult` of a fit and its inference (``state``: the panel, fit, ridges,
+    min_pre, seed and n_reps that :meth:`SDIDResult.with_inference` starts from)."""
+    panel, fit, ridges = state[:3]
+    outcome, unit, time = names
     se, draws, se_val, cohort_se = inf
     cohorts = fit.cohorts.copy()
     if se != "none":
@@ -585,7 +588,7 @@ def _result(panel, fit, method, ridges, min_pre, inf, alpha, outcome, unit, time
         unit_weights=unit_w, time_weights=time_w, effects=eff, draws=draws, outcome=outcome,
         n_controls=len(controls), notes=notes,
         ridge={panel.times[g]: r for g, r in (ridges or {}).items()},
-        _state=(panel, fit, ridges, min_pre),
+        _state=state,
     )  # fmt: skip
 
 
@@ -665,7 +668,8 @@ def synthetic_did(
     notes += more
     ridges = {g: b.ridge for g, b in fit.blocks.items()} if method == "ascm" else None
     inf = _inference(panel, fit, method, ridges, se, n_reps, seed, min_pre, notes)
-    return _result(panel, fit, method, ridges, min_pre, inf, alpha, outcome, unit, time, notes)
+    state = (panel, fit, ridges, min_pre, seed, n_reps)
+    return _result(state, method, inf, alpha, (outcome, unit, time), notes)
 
 
 def _placebo(panel, fit, method, ridges, n_reps, seed, min_pre):
