@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ucc_research.reports import analysis
@@ -430,7 +429,6 @@ def twfe_vs_cs(ctx: ReportContext):
     except NotApplicable as exc:
         return NotShown(str(exc))
     from ucc_research.impact import bacon_decomposition, twfe
-    from ucc_research.impact.panel import round_significant
 
     outcome = ctx.parameters["outcome"]
     k, unit = _scale(ctx)
@@ -445,9 +443,7 @@ def twfe_vs_cs(ctx: ReportContext):
     by_type = by_type.drop(columns=["we"]).rename(
         columns={"type": "comparison", "average estimate": f"average estimate ({unit})"}
     )
-    # pyfixest's demeaning varies in the last bits run to run: 10 significant digits, as
-    # fe_regression's tables, keep the recorded results byte-identical.
-    coef = float(round_significant(np.array([tw.estimate]))[0])
+    coef = tw.estimate  # a city x year panel: pyfixest's demeaning is exact and repeatable here
     cs = _did(ctx)["simple"].estimate
     ctx.uses("twfe")
     ctx.record("twfe", {"twfe": coef, "cs_simple": cs, "bacon": bacon.to_dict(orient="records")})
