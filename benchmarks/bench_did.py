@@ -85,8 +85,8 @@ def compare(res, aggs, m, caggs) -> tuple[float, float]:
     se_d = np.max(np.abs(res.att_gt["se"].to_numpy() - np.asarray(m.results["se"], float)))
     for k in KINDS:
         a, c = aggs[k], caggs[k]
-        att_d = max(att_d, abs(a.overall_att - float(np.ravel(c["overall_att"])[0])))
-        se_d = max(se_d, abs(a.overall_se - float(np.ravel(c["overall_se"])[0])))
+        att_d = max(att_d, abs(a.estimate - float(np.ravel(c["overall_att"])[0])))
+        se_d = max(se_d, abs(a.std_error - float(np.ravel(c["overall_se"])[0])))
         if k != "simple":
             att_d = max(att_d, np.max(np.abs(a.table["att"] - np.asarray(c["att_egt"], float))))
             se_d = max(se_d, np.max(np.abs(a.table["se"] - np.asarray(c["se_egt"], float))))

@@ -129,7 +129,7 @@ def main() -> None:
             "Basque fit, search='synth' (R Synth's starts and optimisers)",
             f"{t:.3f} s",
             f"Cataluna {w['Cataluna']:.4f} (published 0.8508), Madrid "
-            f"{w['Madrid (Comunidad De)']:.4f} (0.1492), ATT {res.att:.4f} (-0.6996), "
+            f"{w['Madrid (Comunidad De)']:.4f} (0.1492), ATT {res.estimate:.4f} (-0.6996), "
             f"loss_v {res.loss_v:.6f} (R 0.008865)",
         )
     )
@@ -139,7 +139,7 @@ def main() -> None:
         (
             "Basque fit, search='thorough' (default, 8 starts)",
             f"{t:.3f} s",
-            f"loss_v {res.loss_v:.6f} (bound {res.loss_bound:.6f}); {top}; ATT {res.att:.4f}",
+            f"loss_v {res.loss_v:.6f} (bound {res.loss_bound:.6f}); {top}; ATT {res.estimate:.4f}",
         )
     )
     t, res = timed(synthetic_control, *args, n_starts=8, placebo=True, **VIGNETTE)
@@ -186,14 +186,14 @@ def main() -> None:
     ]:
         t, r = timed(fn, d, *sd, adoption="first", se="none", **kwargs)
         rows.append(
-            (label, f"{t:.3f} s", f"ATT {r.att:.3f}; goal < 2 s: {t / 2:.2f} of the budget")
+            (label, f"{t:.3f} s", f"ATT {r.estimate:.3f}; goal < 2 s: {t / 2:.2f} of the budget")
         )
     for label, kwargs in [
         ("  synthetic DiD + placebo SE (50 draws)", {}),
         ("  augmented SC + placebo SE (50 draws)", {"method": "ascm"}),
     ]:
         t, r = timed(synthetic_did, d, *sd, adoption="first", n_reps=50, **kwargs)
-        rows.append((label, f"{t:.3f} s", f"se {r.se:.3f}"))
+        rows.append((label, f"{t:.3f} s", f"se {r.std_error:.3f}"))
     rows += inner_solver_rows()
 
     width = max(len(r[0]) for r in rows)

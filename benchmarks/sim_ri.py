@@ -87,9 +87,9 @@ def run(n_units: int, reps: int, perms: int, effect: float) -> dict:
             bool(((post_ri["band_low"] <= effect) & (effect <= post_ri["band_high"])).all())
         )
         simple = res.aggregate("simple")
-        lo, hi = simple.overall_ci
+        lo, hi = simple.conf_int
         hits["att_an"].append(lo <= effect <= hi)
-        hits["att_ri"].append(ri.ci_low <= effect <= ri.ci_high)
+        hits["att_ri"].append(ri.conf_int[0] <= effect <= ri.conf_int[1])
     out = {k: float(np.mean(v)) if v else np.nan for k, v in hits.items()}
     out["runs"] = reps - skipped
     out["no_chi2"] = len(hits["no_chi2"])

@@ -60,18 +60,18 @@ def main() -> None:
         sd = synthetic_did(sub, y, "unit", "time", adoption="first", se="none")
         try:
             asc = synthetic_did(sub, y, "unit", "time", adoption="first", method="ascm", se="none")
-            asc_att = asc.att
+            asc_att = asc.estimate
         except SpecError:  # fewer than 3 pre-periods: ASCM's penalty cannot be chosen
             asc_att = np.nan
-        diag = hull_diagnostic(sub, y, "unit", "time", city, g, donors=never, att=sc.att)
+        diag = hull_diagnostic(sub, y, "unit", "time", city, g, donors=never, att=sc.estimate)
         rows.append(
             {
                 "city": city,
                 "cohort": g,
                 "n_pre": n_pre,
                 "truth": truth[city],
-                "sc": sc.att - truth[city],
-                "sdid": sd.att - truth[city],
+                "sc": sc.estimate - truth[city],
+                "sdid": sd.estimate - truth[city],
                 "ascm": asc_att - truth[city],
                 "verdict": diag.verdict,
             }

@@ -66,8 +66,8 @@ def _check_aggte(res, ref: pd.DataFrame) -> None:
     for kind in ("simple", "group", "dynamic", "calendar"):
         agg = res.aggregate(kind)
         r = ref[ref["type"] == kind]
-        assert agg.overall_att == pytest.approx(r["overall_att"].iloc[0], abs=TOL)
-        assert agg.overall_se == pytest.approx(r["overall_se"].iloc[0], abs=TOL)
+        assert agg.estimate == pytest.approx(r["overall_att"].iloc[0], abs=TOL)
+        assert agg.std_error == pytest.approx(r["overall_se"].iloc[0], abs=TOL)
         if kind != "simple":
             np.testing.assert_allclose(agg.table[agg.key], r["egt"].astype(float))
             np.testing.assert_allclose(agg.table["att"], r["att_egt"], rtol=0, atol=TOL)
@@ -107,7 +107,7 @@ def test_published_vignette_numbers(mpdta):
     """README section A/C: the did vignette's balance_e=1 event study and ~lpop DR pre-test."""
     res = staggered_did(mpdta, "lemp", "countyreal", "year", "first.treat")
     bal = res.aggregate("dynamic", balance_e=1)
-    assert bal.overall_att == pytest.approx(-0.0288, abs=5e-5)
+    assert bal.estimate == pytest.approx(-0.0288, abs=5e-5)
     np.testing.assert_allclose(bal.table["event_time"], [-2, -1, 0, 1])
     np.testing.assert_allclose(bal.table["att"], [0.0065, -0.0028, -0.0066, -0.0510], atol=5e-5)
     cov = staggered_did(mpdta, "lemp", "countyreal", "year", "first.treat", covariates="~lpop")
@@ -145,4 +145,4 @@ def test_event_window_options(results):
     np.testing.assert_allclose(
         win.table["att"], full.table.set_index("event_time").loc[[-1, 0, 1], "att"]
     )
-    assert win.overall_att == pytest.approx(full.table["att"].iloc[3:5].mean())
+    assert win.estimate == pytest.approx(full.table["att"].iloc[3:5].mean())

@@ -27,13 +27,13 @@ def test_estimates_are_staggered_did_s(fit):
     ri = fit.randomization_inference(n_perm=199, seed=1)
     dyn = fit.aggregate("dynamic").table
     assert ri.event_study["att"].to_numpy() == pytest.approx(dyn["att"].to_numpy(), abs=1e-12)
-    assert ri.att == pytest.approx(fit.aggregate("simple").overall_att, abs=1e-12)
+    assert ri.estimate == pytest.approx(fit.aggregate("simple").estimate, abs=1e-12)
     assert ri.att_gt["att"].to_numpy() == pytest.approx(fit.att_gt["att"].to_numpy())
-    assert ri.ci_low < ri.att < ri.ci_high
+    assert ri.conf_int[0] < ri.estimate < ri.conf_int[1]
     assert 1 / 200 <= ri.p_value <= 1
     assert (ri.event_study["band_low"] <= ri.event_study["ci_low"] + 1e-12).all()
     tidy = ri.tidy()
-    assert tidy.loc[0, "term"] == "att" and np.isnan(tidy["se"]).all()
+    assert tidy.loc[0, "term"] == "ATT" and np.isnan(tidy["std_error"]).all()
 
 
 def test_deterministic_given_seed_and_from_data(fit):
@@ -51,9 +51,13 @@ def test_ci_inverts_the_test_under_a_constant_effect(fit):
     shifted.loc[post, "y"] += 2.0
     a = randomization_inference(df, "y", "unit", "time", "cohort", n_perm=199, seed=0)
     b = randomization_inference(shifted, "y", "unit", "time", "cohort", n_perm=199, seed=0)
-    assert b.att == pytest.approx(a.att + 2.0)
-    assert b.ci_low == pytest.approx(a.ci_low + 2.0, abs=0.02 * (a.ci_high - a.ci_low))
-    assert b.ci_high == pytest.approx(a.ci_high + 2.0, abs=0.02 * (a.ci_high - a.ci_low))
+    assert b.estimate == pytest.approx(a.estimate + 2.0)
+    assert b.conf_int[0] == pytest.approx(
+        a.conf_int[0] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0])
+    )
+    assert b.conf_int[1] == pytest.approx(
+        a.conf_int[1] + 2.0, abs=0.02 * (a.conf_int[1] - a.conf_int[0])
+    )
 
 
 def test_size_and_pre_adoption_coverage_in_small_panels():

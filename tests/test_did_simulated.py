@@ -71,9 +71,9 @@ def test_recovers_the_dynamic_effect_path_within_the_simultaneous_band(control):
     truth = tau(tab["event_time"].to_numpy())
     assert np.all((tab["band_low"] <= truth) & (truth <= tab["band_high"]))
     assert np.all(tab["band_high"] - tab["band_low"] >= tab["ci_high"] - tab["ci_low"])
-    assert dyn.overall_ci[0] <= tau(np.arange(6)).mean() <= dyn.overall_ci[1]
+    assert dyn.conf_int[0] <= tau(np.arange(6)).mean() <= dyn.conf_int[1]
     simple = res.aggregate("simple")
-    assert simple.overall_ci[0] <= _true_simple(d) <= simple.overall_ci[1]
+    assert simple.conf_int[0] <= _true_simple(d) <= simple.conf_int[1]
     # the estimates are informative: the effect path is clearly away from zero after adoption
     assert np.all(tab.loc[tab.event_time >= 0, "ci_low"] > 0)
 
@@ -86,8 +86,8 @@ def test_covariates_restore_conditional_parallel_trends(method):
     adj = staggered_did(d, "y", "unit", "time", "cohort", covariates="~x", method=method).aggregate(
         "simple"
     )
-    assert adj.overall_ci[0] <= truth <= adj.overall_ci[1]
-    assert not naive.overall_ci[0] <= truth <= naive.overall_ci[1]
+    assert adj.conf_int[0] <= truth <= adj.conf_int[1]
+    assert not naive.conf_int[0] <= truth <= naive.conf_int[1]
 
 
 def test_anticipation():
@@ -114,7 +114,7 @@ def test_confidence_interval_coverage():
         d = simulate(1000 + seed, n=80, n_periods=4, cohorts=(0, 3, 4))
         res = staggered_did(d, "y", "unit", "time", "cohort")
         s = res.aggregate("simple")
-        hits_simple += s.overall_ci[0] <= _true_simple(d) <= s.overall_ci[1]
+        hits_simple += s.conf_int[0] <= _true_simple(d) <= s.conf_int[1]
         cell = res.att_gt.query("cohort == 3 and time == 4").iloc[0]
         hits_cell += cell.ci_low <= 1.5 <= cell.ci_high
     for hits in (hits_simple, hits_cell):
@@ -135,8 +135,8 @@ def test_bootstrap_is_seeded_and_close_to_analytic():
     mam = staggered_did(d, *args, bootstrap=True, boot_weights="mammen", n_boot=2000)
     np.testing.assert_allclose(mam.att_gt["se"], analytic.att_gt["se"], rtol=0.12)
     for kind in ("simple", "group", "dynamic", "calendar"):
-        assert b1.aggregate(kind).overall_se == pytest.approx(
-            analytic.aggregate(kind).overall_se, rel=0.12
+        assert b1.aggregate(kind).std_error == pytest.approx(
+            analytic.aggregate(kind).std_error, rel=0.12
         )
     # a simultaneous band over 12 cells needs a larger critical value than 1.96
     assert b1.crit_val > 2.2
@@ -175,7 +175,7 @@ def test_recovers_the_demo_panels_true_transfer_effects():
         assert np.all((tab["band_low"] <= true_e) & (true_e <= tab["band_high"])), outcome
         for kind in ("simple", "group", "dynamic", "calendar"):
             agg = res.aggregate(kind)
-            assert agg.overall_ci[0] <= truth[outcome]["overall"][kind] <= agg.overall_ci[1]
+            assert agg.conf_int[0] <= truth[outcome]["overall"][kind] <= agg.conf_int[1]
 
 
 def test_figures_and_tidy_output():

@@ -45,8 +45,8 @@ def test_folds_keep_each_city_in_one_fold(base):
 
 def test_regression_estimates_are_shown_beside(base):
     t = base.tidy().set_index("term")
-    assert t.loc["x1", "fe_estimate"] == pytest.approx(2.0, abs=0.1)
-    assert t.loc["x2", "fe_ci_low"] < 0 < t.loc["x2", "fe_ci_high"]
+    assert t.loc["x1", "estimate"] == pytest.approx(2.0, abs=0.1)
+    assert t.loc["x2", "conf_low"] < 0 < t.loc["x2", "conf_high"]
     text = base.summary()
     assert "regression estimate" in text and "not a causal effect" in text
     assert base.regression.formula == "y ~ x1 + x2 + x3"  # no FE: city context stays estimable
@@ -59,7 +59,7 @@ def test_fe_formula_part_is_appended_to_the_features():
     res = drivers_analysis(d, "y", ["x1", "x2"], groups="city", fe_formula="city + period",
                            n_repeats=2, gb_params=FAST)  # fmt: skip
     assert res.regression.formula == "y ~ x1 + x2 | city + period"
-    assert res.tidy().set_index("term").loc["x1", "fe_estimate"] == pytest.approx(2.0, abs=0.15)
+    assert res.tidy().set_index("term").loc["x1", "estimate"] == pytest.approx(2.0, abs=0.15)
 
 
 def test_grouped_importance_of_perfect_copies_equals_single_feature(base):

@@ -41,7 +41,7 @@ def test_outside_the_hull_is_flagged_and_sc_is_off_there(seed):
     kw = dict(n_starts=1, placebo=False)
     fit_in = synthetic_control(inside, "y", "city", "year", "T", T0, **kw)
     fit_out = synthetic_control(outside, "y", "city", "year", "T", T0, **kw)
-    assert abs(fit_in.att - 0.1) < 0.01 < abs(fit_out.att - 0.1)
+    assert abs(fit_in.estimate - 0.1) < 0.01 < abs(fit_out.estimate - 0.1)
     # The fit carries the same diagnostic (with its own ATT).
     assert fit_in.hull.verdict == "ok" and fit_out.hull.verdict == "do not trust"
     assert "DO NOT TRUST" in fit_out.summary()
@@ -109,15 +109,15 @@ def test_demo_transfer_city_outside_the_hull():
     kw = dict(donors=never, placebo=False)
     sc = synthetic_control(sub, "digital_share", "unit", "time", "DEMO-003", 2021, **kw)
     diag = hull_diagnostic(sub, "digital_share", "unit", "time", "DEMO-003", 2021,
-                           donors=never, att=sc.att)  # fmt: skip
+                           donors=never, att=sc.estimate)  # fmt: skip
     assert diag.verdict == "do not trust" and diag.measures["n_below"] >= 1
     assert diag.measures["rmspe_to_effect"] > 0.5 and diag.measures["top_weight"] > 0.99
     truth = 0.1049  # demo potential outcomes, mean over 2021-2025 (see the benchmark)
     sdid = synthetic_did(sub, "digital_share", "unit", "time", adoption="first", se="none")
     ascm = augmented_synthetic_control(sub, "digital_share", "unit", "time", adoption="first",
                                        se="none")  # fmt: skip
-    assert abs(sc.att - truth) > 0.05
-    assert abs(sdid.att - truth) < 0.025 and abs(ascm.att - truth) < 0.025
+    assert abs(sc.estimate - truth) > 0.05
+    assert abs(sdid.estimate - truth) < 0.025 and abs(ascm.estimate - truth) < 0.025
     # The default choice is not the earliest cohort (2 pre-periods) but a well-fitting adopter.
     choice = choose_synth_unit(tp, "digital_share", "unit", "time", "cohort")
     row = choice.table.set_index("unit").loc[choice.unit]

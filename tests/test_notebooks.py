@@ -114,7 +114,7 @@ def test_transfer_impact_equals_the_estimators(run):
     res = _results(summary, "transfer_impact")
     cs = staggered_did(tp, "digital_share", "city_id", "year", "cohort")
     simple = cs.aggregate("simple")
-    assert res["event_study"]["att"] == pytest.approx(simple.overall_att, rel=1e-10)
+    assert res["event_study"]["att"] == pytest.approx(simple.estimate, rel=1e-10)
     pre = res["event_study"]["pretest"]
     if pre["p"] is None:  # 10 cities, many pre-adoption cells: the Wald covariance is singular
         with pytest.raises(SpecError, match="singular"):
@@ -122,8 +122,8 @@ def test_transfer_impact_equals_the_estimators(run):
         assert "singular" in pre["reason"]
     else:
         assert (pre["W"], pre["df"], pre["p"]) == pytest.approx(tuple(cs.pretest()), rel=1e-10)
-    assert res["event_study"]["se"] == pytest.approx(simple.overall_se, rel=1e-10)
-    assert res["headline"]["ATT (pp)"] == pytest.approx(100 * simple.overall_att, rel=1e-10)
+    assert res["event_study"]["se"] == pytest.approx(simple.std_error, rel=1e-10)
+    assert res["headline"]["ATT (pp)"] == pytest.approx(100 * simple.estimate, rel=1e-10)
     coef = twfe(tp, "digital_share", "city_id", "year", cohort="cohort").tidy()["estimate"].iloc[0]
     assert res["twfe"]["twfe"] == pytest.approx(coef, rel=1e-10)
     b = bacon_decomposition(tp, "digital_share", "city_id", "year", cohort="cohort")
@@ -139,7 +139,7 @@ def test_transfer_impact_equals_the_estimators(run):
     assert 0 < synth["placebo_p"] <= 1
     # few cities per cohort: the permutation inference is the one shown, and it is recorded
     ri = res["event_study"]["randomisation_inference"]
-    assert ri is not None and 0 < ri["pretest_p"] <= 1 and ri["ci"][0] < simple.overall_att
+    assert ri is not None and 0 < ri["pretest_p"] <= 1 and ri["ci"][0] < simple.estimate
     assert res["headline"]["95% CI low (pp)"] == pytest.approx(100 * ri["ci"][0])
     labels = {r["method"] for r in res["estimators"]}
     assert labels == {"cs", "did", "sc", "sdid", "ascm"}

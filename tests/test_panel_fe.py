@@ -49,11 +49,11 @@ def test_crv1_matches_hand_computation():
     k = 2 + (t - 1) + 1
     v = (g / (g - 1)) * ((n - 1) / (n - k)) * xtx_inv @ meat @ xtx_inv
     se = np.sqrt(np.diag(v)[:2])
-    assert res.coef["estimate"].to_numpy() == pytest.approx(b[:2], rel=1e-8)
-    assert res.coef["se"].to_numpy() == pytest.approx(se, rel=1e-8)
+    assert res.tidy()["estimate"].to_numpy() == pytest.approx(b[:2], rel=1e-8)
+    assert res.tidy()["std_error"].to_numpy() == pytest.approx(se, rel=1e-8)
     tcrit = stats.t.ppf(0.975, g - 1)
-    assert res.coef["ci_low"].to_numpy() == pytest.approx(b[:2] - tcrit * se, rel=1e-6)
-    assert res.coef["p_value"].to_numpy() == pytest.approx(
+    assert res.tidy()["conf_low"].to_numpy() == pytest.approx(b[:2] - tcrit * se, rel=1e-6)
+    assert res.tidy()["p_value"].to_numpy() == pytest.approx(
         2 * stats.t.sf(np.abs(b[:2] / se), g - 1), rel=1e-6
     )
 
@@ -65,7 +65,7 @@ def test_mpdta_matches_r_fixest():
     row = res.tidy().iloc[0]
     # R: feols(lemp ~ post | countyreal + year, mpdta, cluster = ~countyreal)
     assert row["estimate"] == pytest.approx(-0.036549, abs=5e-7)
-    assert row["se"] == pytest.approx(0.013265, abs=5e-7)
+    assert row["std_error"] == pytest.approx(0.013265, abs=5e-7)
     assert res.n_clusters == 500 and res.bootstrap is None  # many clusters: no bootstrap
     assert "CRV1 by countyreal" in row["inference"]
 
@@ -110,7 +110,7 @@ def test_wild_bootstrap_close_to_crv1_with_many_clusters():
     d = _panel(seed=4, g=150, t=4, beta=0.12)
     res = fe_regression(d, "y ~ x1 + x2 | city + period", cluster="city", bootstrap="wild",
                         n_boot=1999, seed=2)  # fmt: skip
-    p_crv, p_wild = res.coef.loc[0, ["p_value", "p_value_wild"]]
+    p_crv, p_wild = res.tidy().loc[0, ["p_value", "p_value_wild"]]
     assert 0.005 < p_crv < 0.3  # an informative case, not one where both are ~0
     assert p_wild == pytest.approx(p_crv, abs=0.03)
 
@@ -141,7 +141,7 @@ def test_auto_bootstrap_with_few_clusters_is_announced():
     assert "p_value_wild" in res.tidy().columns
     assert "only 10 clusters (< 30)" in res.summary()
     again = fe_regression(d, "y ~ x1 | city + period", cluster="city", n_boot=999, seed=1)
-    assert again.coef["p_value_wild"].item() == res.coef["p_value_wild"].item()
+    assert again.tidy()["p_value_wild"].item() == res.tidy()["p_value_wild"].item()
     off = fe_regression(d, "y ~ x1 | city + period", cluster="city", bootstrap=None)
     assert "WARNING: only 10 clusters" in off.summary()
 
@@ -150,7 +150,7 @@ def test_missing_rows_are_counted_not_silent():
     d = _panel()
     d.loc[[3, 8], "y"] = np.nan
     res = fe_regression(d, "y ~ x1 | city + period", cluster="city", bootstrap=None)
-    assert res.nobs == len(d) - 2 and res.n_dropped == 2
+    assert res.n_obs == len(d) - 2 and res.n_dropped == 2
     assert "dropped for missing values: 2" in res.summary()
 
 
@@ -170,8 +170,8 @@ def test_ci_coverage_simulation():
     reps = 40
     for _ in range(reps):
         d = _panel(seed=int(rng.integers(1_000_000)), g=40, t=5, beta=0.5)
-        c = fe_regression(d, "y ~ x1 + x2 | city + period", cluster="city", bootstrap=None).coef
-        covered += c.loc[0, "ci_low"] <= 0.5 <= c.loc[0, "ci_high"]
+        c = fe_regression(d, "y ~ x1 + x2 | city + period", cluster="city", bootstrap=None).tidy()
+        covered += c.loc[0, "conf_low"] <= 0.5 <= c.loc[0, "conf_high"]
     # Binomial(40, 0.95) >= 34 with probability 0.986; a 90%-coverage method fails half the time.
     assert covered >= 34
 
@@ -188,10 +188,10 @@ def test_demo_true_feature_effects_inside_confidence_intervals():
             cluster="city_id", bootstrap=None, alpha=0.05 / len(FEATURES),
         )  # fmt: skip
         truth = demo.truth["true_effects"][outcome]["average_effect"]
-        c = res.coef.set_index("term")
+        c = res.tidy().set_index("term")
         for k in FEATURES:
             # Bonferroni: all eight intervals jointly at 95%.
-            assert c.loc[k, "ci_low"] <= truth[k] <= c.loc[k, "ci_high"], (outcome, k)
+            assert c.loc[k, "conf_low"] <= truth[k] <= c.loc[k, "conf_high"], (outcome, k)
 
 
 def test_unknown_column_in_formula():
@@ -230,8 +230,8 @@ def test_weighted_estimate_and_crv1_match_hand_wls():
                for c in range(g))  # fmt: skip
     n, k = len(d), 1 + (t - 1) + 1
     se = np.sqrt((g / (g - 1)) * ((n - 1) / (n - k)) * (xtx_inv @ meat @ xtx_inv)[0, 0])
-    assert res.coef.loc[0, "estimate"] == pytest.approx(b[0], rel=1e-8)
-    assert res.coef.loc[0, "se"] == pytest.approx(se, rel=1e-8)
+    assert res.tidy().loc[0, "estimate"] == pytest.approx(b[0], rel=1e-8)
+    assert res.tidy().loc[0, "std_error"] == pytest.approx(se, rel=1e-8)
 
 
 def test_drop_singletons_is_counted_and_bootstrap_stays_aligned():
@@ -241,19 +241,23 @@ def test_drop_singletons_is_counted_and_bootstrap_stays_aligned():
     kept = fe_regression(d, "y ~ x1 | city + period", cluster="city", n_boot=999)
     dropped = fe_regression(d, "y ~ x1 | city + period", cluster="city", n_boot=999,
                             drop_singletons=True)  # fmt: skip
-    assert kept.nobs == len(d) and dropped.nobs == len(d) - 1
+    assert kept.n_obs == len(d) and dropped.n_obs == len(d) - 1
     assert dropped.n_singletons == 1 and dropped.n_clusters == 12 and kept.n_clusters == 13
     assert "singletons dropped: 1" in dropped.summary()
     # A singleton's own fixed effect fits it exactly: the slope does not change.
-    assert dropped.coef.loc[0, "estimate"] == pytest.approx(kept.coef.loc[0, "estimate"])
-    assert 0 <= dropped.coef.loc[0, "p_value_wild"] <= 1
+    assert dropped.tidy().loc[0, "estimate"] == pytest.approx(kept.tidy().loc[0, "estimate"])
+    assert 0 <= dropped.tidy().loc[0, "p_value_wild"] <= 1
 
 
 def test_formula_functions_and_keywords_are_not_taken_for_columns():
     d = _panel()
     d["treat"] = (d["city"] < 6).astype(int)
     res = fe_regression(d, "y ~ i(period, treat, ref=0) | city", cluster="city", bootstrap=None)
-    assert len(res.coef) == 5  # one interaction per non-reference period
+    # one interaction per non-reference period, each the treated-minus-control change
+    assert len(res.tidy()) == 5 and all("treat" in t for t in res.tidy()["term"])
+    ref = fe_regression(d.assign(**{f"p{k}": (d["period"] == k) * d["treat"] for k in range(1, 6)}),
+                        "y ~ p1 + p2 + p3 + p4 + p5 | city", cluster="city", bootstrap=None)  # fmt: skip
+    np.testing.assert_allclose(res.tidy()["estimate"], ref.tidy()["estimate"], rtol=1e-8)
     with pytest.raises(SpecError, match="'treatd' not in the data"):
         fe_regression(d, "y ~ i(period, treatd, ref=0) | city", cluster="city")
 
@@ -281,11 +285,11 @@ def test_wild_ci_close_to_crv1_ci_with_many_clusters():
     d = _panel(seed=4, g=150, t=4, beta=0.12)
     res = fe_regression(d, "y ~ x1 | city + period", cluster="city", bootstrap="wild",
                         n_boot=1999, seed=2)  # fmt: skip
-    c = res.coef.iloc[0]
-    width = c["ci_high"] - c["ci_low"]
-    assert abs(c["ci_low_wild"] - c["ci_low"]) < 0.1 * width
-    assert abs(c["ci_high_wild"] - c["ci_high"]) < 0.1 * width
-    assert "ci_low_wild" in res.tidy().columns and "wild 95% CI" in res.summary()
+    c = res.tidy().iloc[0]
+    width = c["conf_high"] - c["conf_low"]
+    assert abs(c["conf_low_wild"] - c["conf_low"]) < 0.1 * width
+    assert abs(c["conf_high_wild"] - c["conf_high"]) < 0.1 * width
+    assert "conf_low_wild" in res.tidy().columns and "conf_low_wild" in res.summary()
 
 
 _DETERMINISM_SCRIPT = """

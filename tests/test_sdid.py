@@ -31,8 +31,8 @@ ARGS = ("PacksPerCapita", "State", "Year")
 )
 def test_prop99_reproduces_published_estimates(smoking, method, published, reference):
     res = synthetic_did(smoking, *ARGS, treatment="treated", method=method, se="none")
-    assert round(res.att, 1) == published
-    assert res.att == pytest.approx(reference, abs=5e-5)
+    assert round(res.estimate, 1) == published
+    assert res.estimate == pytest.approx(reference, abs=5e-5)
     assert res.cohorts["cohort"].tolist() == [1989]
     assert res.n_controls == 38
     w = res.unit_weights[1989]
@@ -48,16 +48,16 @@ def test_prop99_sdid_weights_and_placebo_se(smoking):
     assert 1 / np.sum(lam**2) == pytest.approx(2.8, abs=0.05)
     # Placebo draws: the estimator re-run on never-treated units with no effect.
     assert res.draws.size == 30
-    assert abs(res.draws.mean()) < res.se
-    assert 5 < res.se < 15  # published placebo se 8.4 (paper) / about 10 (synthdid example)
-    assert res.ci_low < res.att < res.ci_high
+    assert abs(res.draws.mean()) < res.std_error
+    assert 5 < res.std_error < 15  # published placebo se 8.4 (paper) / about 10 (synthdid example)
+    assert res.conf_int[0] < res.estimate < res.conf_int[1]
     tidy = res.tidy()
-    assert tidy.loc[0, "term"] == "att" and tidy.loc[0, "estimate"] == pytest.approx(res.att)
+    assert tidy.loc[0, "term"] == "ATT" and tidy.loc[0, "estimate"] == pytest.approx(res.estimate)
 
 
 def test_prop99_ascm_between_sc_and_sdid_and_lambda_infinite_is_sc(smoking):
     asc = synthetic_did(smoking, *ARGS, treatment="treated", method="ascm", se="none")
-    assert -20 < asc.att < -10
+    assert -20 < asc.estimate < -10
     assert asc.ridge[1989] > 0
     w = asc.unit_weights[1989]
     assert w.sum() == pytest.approx(1.0)  # the ridge correction sums to zero
@@ -103,7 +103,7 @@ def _factor_panel(seed, n=30, t=16, t0=10, effect=-1.0, outside=False, cohorts=N
 def test_outside_hull_ascm_and_sdid_recover_the_effect_sc_does_not(seed):
     df = _factor_panel(seed, outside=True)
     est = {
-        m: synthetic_did(df, "y", "city", "period", adoption="first", method=m, se="none").att
+        m: synthetic_did(df, "y", "city", "period", adoption="first", method=m, se="none").estimate
         for m in ("sc", "sdid", "ascm")
     }
     assert abs(est["ascm"] + 1) < 0.15
@@ -127,9 +127,9 @@ def test_staggered_adoption_weights_cohorts_by_treated_unit_periods():
     assert table["n_post"].to_dict() == {8: 8, 10: 6, 12: 4}
     size = pd.Series({8: 24, 10: 24, 12: 12})
     assert table["weight"].to_numpy() == pytest.approx((size / size.sum()).to_numpy())
-    assert res.att == pytest.approx(float((table["weight"] * table["att"]).sum()))
-    assert abs(res.att + 1) < 0.1
-    assert res.ci_low < -1 < res.ci_high
+    assert res.estimate == pytest.approx(float((table["weight"] * table["att"]).sum()))
+    assert abs(res.estimate + 1) < 0.1
+    assert res.conf_int[0] < -1 < res.conf_int[1]
     assert res.n_controls == 30
     assert res.draws.size == 40  # one leave-one-out estimate per unit
     assert set(res.effects["cohort"]) == set(cohorts)
@@ -139,9 +139,9 @@ def test_placebo_se_for_staggered_adoption_is_deterministic_given_seed():
     df = _factor_panel(6, n=20, cohorts={9: 2, 11: 2})
     a = synthetic_did(df, "y", "city", "period", adoption="first", n_reps=8, seed=3)
     b = synthetic_did(df, "y", "city", "period", adoption="first", n_reps=8, seed=3)
-    assert a.se == b.se and np.array_equal(a.draws, b.draws)
+    assert a.std_error == b.std_error and np.array_equal(a.draws, b.draws)
     assert "se" in a.cohorts and a.cohorts["se"].notna().all()
-    assert abs(a.draws.mean()) < 3 * a.se  # placebo effects centre on zero
+    assert abs(a.draws.mean()) < 3 * a.std_error  # placebo effects centre on zero
 
 
 def test_ascm_wrapper_and_ridge_choice():
@@ -206,7 +206,7 @@ def test_ascm_leaves_out_cohorts_too_short_to_choose_its_penalty():
 def test_se_auto_falls_back_to_the_jackknife_when_controls_are_few():
     df = _factor_panel(3, n=14, cohorts={9: 4, 11: 4})  # 8 treated, 6 never treated
     res = synthetic_did(df, "y", "city", "period", adoption="first")
-    assert res.se_method == "jackknife" and np.isfinite(res.se)
+    assert res.se_method == "jackknife" and np.isfinite(res.std_error)
     assert any("the placebo needs more never-treated units (6) than treated (8)" in n
                for n in res.notes)  # fmt: skip
 
@@ -225,8 +225,8 @@ def test_jackknife_matches_the_r_port(method):
                            outcome="y", treatment="treated")  # fmt: skip
     estimator = {"sdid": ref.synthdid_estimate, "sc": ref.sc_estimate, "did": ref.did_estimate}
     tau = estimator[method](p.Y, p.N0, p.T0)
-    assert ours.att == pytest.approx(float(tau), rel=1e-8)
-    assert ours.se == pytest.approx(tau.se(method="jackknife"), rel=1e-8)
+    assert ours.estimate == pytest.approx(float(tau), rel=1e-8)
+    assert ours.std_error == pytest.approx(tau.se(method="jackknife"), rel=1e-8)
 
 
 def test_describe_agreement_with_a_did_row():
@@ -235,7 +235,7 @@ def test_describe_agreement_with_a_did_row():
     df = _factor_panel(0, n=30, cohorts={10: 3})
     table = compare_estimators(df, "y", "city", "period", adoption="first",
                                methods=("sdid", "sc"), se="jackknife")  # fmt: skip
-    cs = pd.DataFrame([{"label": "CS DiD", "estimate": -1.0, "se": 0.05}])
+    cs = pd.DataFrame([{"label": "CS DiD", "estimate": -1.0, "std_error": 0.05}])
     text = describe_agreement(pd.concat([cs, table], ignore_index=True))
     assert text.startswith("The 3 estimates range from")
     assert "synthetic difference-in-differences agrees with CS DiD" in text

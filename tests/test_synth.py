@@ -63,10 +63,10 @@ def test_basque_reproduces_synth_weights(basque_fit):
 
 def test_basque_att_and_fit_match_reference(basque_fit):
     # pysyncon / Synth reference: ATT 1975-1997 = -0.6996, MSPE over 1960-1969 = 0.008865.
-    assert basque_fit.att == pytest.approx(-0.6996, rel=0.03)
+    assert basque_fit.estimate == pytest.approx(-0.6996, rel=0.03)
     assert basque_fit.loss_v == pytest.approx(0.008865, rel=0.02)
     gap = basque_fit.gap
-    assert gap.loc[1975:].mean() == pytest.approx(basque_fit.att)
+    assert gap.loc[1975:].mean() == pytest.approx(basque_fit.estimate)
     assert basque_fit.v.sum() == pytest.approx(1.0)
     assert (basque_fit.v >= 0).all()
     bal = basque_fit.predictor_balance
@@ -157,14 +157,14 @@ def test_simulated_weights_effect_and_placebo_pvalue():
     res = synthetic_control(df, "y", "unit", "period", "treated", T0, n_starts=2, seed=3)
     assert res.weights["u1"] == pytest.approx(0.6, abs=0.03)
     assert res.weights["u2"] == pytest.approx(0.4, abs=0.03)
-    assert res.att == pytest.approx(2.0, abs=0.05)
+    assert res.estimate == pytest.approx(2.0, abs=0.05)
     assert res.pre_rmspe < 0.05
     # The only real effect: the treated unit's post/pre ratio is the largest of the 6.
     assert res.placebos.p_value == pytest.approx(1 / 6)
     assert res.placebos.table["rank"].iloc[0] == 1
     assert list(res.placebos.gaps.columns[:1]) == ["treated"]
     tidy = res.tidy()
-    assert tidy.loc[tidy["term"] == "att", "estimate"].item() == pytest.approx(res.att)
+    assert tidy.loc[tidy["term"] == "ATT", "estimate"].item() == pytest.approx(res.estimate)
     assert "p-value = 0.1667" in res.summary()
 
 
@@ -172,7 +172,7 @@ def test_no_effect_gives_no_significance():
     res = synthetic_control(
         _sim_panel(effect=0.0), "y", "unit", "period", "treated", T0, n_starts=1
     )
-    assert abs(res.att) < 0.1
+    assert abs(res.estimate) < 0.1
     assert res.placebos.p_value > 0.1
 
 
@@ -284,7 +284,7 @@ def test_iso_string_periods_give_the_same_fit_as_numbers():
     b = synthetic_control(as_str, "y", "unit", "period", "treated", f"2020-{T0 + 1:02d}",
                           n_starts=1, placebo=False)  # fmt: skip
     assert b.weights.to_numpy() == pytest.approx(a.weights.to_numpy())
-    assert b.att == pytest.approx(a.att)
+    assert b.estimate == pytest.approx(a.estimate)
     assert list(b.gap.index[:2]) == ["2020-01", "2020-02"]
 
 
@@ -350,7 +350,7 @@ def test_adoption_column_leaves_out_donors_treated_in_the_window():
     messages = [str(r.message) for r in record]
     assert any("left out 1 donor(s)" in m and "'u3'" in m for m in messages)
     assert any("('u4', 20)" in m and "themselves treated" in m for m in messages)
-    assert res.att == pytest.approx(2.0, abs=0.05)
+    assert res.estimate == pytest.approx(2.0, abs=0.05)
 
 
 def test_named_treated_donor_warns_and_stays():

@@ -22,16 +22,17 @@ def mpdta() -> pd.DataFrame:
 def test_twfe_matches_fixest_on_mpdta(mpdta):
     """README D: feols(lemp ~ post | countyreal + year, cluster=~countyreal)."""
     res = twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat")
-    assert res.coef == pytest.approx(-0.036549, abs=5e-7)
-    assert res.se == pytest.approx(0.013265, abs=5e-7)
+    assert res.estimate == pytest.approx(-0.036549, abs=5e-7)
+    assert res.std_error == pytest.approx(0.013265, abs=5e-7)
     post = mpdta.assign(post=((mpdta["first.treat"] > 0) & (mpdta.year >= mpdta["first.treat"])))
     same = twfe(post.assign(post=post["post"].astype(int)), "lemp", "countyreal", "year", "post")
-    assert same.coef == pytest.approx(res.coef, abs=1e-14)
-    assert same.se == pytest.approx(res.se, abs=1e-14)
+    assert same.estimate == pytest.approx(res.estimate, abs=1e-14)
+    assert same.std_error == pytest.approx(res.std_error, abs=1e-14)
 
 
-def test_crv1_small_sample_factor_matches_pyfixest(mpdta):
-    """Nested (groups of counties) and non-nested clusters: K counts only non-nested FEs."""
+def test_with_inference_recomputes_the_vcov_as_pyfixest(mpdta):
+    """Nested (groups of counties) and non-nested clusters named after fitting, and HC1: the
+    same standard errors as a pyfixest fit with that vcov, the same coefficient."""
     import pyfixest as pf
 
     rng = np.random.default_rng(1)
@@ -40,11 +41,16 @@ def test_crv1_small_sample_factor_matches_pyfixest(mpdta):
         state=mpdta.countyreal // 1000,
         random_cl=rng.integers(0, 40, len(mpdta)),
     )
-    for cl in ("countyreal", "state", "random_cl"):
-        ref = pf.feols("lemp ~ post | countyreal + year", data=d, vcov={"CRV1": cl})
-        ours = twfe(d, "lemp", "countyreal", "year", treatment="post", cluster=cl)
-        assert ours.coef == pytest.approx(float(ref.coef().iloc[0]), abs=1e-12)
-        assert ours.se == pytest.approx(float(ref.se().iloc[0]), rel=1e-10)
+    res = twfe(d, "lemp", "countyreal", "year", treatment="post")
+    for vcov in ({"CRV1": "state"}, {"CRV1": "random_cl"}, "hetero", "iid"):
+        ref = pf.feols("lemp ~ post | countyreal + year", data=d, vcov=vcov)
+        ours = res.with_inference(vcov=vcov)
+        assert ours.estimate == pytest.approx(res.estimate, abs=1e-15)
+        assert ours.std_error == pytest.approx(float(ref.se().iloc[0]), rel=1e-10)
+        assert ours.p_value == pytest.approx(float(ref.pvalue().iloc[0]), rel=1e-8)
+    assert res.std_error == pytest.approx(0.013265, abs=5e-7)  # the original is unchanged
+    with pytest.raises(SpecError, match="not in the data"):
+        res.with_inference(vcov={"CRV1": "region"})
 
 
 def test_bacon_matches_reference_and_sums_to_twfe(mpdta):
@@ -67,7 +73,7 @@ def test_bacon_matches_reference_and_sums_to_twfe(mpdta):
     assert by.loc["treated_vs_never", "w"] == pytest.approx(0.8628, abs=5e-5)
     assert by.loc["later_vs_earlier", "avg"] == pytest.approx(0.0046, abs=5e-5)
     # Goodman-Bacon's theorem: weights sum to one and reproduce the TWFE coefficient.
-    coef = twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat").coef
+    coef = twfe(mpdta, "lemp", "countyreal", "year", cohort="first.treat").estimate
     assert res["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (res["weight"] * res["estimate"]).sum() == pytest.approx(coef, abs=1e-12)
 
@@ -91,7 +97,7 @@ def _simulated(seed: int, always_treated: bool, never_treated: bool = True) -> p
 def test_bacon_identity_on_simulated_panels(always, never):
     d = _simulated(3, always, never)
     res = bacon_decomposition(d, "y", "unit", "t", cohort="g")
-    coef = twfe(d, "y", "unit", "t", cohort="g").coef
+    coef = twfe(d, "y", "unit", "t", cohort="g").estimate
     assert (res["weight"] > 0).all()
     assert res["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (res["weight"] * res["estimate"]).sum() == pytest.approx(coef, abs=1e-10)
@@ -109,7 +115,7 @@ def test_later_vs_earlier_comparisons_show_the_twfe_bias():
     assert np.average(forbidden.estimate, weights=forbidden.weight) < np.average(
         clean.estimate, weights=clean.weight
     )
-    assert twfe(d, "y", "unit", "t", cohort="g").coef < np.average(
+    assert twfe(d, "y", "unit", "t", cohort="g").estimate < np.average(
         clean.estimate, weights=clean.weight
     )
 
@@ -141,9 +147,9 @@ def test_twfe_wild_cluster_bootstrap_matches_fe_regression():
     wb = tw.wild_cluster_bootstrap(n_boot=999, seed=3)
     fe = fe_regression(tp, "digital_share ~ d | unit + time", cluster="unit", bootstrap="wild",
                        n_boot=999, seed=3)  # fmt: skip
-    row = fe.coef.iloc[0]
+    row = fe.tidy().iloc[0]
     assert wb["weights"] == "rademacher"  # 15 clusters
     assert wb["p_value"] == pytest.approx(row["p_value_wild"], abs=1e-9)
-    assert wb["ci_low"] == pytest.approx(row["ci_low_wild"], rel=1e-6)
-    assert wb["ci_high"] == pytest.approx(row["ci_high_wild"], rel=1e-6)
-    assert wb["ci_low"] < tw.coef < wb["ci_high"]
+    assert wb["conf_low"] == pytest.approx(row["conf_low_wild"], rel=1e-6)
+    assert wb["conf_high"] == pytest.approx(row["conf_high_wild"], rel=1e-6)
+    assert wb["conf_low"] < tw.estimate < wb["conf_high"]

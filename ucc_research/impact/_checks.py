@@ -67,6 +67,19 @@ def check_unique_rows(data: pd.DataFrame, keys: Sequence[str]) -> None:
         )
 
 
+def one_value_per_unit(data: pd.DataFrame, unit: str, col: str, role: str) -> pd.Series:
+    """Each unit's distinct non-missing values of ``col`` (a list, at most one: an error names
+    the units with several), e.g. the first treated period of an adoption column."""
+    per_unit = data.groupby(unit)[col].agg(lambda s: s.dropna().unique().tolist())
+    several = [u for u, v in per_unit.items() if len(v) > 1]
+    if several:
+        raise SpecError(
+            f"{role} {col!r} must hold one first-treated period per unit; unit(s) "
+            f"{show(several)} have several"
+        )
+    return per_unit
+
+
 def check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SpecError(f"seed must be a non-negative integer, got {seed!r}")

@@ -1,92 +1,72 @@
-"""Two-way fixed effects DiD and its Goodman-Bacon (2021) decomposition.
+"""Two-way fixed effects DiD (pyfixest) and its Goodman-Bacon (2021) decomposition.
 
-:func:`twfe` fits ``y_it = a_i + l_t + beta * D_it + e_it`` and reports ``beta`` with a
-cluster-robust (CRV1) standard error using fixest's small-sample convention (the default of R
-``fixest::feols`` and of pyfixest): ``V = G/(G-1) * (N-1)/(N-K) * (X'X)^-1 (sum_c s_c s_c') (X'X)^-1``
-on the within-transformed data, where ``G`` is the number of clusters, ``N`` the number of
-observations and ``K`` the number of estimated parameters *excluding fixed effects nested in the
-cluster variable*; the non-nested fixed effects count their levels minus one per extra fixed
-effect. With clusters = units (the default) the unit effects are nested and ``K = 1 + T``; with
-clusters that cut across units ``K = 1 + n_units + T - 1``. This reproduces
+:func:`twfe` fits ``y_it = a_i + l_t + beta * D_it + e_it`` with pyfixest's ``feols`` (the same
+fit as :func:`~ucc_research.impact.fe_regression`) and reports ``beta`` with fixest's default
+cluster-robust (CRV1) standard error: ``G/(G-1) * (N-1)/(N-K)`` with ``K`` counting the fixed
+effects *not nested* in the cluster variable, t(G-1) intervals. This reproduces
 ``feols(y ~ post | unit + time, cluster = ~unit)`` (-0.036549, SE 0.013265 on mpdta).
-(linearmodels' PanelOLS counts the absorbed unit effects too and gives a larger SE.)
+``res.with_inference(vcov="hetero")`` (or ``{"CRV1": "region"}``, any column of the data)
+recomputes the inference with pyfixest's ``Feols.vcov`` without refitting.
 
 :func:`bacon_decomposition` splits ``beta`` from a balanced staggered panel into every 2x2 DiD
 comparison: treated vs never treated, earlier- vs later-treated (later cohort as a not-yet-treated
 control) and later- vs earlier-treated (the already-treated cohort as control: the "forbidden"
 comparison that biases TWFE when effects change over time), plus later vs always treated when
 some units are treated from the first period. The weights sum to one and ``sum(weight *
-estimate)`` equals the TWFE coefficient exactly.
+estimate)`` equals the pyfixest TWFE coefficient (to ~1e-12; checked in the tests).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ucc_research.errors import SpecError, UccWarning
+from ucc_research.impact._checks import check_columns, check_frame, check_numeric, check_unique_rows
 from ucc_research.impact.base import ImpactResult
 
 __all__ = ["twfe", "bacon_decomposition", "TWFEResult"]
 
 
-def _show(values: Any, k: int = 5) -> str:
-    values = list(values)
-    text = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:k])
-    return text + (f", ... ({len(values)} in all)" if len(values) > k else "")
-
-
-def _panel(
-    data: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treatment: str | None,
-    cohort: str | None,
-    cluster: str | None,
-) -> pd.DataFrame:
-    """Validated long panel with columns y, u (codes), t (values), d (0/1), g, c (cluster codes)."""
-    if not isinstance(data, pd.DataFrame) or data.empty:
-        raise SpecError("data must be a non-empty pandas DataFrame")
+def check_one_of(treatment: str | None, cohort: str | None, cohort_name: str = "cohort") -> str:
+    """The treatment-defining column: exactly one of ``treatment`` (0/1) or the adoption column."""
     if (treatment is None) == (cohort is None):
-        raise SpecError("give exactly one of treatment= (0/1 column) or cohort= (adoption period)")
-    cols = [outcome, unit, time, treatment or cohort] + ([cluster] if cluster else [])
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise SpecError(f"column(s) {_show(missing)} not in the data")
-    for col in (outcome, time, treatment or cohort):
-        if not pd.api.types.is_numeric_dtype(data[col]) and not pd.api.types.is_bool_dtype(
-            data[col]
-        ):
-            raise SpecError(f"column {col!r} must be numeric, found dtype {data[col].dtype}")
+        raise SpecError(
+            f"give exactly one of treatment= (0/1 column) or {cohort_name}= (adoption period)"
+        )
+    return treatment if treatment is not None else cohort
+
+
+def _panel(data: pd.DataFrame, outcome, unit, time, treatment, cohort, cluster) -> pd.DataFrame:
+    """Validated long panel: y, u (codes), t (values), d (0/1), g, c (cluster codes), row."""
+    check_frame(data)
+    role = check_one_of(treatment, cohort)
+    check_columns(data, [outcome, unit, time, role] + ([cluster] if cluster else []))
+    check_numeric(data, [outcome, time, role])
     if data[[unit, time]].isna().any().any():
         raise SpecError(f"rows with a missing {unit!r} or {time!r}; every row needs both")
-    dup = data.duplicated([unit, time], keep=False)
-    if dup.any():
-        pairs = data.loc[dup, [unit, time]].drop_duplicates().itertuples(index=False, name=None)
-        raise SpecError(f"duplicated {unit!r}-{time!r} rows: {_show(pairs)}")
+    check_unique_rows(data, [unit, time])
     out = pd.DataFrame(
         {
             "y": data[outcome].to_numpy(dtype=float, na_value=np.nan),
             "u": pd.factorize(data[unit], sort=True)[0],
             "t": data[time].to_numpy(dtype=float),
+            "row": np.arange(len(data)),
         }
     )
     if cohort is not None:
         g = data[cohort].to_numpy(dtype=float, na_value=np.nan)
-        g = np.where(np.isnan(g) | (g == 0), np.inf, g)
-        out["g"] = g
+        out["g"] = np.where(np.isnan(g) | (g == 0), np.inf, g)
         if out.groupby("u")["g"].nunique().gt(1).any():
             raise SpecError(f"cohort column {cohort!r} varies within a unit")
         out["d"] = (out["t"] >= out["g"]).astype(float)
     else:
         d = data[treatment].to_numpy(dtype=float, na_value=np.nan)
-        bad = ~np.isin(d[~np.isnan(d)], (0.0, 1.0))
-        if bad.any():
+        if (~np.isin(d[~np.isnan(d)], (0.0, 1.0))).any():
             raise SpecError(f"treatment column {treatment!r} must be 0/1")
         out["d"] = d
     out["c"] = out["u"] if cluster is None else pd.factorize(data[cluster])[0]
@@ -103,40 +83,86 @@ def _panel(
     return out
 
 
-def _demean(v: np.ndarray, u: np.ndarray, t: np.ndarray, tol: float = 1e-13) -> np.ndarray:
-    """Residual of ``v`` on unit and time dummies (alternating projections; exact if balanced)."""
-    nu, nt = u.max() + 1, t.max() + 1
-    cu, ct = np.bincount(u, minlength=nu), np.bincount(t, minlength=nt)
-    r = v.astype(float).copy()
-    for _ in range(10_000):
-        r -= (np.bincount(u, r, nu) / cu)[u]
-        step = (np.bincount(t, r, nt) / ct)[t]
-        r -= step
-        if np.max(np.abs(step)) < tol * (1 + np.max(np.abs(v))):
-            break
-    return r
-
-
 class TWFEResult(ImpactResult):
-    """TWFE coefficient with its CRV1 standard error; see :func:`twfe`."""
+    """The TWFE coefficient of a pyfixest fit; see :func:`twfe`.
 
-    def __init__(self, coef, se, n_obs, n_units, n_periods, n_clusters, k, alpha, names):
-        self.coef = coef
-        self.se = se
-        self.n_obs = n_obs
-        self.n_units = n_units
-        self.n_periods = n_periods
-        self.n_clusters = n_clusters
-        self.k = k
-        self.alpha = alpha
-        self.df = n_clusters - 1
-        # fixest reports t-based intervals with G - 1 degrees of freedom for clustered SEs.
-        q = stats.t.ppf(1 - alpha / 2, self.df)
-        self.ci = (coef - q * se, coef + q * se)
-        self.tstat = coef / se
-        self.pvalue = float(2 * stats.t.sf(abs(self.tstat), self.df))
+    ``estimate``, ``std_error``, ``p_value``, ``conf_int``, ``n_obs``, ``tidy()``, ``summary()``
+    as every result (:mod:`ucc_research.impact.base`); ``model`` is the pyfixest ``Feols``.
+    :meth:`with_inference` takes pyfixest's ``vcov`` (``"iid"``, ``"hetero"``, ``"HC1"``-``"HC3"``,
+    ``{"CRV1": column}``, ``{"CRV3": column}``, any column of the data given to :func:`twfe`).
+    """
+
+    title = "Two-way fixed effects DiD (pyfixest feols)"
+
+    def __init__(self, model: Any, frame: pd.DataFrame, data: pd.DataFrame, names: dict,
+                 alpha: float, vcov: Any) -> None:  # fmt: skip
+        self.model = model
         self.names = names
-        self._fwl: tuple | None = None  # (demeaned treatment, demeaned outcome, cluster codes)
+        self.alpha = alpha
+        self.vcov = vcov
+        self.n_obs = int(model._N)
+        self.n_units = int(frame["u"].nunique())
+        self.n_periods = int(frame["t"].nunique())
+        self._frame = frame  # the fitted rows (y, d, u, t, c, row)
+        self._data = data  # the caller's data, for clusters named after fitting
+
+    @property
+    def n_clusters(self) -> int | None:
+        """Clusters of the CRV inference (None for iid / heteroskedasticity-robust)."""
+        g = getattr(self.model, "_G", None)
+        return int(np.min(g)) if g is not None and isinstance(self.vcov, dict) else None
+
+    def _tidy(self) -> pd.DataFrame:
+        m = self.model
+        ci = m.confint(alpha=self.alpha)
+        return pd.DataFrame(
+            {
+                "term": [self.names["treatment"]],
+                "estimate": m.coef().to_numpy(float),
+                "std_error": m.se().to_numpy(float),
+                "statistic": m.tstat().to_numpy(float),
+                "p_value": m.pvalue().to_numpy(float),
+                "conf_low": ci.iloc[:, 0].to_numpy(float),
+                "conf_high": ci.iloc[:, 1].to_numpy(float),
+            }
+        )
+
+    def _summary_lines(self) -> list[str]:
+        n = self.names
+        infer = (
+            f"CRV1 by {next(iter(self.vcov.values()))!r} ({self.n_clusters} clusters; fixest "
+            "small-sample factor G/(G-1)*(N-1)/(N-K), t(G-1))"
+            if isinstance(self.vcov, dict)
+            else f"vcov {self.vcov!r}"
+        )
+        return [
+            f"{n['outcome']} ~ {n['treatment']} | unit + time; N = {self.n_obs}, "
+            f"{self.n_units} units x {self.n_periods} periods",
+            f"inference: {infer}",
+        ]
+
+    def with_inference(self, vcov: Any = "hetero", **options: Any) -> TWFEResult:
+        """The same fit with pyfixest's ``vcov`` (e.g. ``"hetero"``, ``{"CRV1": "region"}``)."""
+        if options:
+            raise SpecError(f"TWFEResult.with_inference takes only vcov=, not {sorted(options)}")
+        frame = self._frame
+        if isinstance(vcov, dict):
+            ((kind, col),) = vcov.items()
+            check_columns(self._data, [col], "cluster column")
+            codes = pd.factorize(self._data[col])[0][frame["row"].to_numpy()]
+            if (codes < 0).any():
+                raise SpecError(f"cluster column {col!r} is missing for fitted rows")
+            frame = frame.assign(c=codes)
+            fit_vcov: Any = {kind: "c"}
+        else:
+            fit_vcov = vcov
+        model = copy.deepcopy(self.model)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            model.vcov(fit_vcov, data=frame)
+        out = copy.copy(self)
+        out.model, out.vcov, out._frame = model, vcov, frame
+        return out
 
     def wild_cluster_bootstrap(
         self, n_boot: int = 9999, seed: int = 0, weights: str = "auto"
@@ -151,7 +177,8 @@ class TWFEResult(ImpactResult):
 
         Returns
         -------
-        dict with ``p_value``, ``ci_low``, ``ci_high`` (test inversion), ``n_boot``, ``weights``.
+        dict with ``p_value``, ``conf_low``, ``conf_high`` (test inversion), ``n_boot``,
+        ``weights``.
         """
         from ucc_research.impact.panel import _WEBB_BELOW, _WildClusterBootstrap
 
@@ -159,46 +186,24 @@ class TWFEResult(ImpactResult):
             raise SpecError(f"weights must be 'auto', 'rademacher' or 'webb', got {weights!r}")
         if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 99:
             raise SpecError(f"n_boot must be an integer >= 99, got {n_boot!r}")
+        c = pd.factorize(self._frame["c"])[0]
+        n_cl = int(c.max()) + 1
         if weights == "auto":
-            weights = "webb" if self.n_clusters < _WEBB_BELOW else "rademacher"
-        dd, yd, c = self._fwl
-        boot = _WildClusterBootstrap(dd[:, None], yd, c, 0, n_boot, weights, seed)
+            weights = "webb" if n_cl < _WEBB_BELOW else "rademacher"
+        xd = np.asarray(self.model._X, float)
+        yd = np.asarray(self.model._Y, float).ravel()
+        boot = _WildClusterBootstrap(xd, yd, c, 0, n_boot, weights, seed)
         lo, hi = boot.confint(self.alpha)
-        return {"p_value": boot.pvalue(0.0), "ci_low": lo, "ci_high": hi, "n_boot": n_boot,
+        return {"p_value": boot.pvalue(0.0), "conf_low": lo, "conf_high": hi, "n_boot": n_boot,
                 "weights": weights}  # fmt: skip
-
-    def tidy(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "term": [self.names["treatment"]],
-                "estimate": [self.coef],
-                "se": [self.se],
-                "ci_low": [self.ci[0]],
-                "ci_high": [self.ci[1]],
-                "pvalue": [self.pvalue],
-            }
-        )
-
-    def summary(self) -> str:
-        return (
-            f"TWFE {self.names['outcome']} ~ {self.names['treatment']} | unit + time: "
-            f"{self.coef:.6f} (CRV1 SE {self.se:.6f}, clustered by {self.names['cluster']}, "
-            f"{self.n_clusters} clusters; fixest small-sample factor G/(G-1)*(N-1)/(N-K), "
-            f"N={self.n_obs}, K={self.k}), {self.n_units} units x {self.n_periods} periods"
-        )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4, 3))
-        ax.errorbar(
-            [0],
-            [self.coef],
-            yerr=[[self.coef - self.ci[0]], [self.ci[1] - self.coef]],
-            fmt="o",
-            capsize=4,
-        )
+        est, (lo, hi) = self.estimate, self.conf_int
+        ax.errorbar([0], [est], yerr=[[est - lo], [hi - est]], fmt="o", capsize=4)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks([0], [self.names["treatment"]])
         ax.set_ylabel(f"TWFE coefficient ({100 * (1 - self.alpha):g}% CI)")
@@ -215,7 +220,7 @@ def twfe(
     cluster: str | None = None,
     alpha: float = 0.05,
 ) -> TWFEResult:
-    """Two-way fixed effects regression ``outcome ~ D | unit + time`` with CRV1 SEs.
+    """Two-way fixed effects regression ``outcome ~ D | unit + time`` (pyfixest) with CRV1 SEs.
 
     Parameters
     ----------
@@ -235,96 +240,40 @@ def twfe(
     Returns
     -------
     TWFEResult
-        ``coef``, ``se``, ``ci``, ``pvalue``, ``tidy()``, ``summary()``.
+        ``estimate``, ``std_error``, ``conf_int``, ``p_value``, ``tidy()``, ``summary()``,
+        ``with_inference(vcov=...)``, ``wild_cluster_bootstrap()``.
 
     Examples
     --------
     >>> from ucc_research import demo
     >>> d = demo.generate(seed=1, n_cities=16, n_services=2, years=(2017, 2022))  # SYNTHETIC
     >>> tp = demo.transfer_panel(d)  # cohorts 2019 and 2020, never-adopters coded 0
-    >>> round(twfe(tp, "digital_share", "unit", "time", cohort="cohort").coef, 3)
+    >>> res = twfe(tp, "digital_share", "unit", "time", cohort="cohort")
+    >>> round(res.estimate, 3)
     0.106
+    >>> res.with_inference(vcov="hetero").std_error < res.std_error  # clustering matters here
+    True
     """
-    p = _panel(data, outcome, unit, time, treatment, cohort, cluster)
-    u = pd.factorize(p["u"])[0]
-    t = pd.factorize(p["t"], sort=True)[0]
-    yd = _demean(p["y"].to_numpy(), u, t)
-    dd = _demean(p["d"].to_numpy(), u, t)
-    sxx = float(dd @ dd)
-    if sxx < 1e-12:
-        raise SpecError("the treatment does not vary beyond unit and time effects")
-    beta = float(dd @ yd) / sxx
-    e = yd - beta * dd
-    c = pd.factorize(p["c"])[0]
-    n_cl = int(c.max()) + 1
-    if n_cl < 2:
+    from ucc_research.impact.panel import fit_feols
+
+    if not 0 < alpha < 1:
+        raise SpecError(f"alpha must be between 0 and 1, got {alpha!r}")
+    frame = _panel(data, outcome, unit, time, treatment, cohort, cluster)
+    if frame["c"].nunique() < 2:
         raise SpecError("CRV1 standard errors need at least two clusters")
-    scores = np.bincount(c, dd * e, n_cl)
-    n = len(p)
-    n_periods = int(t.max()) + 1
-    # fixest's fixef.K="nested": fixed effects nested in the cluster are not counted; the
-    # others count their levels minus one restriction per extra fixed effect (checked against
-    # pyfixest for clusters = units, nested groups of units and non-nested clusters).
-    sizes = []
-    for fe in (u, t):
-        if pd.DataFrame({"fe": fe, "c": c}).groupby("fe")["c"].nunique().max() > 1:
-            sizes.append(int(fe.max()) + 1)
-    k = 1 + (sum(sizes) - (len(sizes) - 1) if sizes else 0)
-    adj = n_cl / (n_cl - 1) * (n - 1) / (n - k)
-    se = float(np.sqrt(adj * np.sum(scores**2)) / sxx)
+    model = fit_feols("y ~ d | u + t", frame, {"CRV1": "c"})
+    if "d" not in model.coef().index:
+        raise SpecError("the treatment does not vary beyond unit and time effects")
     names = {
         "outcome": outcome,
         "treatment": treatment or f"1{{{time} >= {cohort}}}",
         "cluster": cluster or unit,
     }
-    res = TWFEResult(beta, se, n, int(u.max()) + 1, n_periods, n_cl, k, alpha, names)
-    res._fwl = (dd, yd, c)
-    return res
+    return TWFEResult(model, frame, data, names, alpha, {"CRV1": cluster or unit})
 
 
-def bacon_decomposition(
-    data: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treatment: str | None = None,
-    cohort: str | None = None,
-) -> pd.DataFrame:
-    """Goodman-Bacon decomposition of the TWFE DiD coefficient into 2x2 comparisons.
-
-    Parameters
-    ----------
-    data : DataFrame
-        Balanced long panel with staggered, absorbing treatment.
-    outcome, unit, time : str
-        Column names.
-    treatment, cohort : str
-        As in :func:`twfe` (give one).
-
-    Returns
-    -------
-    DataFrame
-        One row per comparison: ``type`` (``treated_vs_never``, ``earlier_vs_later``,
-        ``later_vs_earlier``, ``later_vs_always_treated``), ``treated`` and ``control`` cohorts
-        (inf = never treated), ``estimate`` (the 2x2 DiD), ``weight``, ``n_treated``,
-        ``n_control``. ``(weight * estimate).sum()`` equals :func:`twfe`'s coefficient.
-
-    Examples
-    --------
-    >>> from ucc_research import demo
-    >>> d = demo.generate(seed=1, n_cities=16, n_services=2, years=(2017, 2022))  # SYNTHETIC
-    >>> tp = demo.transfer_panel(d)  # cohorts 2019 and 2020, never-adopters coded 0
-    >>> b = bacon_decomposition(tp, "digital_share", "unit", "time", cohort="cohort")
-    >>> b[["type", "treated", "control", "weight"]].round(3)
-                   type  treated  control  weight
-    0  treated_vs_never   2019.0      inf   0.368
-    1  treated_vs_never   2020.0      inf   0.345
-    2  earlier_vs_later   2019.0   2020.0   0.115
-    3  later_vs_earlier   2020.0   2019.0   0.172
-    >>> round(float((b["weight"] * b["estimate"]).sum()), 3)  # the TWFE coefficient
-    0.106
-    """
-    p = _panel(data, outcome, unit, time, treatment, cohort, None)
+def _wide(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Balanced wide arrays: periods (T,), outcome and treatment (n x T), adoption period (n,)."""
     periods = np.sort(p["t"].unique())
     n_units = p["u"].nunique()
     if len(p) != n_units * len(periods):
@@ -346,29 +295,20 @@ def bacon_decomposition(
         )
     ever = d.max(axis=1) > 0
     first = np.where(ever, periods[np.argmax(d > 0, axis=1)], np.inf)
-    dbar_u = d.mean(axis=1)
+    return periods, y, d, first
 
-    dd = _demean(
-        d.ravel(),
-        np.repeat(np.arange(n_units), len(periods)),
-        np.tile(np.arange(len(periods)), n_units),
-    )
-    var_d = float(np.mean(dd**2))
-    if var_d < 1e-12:
-        raise SpecError("the treatment does not vary beyond unit and time effects")
 
+def _comparisons(periods, y, first, dbar, var_d) -> list[tuple]:
+    """Every 2x2 comparison (Goodman-Bacon 2021, eqs. 10a-10c): type, cohorts, DiD, weight."""
     groups = np.unique(first)
     share = {g: float(np.mean(first == g)) for g in groups}
-    dbar = {g: float(dbar_u[first == g][0]) for g in groups}
     count = {g: int(np.sum(first == g)) for g in groups}
 
-    def mean_y(g: float, window: np.ndarray) -> float:
-        return float(y[np.ix_(first == g, window)].mean())
-
     def did(treated: float, control: float, pre: np.ndarray, post: np.ndarray) -> float:
-        return (mean_y(treated, post) - mean_y(treated, pre)) - (
-            mean_y(control, post) - mean_y(control, pre)
-        )
+        def mean(g, window):
+            return float(y[np.ix_(first == g, window)].mean())
+
+        return mean(treated, post) - mean(treated, pre) - (mean(control, post) - mean(control, pre))
 
     rows = []
     timing = [g for g in groups if np.isfinite(g)]
@@ -396,8 +336,62 @@ def bacon_decomposition(
                 est = did(ell, k, (periods >= k) & (periods < ell), periods >= ell)
                 kind = "later_vs_always_treated" if dk >= 1.0 else "later_vs_earlier"
                 rows.append((kind, ell, k, est, w, count[ell], count[k]))
-    out = pd.DataFrame(
+    return rows
+
+
+def bacon_decomposition(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    treatment: str | None = None,
+    cohort: str | None = None,
+) -> pd.DataFrame:
+    """Goodman-Bacon decomposition of the TWFE DiD coefficient into 2x2 comparisons.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Balanced long panel with staggered, absorbing treatment.
+    outcome, unit, time : str
+        Column names.
+    treatment, cohort : str
+        As in :func:`twfe` (give one).
+
+    Returns
+    -------
+    DataFrame
+        One row per comparison: ``type`` (``treated_vs_never``, ``earlier_vs_later``,
+        ``later_vs_earlier``, ``later_vs_always_treated``), ``treated`` and ``control`` cohorts
+        (inf = never treated), ``estimate`` (the 2x2 DiD), ``weight``, ``n_treated``,
+        ``n_control``. ``(weight * estimate).sum()`` equals :func:`twfe`'s ``estimate``.
+
+    Examples
+    --------
+    >>> from ucc_research import demo
+    >>> tp = demo.transfer_panel(demo.generate(seed=1, n_cities=16, n_services=2,
+    ...                                        years=(2017, 2022)))  # SYNTHETIC; 2019, 2020
+    >>> b = bacon_decomposition(tp, "digital_share", "unit", "time", cohort="cohort")
+    >>> b[["type", "treated", "control", "weight"]].round(3)
+                   type  treated  control  weight
+    0  treated_vs_never   2019.0      inf   0.368
+    1  treated_vs_never   2020.0      inf   0.345
+    2  earlier_vs_later   2019.0   2020.0   0.115
+    3  later_vs_earlier   2020.0   2019.0   0.172
+    >>> round(float((b["weight"] * b["estimate"]).sum()), 3)  # the TWFE coefficient
+    0.106
+    """
+    p = _panel(data, outcome, unit, time, treatment, cohort, None)
+    periods, y, d, first = _wide(p)
+    # The two-way demeaned treatment of a balanced panel, in closed form.
+    dd = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
+    var_d = float(np.mean(dd**2))
+    if var_d < 1e-12:
+        raise SpecError("the treatment does not vary beyond unit and time effects")
+    dbar_u = d.mean(axis=1)
+    dbar = {g: float(dbar_u[first == g][0]) for g in np.unique(first)}
+    rows = _comparisons(periods, y, first, dbar, var_d)
+    return pd.DataFrame(
         rows,
         columns=["type", "treated", "control", "estimate", "weight", "n_treated", "n_control"],
     )
-    return out

@@ -41,6 +41,7 @@ from ucc_research.impact._checks import (
     check_frame,
     check_numeric,
     check_unique_rows,
+    one_value_per_unit,
     show,
 )
 from ucc_research.impact.synth import _simplex_qp
@@ -298,10 +299,8 @@ def choose_synth_unit(
 
     Parameters
     ----------
-    data : DataFrame
-        Long panel.
-    outcome, unit, time : str
-        Column names.
+    data, outcome, unit, time : DataFrame, str
+        The long panel and its outcome, unit and period columns.
     cohort : str
         Column of each unit's first treated period.
     min_pre, min_post : int
@@ -324,22 +323,7 @@ def choose_synth_unit(
     'mid'
     """
     y = _paths(data, outcome, unit, time)
-    check_columns(data, [cohort], "column")
-    first = data.groupby(unit)[cohort].agg(lambda s: s.dropna().unique().tolist())
-    several = [u for u, v in first.items() if len(v) > 1]
-    if several:
-        raise SpecError(
-            f"cohort column {cohort!r} must hold one first-treated period per unit; unit(s) "
-            f"{show(several)} have several"
-        )
-    g = {u: (v[0] if v and v[0] not in (0, "", "0") else None) for u, v in first.items()}
-    try:
-        never = [u for u in y.columns if g.get(u) is None or g[u] > y.index.max()]
-    except TypeError as err:
-        raise SpecError(
-            f"cohort column {cohort!r} holds values that cannot be compared with the periods of "
-            f"{time!r} (e.g. {y.index.max()!r})"
-        ) from err
+    g, never = _first_periods(data, y, unit, time, cohort)
     adopters = [u for u in y.columns if u not in never]
     if candidates is not None:
         unknown = [c for c in candidates if c not in adopters]
@@ -351,38 +335,8 @@ def choose_synth_unit(
             f"need at least 2 never-treated units as donors, found {len(never)}: no "
             "synthetic control can be built"
         )
-    rows = []
-    for u in adopters:
-        n_pre = int(np.sum(y.index < g[u]))
-        n_post = int(np.sum(y.index >= g[u]))
-        row = {"unit": u, "cohort": g[u], "n_pre": n_pre, "n_post": n_post}
-        if n_pre < max(min_pre, 2) or n_post < min_post:
-            row |= {"verdict": "not eligible", "eligible": False,
-                    "reason": f"{n_pre} pre / {n_post} post periods (needs {min_pre} / "
-                    f"{min_post})"}  # fmt: skip
-            rows.append(row)
-            continue
-        pre = y.loc[y.index < g[u], [u] + never]
-        missing = pre.columns[pre.isna().any()].tolist()
-        if missing:
-            row |= {"verdict": "not eligible", "eligible": False,
-                    "reason": f"outcome missing before adoption for {show(missing)}"}  # fmt: skip
-            rows.append(row)
-            continue
-        verdict, reason, m, _ = _diagnose(pre[u].to_numpy(float), pre[never].to_numpy(float),
-                                          never, None)  # fmt: skip
-        row |= {"verdict": verdict, "eligible": True, "reason": reason}
-        row |= {k: m[k] for k in ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight")}
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    for col in ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight"):
-        if col not in table:
-            table[col] = np.nan
-    table["_v"] = table["verdict"].map(_ORDER).fillna(9)
-    table["_fit"] = (table["relative_rmspe"] / 0.05).round()
-    table = table.sort_values(["_v", "_fit", "n_pre"], ascending=[True, True, False], kind="stable")
-    table = table.drop(columns=["_v", "_fit"]).reset_index(drop=True)
-    table["rank"] = np.where(table["eligible"], np.arange(1, len(table) + 1), 0)
+    table = _rank(pd.DataFrame([_candidate(y, u, g[u], never, min_pre, min_post)
+                                for u in adopters]))  # fmt: skip
     if not table["eligible"].any():
         return SynthChoice(
             None,
@@ -397,3 +351,55 @@ def choose_synth_unit(
         f"spread) and its {best['n_pre']} pre-periods"
     )
     return SynthChoice(best["unit"], reason, table)
+
+
+_MEASURES = ("relative_rmspe", "outside_share", "hull_rmspe", "top_weight")
+
+
+def _first_periods(data, y, unit, time, cohort) -> tuple[dict, list]:
+    """Each unit's first treated period (None if never), and the never-treated units."""
+    check_columns(data, [cohort], "column")
+    first = one_value_per_unit(data, unit, cohort, "cohort column")
+    g = {u: (v[0] if v and v[0] not in (0, "", "0") else None) for u, v in first.items()}
+    try:
+        never = [u for u in y.columns if g.get(u) is None or g[u] > y.index.max()]
+    except TypeError as err:
+        raise SpecError(
+            f"cohort column {cohort!r} holds values that cannot be compared with the periods of "
+            f"{time!r} (e.g. {y.index.max()!r})"
+        ) from err
+    return g, never
+
+
+def _candidate(y, u, g_u, never, min_pre, min_post) -> dict:
+    """One adopter's row: eligibility and, if eligible, the hull diagnostic's verdict."""
+    n_pre, n_post = int(np.sum(y.index < g_u)), int(np.sum(y.index >= g_u))
+    row = {"unit": u, "cohort": g_u, "n_pre": n_pre, "n_post": n_post}
+    if n_pre < max(min_pre, 2) or n_post < min_post:
+        why = f"{n_pre} pre / {n_post} post periods (needs {min_pre} / {min_post})"
+        return row | {"verdict": "not eligible", "eligible": False, "reason": why}
+    pre = y.loc[y.index < g_u, [u] + never]
+    missing = pre.columns[pre.isna().any()].tolist()
+    if missing:
+        why = f"outcome missing before adoption for {show(missing)}"
+        return row | {"verdict": "not eligible", "eligible": False, "reason": why}
+    verdict, reason, m, _ = _diagnose(pre[u].to_numpy(float), pre[never].to_numpy(float),
+                                      never, None)  # fmt: skip
+    return (
+        row
+        | {"verdict": verdict, "eligible": True, "reason": reason}
+        | {k: m[k] for k in _MEASURES}
+    )
+
+
+def _rank(table: pd.DataFrame) -> pd.DataFrame:
+    """Best verdict first, then the closer fit (to 0.05), then the longer pre-period."""
+    for col in _MEASURES:
+        if col not in table:
+            table[col] = np.nan
+    table["_v"] = table["verdict"].map(_ORDER).fillna(9)
+    table["_fit"] = (table["relative_rmspe"] / 0.05).round()
+    table = table.sort_values(["_v", "_fit", "n_pre"], ascending=[True, True, False], kind="stable")
+    table = table.drop(columns=["_v", "_fit"]).reset_index(drop=True)
+    table["rank"] = np.where(table["eligible"], np.arange(1, len(table) + 1), 0)
+    return table

@@ -93,36 +93,28 @@ class DriversResult(ImpactResult):
     cv_r2_pooled: float
     folds: pd.Series
     regression: FERegressionResult
-    nobs: int
+    n_obs: int
     n_dropped: int
     n_repeats: int
     model: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        """Features with their importance and, beside it, the FE regression estimate."""
-        reg = self.regression.coef.set_index("term")
-        out = self.importance.copy()
-        for col, src in [
-            ("fe_estimate", "estimate"),
-            ("fe_se", "se"),
-            ("fe_ci_low", "ci_low"),
-            ("fe_ci_high", "ci_high"),
-            ("fe_p_value", "p_value"),
-        ]:
-            out[col] = out["feature"].map(reg[src]) if src in reg else np.nan
-        out = out.rename(columns={"feature": "term"})
-        # ImpactResult's columns: the regression estimate is the estimate with an se.
-        out["estimate"], out["se"] = out["fe_estimate"], out["fe_se"]
-        out["ci_low"], out["ci_high"] = out["fe_ci_low"], out["fe_ci_high"]
+    title = "Drivers: gradient boosting with grouped cross-validation, beside an FE regression"
+
+    def _tidy(self) -> pd.DataFrame:
+        """Features with their importance; the estimate is the FE regression's (same features)."""
+        reg = self.regression.table.set_index("term")
+        out = self.importance.rename(columns={"feature": "term"})
+        for col in ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high"):
+            out[col] = out["term"].map(reg[col])
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         imp = self.importance.sort_values("importance", ascending=False)
-        reg = self.regression.coef.set_index("term")
+        reg = self.regression.table.set_index("term")
         lines = [
             f"Drivers of {self.outcome!r}: gradient boosting (HistGradientBoostingRegressor), "
             f"{len(self.cv_r2)}-fold cross-validation by {self.groups!r} (no {self.groups} in two "
-            f"folds); N = {self.nobs}"
+            f"folds); N = {self.n_obs}"
             + (f", dropped (missing outcome): {self.n_dropped}" if self.n_dropped else ""),
             f"  out-of-fold R2 = {self.cv_r2_pooled:.3f} (by fold {self.cv_r2.mean():.3f} +/- "
             f"{self.cv_r2.std(ddof=1) if len(self.cv_r2) > 1 else 0:.3f})",
@@ -131,8 +123,8 @@ class DriversResult(ImpactResult):
         ]
         for r in imp.itertuples(index=False):
             fe = (
-                f"{reg.loc[r.feature, 'estimate']: .4f} [{reg.loc[r.feature, 'ci_low']:.4f}, "
-                f"{reg.loc[r.feature, 'ci_high']:.4f}]"
+                f"{reg.loc[r.feature, 'estimate']: .4f} [{reg.loc[r.feature, 'conf_low']:.4f}, "
+                f"{reg.loc[r.feature, 'conf_high']:.4f}]"
                 if r.feature in reg.index
                 else "not estimated (collinear with other features or the fixed effects)"
             )
@@ -154,7 +146,7 @@ class DriversResult(ImpactResult):
             "  Importance is predictive association, not a causal effect; read it with the FE "
             "estimates."
         )
-        return "\n".join(lines)
+        return lines
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Importance (left) beside the FE regression coefficients (right)."""
@@ -169,11 +161,11 @@ class DriversResult(ImpactResult):
         ax_imp.set_yticks(y, imp["feature"])
         ax_imp.set_xlabel("permutation importance (drop in out-of-fold R2)")
         ax_imp.set_title(f"gradient boosting, grouped CV by {self.groups}", fontsize=9)
-        reg = self.regression.coef.set_index("term").reindex(imp["feature"])
+        reg = self.regression.table.set_index("term").reindex(imp["feature"])
         ax_fe.errorbar(
             reg["estimate"],
             y,
-            xerr=[reg["estimate"] - reg["ci_low"], reg["ci_high"] - reg["estimate"]],
+            xerr=[reg["estimate"] - reg["conf_low"], reg["conf_high"] - reg["estimate"]],
             fmt="o",
             capsize=3,
         )
@@ -216,28 +208,20 @@ def drivers_analysis(
 
     Parameters
     ----------
-    data : DataFrame
-    outcome : str
-        Numeric outcome column (rows where it is missing are dropped and counted).
+    data, outcome : DataFrame, str
+        The data; the numeric outcome (rows missing it are dropped and counted).
     features : list of str
-        Numeric or boolean feature columns (service features and city context). Missing
-        feature values are allowed (gradient boosting handles them natively).
+        Numeric or boolean feature columns; missing values are allowed (handled natively).
     groups : str
         Grouping column for the cross-validation folds (e.g. ``"city_id"``).
     fe_formula : str, optional
-        The regression shown beside the importance: a full formula (``"y ~ x1 + x2 | fe"``) or
-        just its fixed-effects part (``"city_id + service_id + period"``). Default: the same
-        features by OLS with an intercept and no fixed effects, so city-level context stays
-        estimable (errors clustered by ``groups``); pass ``fe_formula`` for within-city
-        estimates. Features constant within a fixed effect are absorbed and reported as such.
-    cv : int
-        Number of folds (at most the number of groups).
-    seed : int
-        Seed of the model and the permutations.
-    n_repeats : int
-        Permutations per feature (or cluster) and fold.
-    corr_threshold : float
-        Absolute Spearman correlation at which features are clustered together.
+        The regression beside the importance: a formula (``"y ~ x1 + x2 | fe"``) or its
+        fixed-effects part (``"city_id + period"``). Default: OLS on the features, errors
+        clustered by ``groups`` (city context stays estimable).
+    cv, n_repeats : int
+        Folds (at most the number of groups); permutations per feature (or cluster) and fold.
+    seed, corr_threshold : int, float
+        Seed of the model and permutations; |Spearman| at which features are clustered.
     gb_params : dict, optional
         Overrides of the ``HistGradientBoostingRegressor`` parameters.
     cluster : str, optional
@@ -249,8 +233,7 @@ def drivers_analysis(
 
     Examples
     --------
-    A SYNTHETIC panel of 12 cities x 4 services x 5 periods, where the outcome rises by 2 with
-    ``eid_login``, by 0.5 with ``proactive`` and does not depend on ``internet_use``:
+    SYNTHETIC: 12 cities x 4 services x 5 periods; effects 2 (eid_login), 0.5 (proactive), 0:
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, t = np.meshgrid(np.arange(12), np.arange(4), np.arange(5), indexing="ij")
@@ -263,17 +246,35 @@ def drivers_analysis(
     >>> res = drivers_analysis(panel, "digital_share", ["eid_login", "proactive", "internet_use"],
     ...                        groups="city_id", fe_formula="service_id + period",
     ...                        n_repeats=2, gb_params={"max_iter": 50})
-    >>> res.tidy()[["term", "importance", "fe_estimate"]].round(2)
-               term  importance  fe_estimate
-    0     eid_login        1.88         2.00
-    1     proactive        0.02         0.49
-    2  internet_use        0.00        -0.02
+    >>> res.tidy()[["term", "importance", "estimate"]].round(2)  # estimate: the FE regression's
+               term  importance  estimate
+    0     eid_login        1.88      2.00
+    1     proactive        0.02      0.49
+    2  internet_use        0.00     -0.02
     """
-    from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.inspection import partial_dependence
-    from sklearn.model_selection import GroupKFold
-    from threadpoolctl import threadpool_limits
+    df, keep, features, cv, seed = _check(data, outcome, features, groups, corr_threshold, cv, seed)
+    x = df[features].astype(float)
+    clusters = correlation_clusters(x, corr_threshold)
+    members = {c: list(clusters.index[clusters == c]) for c in dict.fromkeys(clusters)}
+    params = {"max_iter": 200, "learning_rate": 0.1, "early_stopping": False, "random_state": seed}
+    y, rng = df[outcome].to_numpy(float), np.random.default_rng(seed)
+    cvr = _cross_validate(x.to_numpy(), y, df[groups].to_numpy(), features, members, cv,
+                          params | (gb_params or {}), n_repeats, rng)  # fmt: skip
+    imp, gtab = _importance(features, cvr["single"], cvr["grouped"], members, clusters)
+    return DriversResult(
+        outcome=outcome, features=features, groups=groups, importance=imp,
+        grouped_importance=gtab, clusters=clusters, correlation=x.rank().corr(),
+        partial_dependence=pd.DataFrame(cvr["pdp"]),
+        cv_r2=pd.Series(cvr["r2"], name="r2", index=pd.RangeIndex(cv, name="fold")),
+        cv_r2_pooled=_r2(y, cvr["oof"]),
+        folds=pd.Series(cvr["folds"], name="fold").rename_axis(groups),
+        regression=_regression(data, outcome, features, groups, fe_formula, cluster, seed),
+        n_obs=len(y), n_dropped=int((~keep).sum()), n_repeats=n_repeats, model=cvr["final"],
+    )  # fmt: skip
 
+
+def _check(data, outcome, features, groups, corr_threshold, cv, seed) -> tuple:
+    """The rows with an outcome and a group, after checking the arguments."""
     check_frame(data)
     seed = check_seed(seed)
     features = list(features)
@@ -288,59 +289,56 @@ def drivers_analysis(
         raise SpecError(f"corr_threshold must be in (0, 1], got {corr_threshold!r}")
     keep = data[outcome].notna() & data[groups].notna()
     df = data.loc[keep].reset_index(drop=True)
-    n_groups = df[groups].nunique()
     if not isinstance(cv, int | np.integer) or cv < 2:
         raise SpecError(f"cv must be an integer >= 2, got {cv!r}")
-    if n_groups < 2:
+    if df[groups].nunique() < 2:
         raise SpecError(f"grouped cross-validation needs at least 2 {groups!r} groups")
-    cv = min(int(cv), n_groups)
+    return df, keep, features, min(int(cv), df[groups].nunique()), seed
 
-    x = df[features].astype(float)
-    xa = x.to_numpy()
-    y = df[outcome].to_numpy(float)
-    params = {"max_iter": 200, "learning_rate": 0.1, "early_stopping": False, "random_state": seed}
-    params.update(gb_params or {})
-    clusters = correlation_clusters(x, corr_threshold)
-    cluster_members = {c: list(clusters.index[clusters == c]) for c in dict.fromkeys(clusters)}
 
-    codes = pd.factorize(df[groups])[0]
-    rng = np.random.default_rng(seed)
-    oof = np.empty(len(y))
-    fold_of_group = {}
-    r2_folds, single, grouped = [], {f: [] for f in features}, {c: [] for c in cluster_members}
-    splitter = GroupKFold(n_splits=cv)
+def _cross_validate(xa, y, groups, features, members, cv, params, n_repeats, rng) -> dict:
+    """Grouped K-fold: out-of-fold predictions and R2, permutation drops of every feature and
+    correlation cluster, then the model on all rows and its partial dependence."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.inspection import partial_dependence
+    from sklearn.model_selection import GroupKFold
+    from threadpoolctl import threadpool_limits
+
+    out = {"oof": np.empty(len(y)), "folds": {}, "r2": [], "pdp": []}
+    single, grouped = {f: [] for f in features}, {c: [] for c in members}
+    codes = pd.factorize(groups)[0]
     # One OpenMP thread: the models are small, and on a shared machine thread contention makes
     # multi-threaded boosting far slower, not faster (and results depend on no thread count).
     with threadpool_limits(limits=1, user_api="openmp"):
-        for k, (tr, te) in enumerate(splitter.split(xa, y, codes)):
-            for g in np.unique(df[groups].to_numpy()[te]):
-                fold_of_group[g] = k
+        for k, (tr, te) in enumerate(GroupKFold(n_splits=cv).split(xa, y, codes)):
+            out["folds"] |= {g: k for g in np.unique(groups[te])}
             model = HistGradientBoostingRegressor(**params).fit(xa[tr], y[tr])
             xt, yt = xa[te], y[te]
-            pred = model.predict(xt)
-            oof[te] = pred
+            out["oof"][te] = pred = model.predict(xt)
             base = _r2(yt, pred)
-            r2_folds.append(base)
+            out["r2"].append(base)
             for i, f in enumerate(features):
                 single[f] += _perm_drop(model, xt, yt, [i], base, n_repeats, rng)
-            for c, members in cluster_members.items():
-                cols = [features.index(m) for m in members]
+            for c, names in members.items():
+                cols = [features.index(m) for m in names]
                 grouped[c] += _perm_drop(model, xt, yt, cols, base, n_repeats, rng)
-
-        final = HistGradientBoostingRegressor(**params).fit(xa, y)
-        pdp_rows = []
+        out["final"] = final = HistGradientBoostingRegressor(**params).fit(xa, y)
         for i, f in enumerate(features):
             pdp = partial_dependence(final, xa, [i], grid_resolution=20, kind="average")
-            for v, a in zip(pdp["grid_values"][0], pdp["average"][0]):
-                pdp_rows.append({"feature": f, "value": float(v), "average_prediction": float(a)})
+            out["pdp"] += [{"feature": f, "value": float(v), "average_prediction": float(a)}
+                           for v, a in zip(pdp["grid_values"][0], pdp["average"][0])]  # fmt: skip
+    return out | {"single": single, "grouped": grouped}
 
+
+def _importance(features, single, grouped, members, clusters) -> tuple[pd.DataFrame, ...]:
+    """Importance by feature (with its cluster's) and by correlation cluster."""
     gtab = pd.DataFrame(
         {
-            "cluster": list(cluster_members),
-            "members": [", ".join(m) for m in cluster_members.values()],
-            "size": [len(m) for m in cluster_members.values()],
-            "importance": [float(np.mean(grouped[c])) for c in cluster_members],
-            "importance_sd": [float(np.std(grouped[c], ddof=1)) for c in cluster_members],
+            "cluster": list(members),
+            "members": [", ".join(m) for m in members.values()],
+            "size": [len(m) for m in members.values()],
+            "importance": [float(np.mean(grouped[c])) for c in members],
+            "importance_sd": [float(np.std(grouped[c], ddof=1)) for c in members],
         }
     )
     imp = pd.DataFrame(
@@ -352,26 +350,7 @@ def drivers_analysis(
         }
     )
     imp["grouped_importance"] = imp["cluster"].map(gtab.set_index("cluster")["importance"])
-
-    regression = _regression(data, outcome, features, groups, fe_formula, cluster, seed)
-    return DriversResult(
-        outcome=outcome,
-        features=features,
-        groups=groups,
-        importance=imp,
-        grouped_importance=gtab,
-        clusters=clusters,
-        correlation=x.rank().corr(),
-        partial_dependence=pd.DataFrame(pdp_rows),
-        cv_r2=pd.Series(r2_folds, name="r2", index=pd.RangeIndex(cv, name="fold")),
-        cv_r2_pooled=_r2(y, oof),
-        folds=pd.Series(fold_of_group, name="fold").rename_axis(groups),
-        regression=regression,
-        nobs=len(y),
-        n_dropped=int((~keep).sum()),
-        n_repeats=n_repeats,
-        model=final,
-    )
+    return imp, gtab
 
 
 def _r2(y: np.ndarray, pred: np.ndarray) -> float:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ucc_research.errors import SpecError
 from ucc_research.impact._checks import check_columns, check_frame, check_numeric, formula_names
@@ -53,8 +52,11 @@ class MixedResult(ImpactResult):
     Attributes
     ----------
     fixed : DataFrame
-        Fixed effects: ``term``, ``estimate``, ``se``, ``z``, ``p_value``, ``ci_low``,
-        ``ci_high`` (Wald, normal reference, as MixedLM reports).
+        Fixed effects in the tidy columns (:mod:`ucc_research.impact.base`): ``term``,
+        ``estimate``, ``std_error``, ``statistic`` (z), ``p_value``, ``conf_low``,
+        ``conf_high`` (Wald, normal reference, as MixedLM reports). The inference is fixed at
+        fitting (statsmodels' MixedLM has no post-fit covariance options): no
+        ``with_inference``.
     variances : Series
         Variance components: the group random effects' (co)variances, each ``vc_formula``
         component and ``residual``.
@@ -80,11 +82,14 @@ class MixedResult(ImpactResult):
     formula: str
     groups: str
     n_groups: int
-    nobs: int
+    n_obs: int
     reml: bool
     model_result: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
+    title = "Linear mixed model (statsmodels MixedLM)"
+    alpha = 0.05
+
+    def _tidy(self) -> pd.DataFrame:
         fixed = self.fixed.assign(kind="fixed")
         var = pd.DataFrame(
             {"term": [f"var({k})" for k in self.variances.index], "estimate": self.variances}
@@ -93,11 +98,10 @@ class MixedResult(ImpactResult):
         out["method"] = f"MixedLM ({'REML' if self.reml else 'ML'}, {self.method})"
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         est = "REML" if self.reml else "ML"
         lines = [
-            f"Linear mixed model (statsmodels MixedLM, {est}): {self.formula}",
-            f"  groups: {self.groups} ({self.n_groups}), N = {self.nobs}",
+            f"{est}: {self.formula}; groups: {self.groups} ({self.n_groups}), N = {self.n_obs}",
             f"  optimiser kept: {self.method} ("
             + ("converged" if self.converged else "NOT converged: treat with caution")
             + f"); tried {', '.join(self.attempts['method'])}: "
@@ -116,12 +120,7 @@ class MixedResult(ImpactResult):
             )
         lines.append("  variances: " + ", ".join(f"{k} {v:.4g}" for k, v in self.variances.items()))
         lines.append("  ICC: " + ", ".join(f"{k} {v:.3f}" for k, v in self.icc.items()))
-        for r in self.fixed.itertuples(index=False):
-            lines.append(
-                f"  {r.term:<24} {r.estimate: .4f} (se {r.se:.4f}; 95% CI {r.ci_low:.4f} to "
-                f"{r.ci_high:.4f}; p = {r.p_value:.4f})"
-            )
-        return "\n".join(lines)
+        return lines
 
     def _total(self) -> float:
         return float(sum(v for k, v in self.variances.items() if not k.startswith("cov(")))
@@ -168,12 +167,11 @@ def mixed_model(
     re_formula : str, optional
         Random slopes within groups, e.g. ``"~ eid_login"`` (default: intercept only).
     vc_formula : dict, optional
-        Nested variance components, e.g. ``{"service": "0 + C(service_id)"}`` for services
-        nested in cities.
+        Nested components, e.g. ``{"service": "0 + C(service_id)"}`` (services in cities).
     reml : bool
         REML (default, as lme4) or ML (needed to compare fixed parts by likelihood).
     methods : sequence of str
-        Optimisers to try, in order (all are tried; the best converged fit wins).
+        Optimisers, all tried in order; the best converged fit wins.
     maxiter : int
         Iteration limit of each optimiser.
 
@@ -183,9 +181,8 @@ def mixed_model(
 
     Examples
     --------
-    A SYNTHETIC panel of 4 services nested in each of 30 cities, 2 periods: city effects
-    (sd 1), service-within-city effects (sd 0.6) and noise (sd 0.8), so the true ICCs are
-    1 / 2 = 0.5 (city) and 0.36 / 2 = 0.18 (service):
+    SYNTHETIC: 4 services in each of 30 cities, 2 periods; city (sd 1), service (sd 0.6) and
+    noise (sd 0.8) effects, so the true ICCs are 0.5 (city) and 0.18 (service):
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, _ = np.meshgrid(np.arange(30), np.arange(4), np.arange(2), indexing="ij")
@@ -202,6 +199,30 @@ def mixed_model(
     """
     import statsmodels.formula.api as smf
 
+    df = _model_frame(data, formula, groups, re_formula, vc_formula, methods)
+    # statsmodels drops the group's random intercept when vc_formula is given without
+    # re_formula; services nested in cities need both levels, so keep the intercept.
+    re_f = re_formula if re_formula is not None or vc_formula is None else "1"
+    model = smf.mixedlm(formula, df, groups=df[groups], re_formula=re_f, vc_formula=vc_formula)
+    attempts, fits = _fit_all(model, methods, reml, maxiter, formula)
+    pool = [f for f in fits if f[2]] or fits
+    method, fit, ok = max(pool, key=lambda f: f[1].llf if np.isfinite(f[1].llf) else -np.inf)
+    variances = _variances(fit, groups)
+    re_var = {k: v for k, v in variances.items() if k != "residual" and not k.startswith("cov(")}
+    if re_formula:
+        # With random slopes the ICC is the random intercept's, at covariates = 0.
+        re_var = {k: v for k, v in re_var.items() if k == groups or k in (vc_formula or {})}
+    return MixedResult(
+        fixed=_fixed_table(fit), variances=pd.Series(variances, name="variance"),
+        icc=icc(re_var, variances["residual"]), attempts=attempts, method=method, converged=ok,
+        boundary=bool(attempts.loc[attempts["method"] == method, "boundary"].item()),
+        formula=formula, groups=groups, n_groups=int(df[groups].nunique()),
+        n_obs=int(fit.nobs), reml=reml, model_result=fit,
+    )  # fmt: skip
+
+
+def _model_frame(data, formula, groups, re_formula, vc_formula, methods) -> pd.DataFrame:
+    """The complete rows of the columns the model uses, after checking the arguments."""
     check_frame(data)
     if not isinstance(formula, str) or "~" not in formula:
         raise SpecError(f"formula must be a string like 'y ~ x1 + x2', got {formula!r}")
@@ -209,23 +230,19 @@ def mixed_model(
     if bad or not methods:
         raise SpecError(f"methods must be a non-empty subset of {METHODS}, got {list(methods)}")
     names = formula_names(formula) + [groups]
-    if re_formula:
-        names += formula_names(re_formula)
-    for vc in (vc_formula or {}).values():
-        names += formula_names(vc)
+    for part in [re_formula or "", *(vc_formula or {}).values()]:
+        names += formula_names(part)
     names = list(dict.fromkeys(n for n in names if n not in ("0", "1")))
     check_columns(data, names, "formula/argument column")
-    outcome = formula.split("~", 1)[0].strip()
-    check_numeric(data, [outcome], "outcome")
-    complete = data[names].notna().all(axis=1)
-    df = data.loc[complete, names].reset_index(drop=True)
+    check_numeric(data, [formula.split("~", 1)[0].strip()], "outcome")
+    df = data.loc[data[names].notna().all(axis=1), names].reset_index(drop=True)
     if df[groups].nunique() < 3:
         raise SpecError(f"groups {groups!r} has {df[groups].nunique()} levels; need at least 3")
+    return df
 
-    # statsmodels drops the group's random intercept when vc_formula is given without
-    # re_formula; services nested in cities need both levels, so keep the intercept.
-    re_f = re_formula if re_formula is not None or vc_formula is None else "1"
-    model = smf.mixedlm(formula, df, groups=df[groups], re_formula=re_f, vc_formula=vc_formula)
+
+def _fit_all(model, methods, reml, maxiter, formula) -> tuple[pd.DataFrame, list]:
+    """Every optimiser's fit (all are tried) and a row per attempt with its warnings."""
     attempts, fits = [], []
     for m in methods:
         with warnings.catch_warnings(record=True) as caught:
@@ -233,74 +250,38 @@ def mixed_model(
             try:
                 fit = model.fit(reml=reml, method=m, maxiter=maxiter)
             except (np.linalg.LinAlgError, ValueError) as exc:
-                attempts.append(
-                    {
-                        "method": m,
-                        "converged": False,
-                        "llf": np.nan,
-                        "boundary": False,
-                        "warnings": f"failed: {exc}",
-                    }  # fmt: skip
-                )
+                attempts.append({"method": m, "converged": False, "llf": np.nan,
+                                 "boundary": False, "warnings": f"failed: {exc}"})  # fmt: skip
                 continue
         msgs = sorted({str(w.message).split("\n")[0] for w in caught})
         ok = bool(fit.converged) and np.isfinite(fit.llf)
-        attempts.append(
-            {
-                "method": m,
-                "converged": ok,
-                "llf": float(fit.llf),
-                "boundary": _on_boundary(fit),
-                "warnings": "; ".join(msgs),
-            }
-        )
+        attempts.append({"method": m, "converged": ok, "llf": float(fit.llf),
+                         "boundary": _on_boundary(fit), "warnings": "; ".join(msgs)})  # fmt: skip
         fits.append((m, fit, ok))
     if not fits:
         raise SpecError(
             f"MixedLM could not fit {formula!r} with any optimiser: "
             + "; ".join(a["warnings"] for a in attempts)
         )
-    attempts_df = pd.DataFrame(attempts)
-    conv = [f for f in fits if f[2]]
-    pool = conv or fits
-    method, fit, ok = max(pool, key=lambda f: f[1].llf if np.isfinite(f[1].llf) else -np.inf)
+    return pd.DataFrame(attempts), fits
 
-    variances = _variances(fit, groups)
-    re_var = {k: v for k, v in variances.items() if k != "residual" and not k.startswith("cov(")}
-    if re_formula:
-        # With random slopes the ICC is the random intercept's, at covariates = 0.
-        re_var = {k: v for k, v in re_var.items() if k == groups or k in (vc_formula or {})}
-    boundary = bool(attempts_df.loc[attempts_df["method"] == method, "boundary"].item())
 
-    fe = fit.fe_params
-    se = fit.bse_fe
-    z = fe / se
-    q = stats.norm.ppf(0.975)
-    fixed = pd.DataFrame(
+def _fixed_table(fit: Any) -> pd.DataFrame:
+    """The fixed effects in the tidy columns (Wald, normal reference, as MixedLM reports)."""
+    from scipy import stats
+
+    fe, se = fit.fe_params, fit.bse_fe
+    z, q = fe / se, stats.norm.ppf(0.975)
+    return pd.DataFrame(
         {
             "term": fe.index.astype(str),
             "estimate": fe.to_numpy(),
-            "se": se.to_numpy(),
-            "z": z.to_numpy(),
+            "std_error": se.to_numpy(),
+            "statistic": z.to_numpy(),
             "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy())),
-            "ci_low": (fe - q * se).to_numpy(),
-            "ci_high": (fe + q * se).to_numpy(),
+            "conf_low": (fe - q * se).to_numpy(),
+            "conf_high": (fe + q * se).to_numpy(),
         }
-    )
-    return MixedResult(
-        fixed=fixed,
-        variances=pd.Series(variances, name="variance"),
-        icc=icc(re_var, variances["residual"]),
-        attempts=attempts_df,
-        method=method,
-        converged=ok,
-        boundary=boundary,
-        formula=formula,
-        groups=groups,
-        n_groups=int(df[groups].nunique()),
-        nobs=int(fit.nobs),
-        reml=reml,
-        model_result=fit,
     )
 
 

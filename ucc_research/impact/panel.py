@@ -24,6 +24,8 @@ far below any statistical precision, so the same inputs give byte-identical tabl
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -40,7 +42,7 @@ from ucc_research.impact._checks import (
     check_seed,
     formula_names,
 )
-from ucc_research.impact.base import ImpactResult
+from ucc_research.impact.base import ImpactResult, Summary
 
 __all__ = ["fe_regression", "FERegressionResult", "wild_cluster_bootstrap"]
 
@@ -52,17 +54,20 @@ _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt
 
 @dataclass(repr=False)
 class FERegressionResult(ImpactResult):
-    """Result of :func:`fe_regression`.
+    """Result of :func:`fe_regression`, in the package's result convention
+    (:mod:`ucc_research.impact.base`: ``tidy()``, ``summary()``, ``coef``, ``estimate``,
+    ``p_value``, ``n_obs``; the headline is the first regressor).
+
+    ``tidy()`` has, after the standard columns (CRV1 or HC1, t(G-1)), ``p_value_wild``,
+    ``conf_low_wild`` and ``conf_high_wild`` (the WCR bootstrap test and its inversion) when the
+    wild bootstrap was run, and ``inference``. :meth:`with_inference` recomputes the standard
+    errors with pyfixest's ``Feols.vcov`` (``"iid"``, ``"hetero"``, ``{"CRV1": column}``, ...).
 
     Attributes
     ----------
-    coef : DataFrame
-        ``term``, ``estimate``, ``se``, ``t``, ``p_value``, ``ci_low``, ``ci_high`` (CRV1 or
-        HC1, t(G-1)), plus ``p_value_wild``, ``ci_low_wild`` and ``ci_high_wild`` (the WCR
-        bootstrap test and its inversion) when the wild bootstrap was run.
     formula, cluster, inference : str
         The model, the cluster variable and the inference convention used.
-    nobs, n_clusters, n_dropped : int
+    n_obs, n_clusters, n_dropped : int
         Observations used, clusters, and rows dropped for missing values.
     n_singletons : int
         Rows dropped as singletons (only with ``drop_singletons=True``).
@@ -70,11 +75,11 @@ class FERegressionResult(ImpactResult):
         The underlying pyfixest fit (for ``etable``, ``fixef`` and so on).
     """
 
-    coef: pd.DataFrame
+    table: pd.DataFrame
     formula: str
     cluster: str | None
     inference: str
-    nobs: int
+    n_obs: int
     n_clusters: int | None
     n_dropped: int
     n_singletons: int
@@ -86,65 +91,75 @@ class FERegressionResult(ImpactResult):
     alpha: float
     model: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        out = self.coef.copy()
-        out["inference"] = self.inference
-        return out
+    title = "Fixed-effects regression (pyfixest feols)"
 
-    def summary(self) -> str:
+    def _tidy(self) -> pd.DataFrame:
+        return self.table.assign(inference=self.inference)
+
+    def _summary_lines(self) -> list[str]:
         lines = [
-            f"Fixed-effects regression (pyfixest feols): {self.formula}",
-            f"  N = {self.nobs}"
+            f"{self.formula}; N = {self.n_obs}"
             + (f", dropped for missing values: {self.n_dropped}" if self.n_dropped else "")
             + (f", singletons dropped: {self.n_singletons}" if self.n_singletons else "")
             + (f", clusters ({self.cluster}) = {self.n_clusters}" if self.cluster else "")
             + (f", within R2 = {self.r2_within:.3f}" if np.isfinite(self.r2_within) else ""),
-            f"  inference: {self.inference}",
+            f"inference: {self.inference}",
         ]
-        if self.bootstrap_reason:
-            lines.append(f"  {self.bootstrap_reason}")
-        level = f"{100 * (1 - self.alpha):g}%"
-        for r in self.coef.itertuples(index=False):
-            wild = (
-                f"; wild p = {r.p_value_wild:.4f}, wild {level} CI {r.ci_low_wild:.4f} to "
-                f"{r.ci_high_wild:.4f}"
-                if "p_value_wild" in self.coef
-                else ""
-            )
-            lines.append(
-                f"  {r.term:<24} {r.estimate: .4f} (se {r.se:.4f}; {level} CI {r.ci_low:.4f} to "
-                f"{r.ci_high:.4f}; p = {r.p_value:.4f}{wild})"
-            )
-        return "\n".join(lines)
+        return lines + ([self.bootstrap_reason] if self.bootstrap_reason else [])
+
+    def summary(self) -> Summary:
+        """The model, sample and inference, and the coefficient table (text or HTML)."""
+        return Summary(self.title, self._summary_lines(), self.tidy().drop(columns="inference"))
+
+    def with_inference(self, vcov: Any = "hetero", **options: Any) -> FERegressionResult:
+        """The same fit with pyfixest's ``vcov`` (``"iid"``, ``"hetero"``, ``{"CRV1": col}``).
+
+        The wild bootstrap columns are dropped (they belong to the original clustering); run
+        :func:`fe_regression` again with ``bootstrap="wild"`` for a bootstrap under other
+        clusters.
+        """
+        if options:
+            raise SpecError(f"with_inference takes only vcov=, not {sorted(options)}")
+        model = copy.deepcopy(self.model)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The inplace keyword")
+            model.vcov(vcov)
+        cluster = next(iter(vcov.values())) if isinstance(vcov, dict) else None
+        n_clusters = int(np.min(model._G)) if cluster else None
+        return dataclasses.replace(
+            self,
+            table=_coef_table(model, self.alpha),
+            cluster=cluster,
+            inference=_inference_text(cluster, n_clusters, vcov),
+            n_clusters=n_clusters,
+            bootstrap=None,
+            boot_weights=None,
+            n_boot=0,
+            bootstrap_reason="",
+            model=model,
+        )
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Coefficient plot: estimates with their CRV1 (and, if run, wild bootstrap) intervals."""
         import matplotlib.pyplot as plt
 
-        c = self.coef.iloc[::-1]
+        c = self.table.iloc[::-1]
         if ax is None:
             _, ax = plt.subplots(figsize=kwargs.pop("figsize", (6, 0.5 + 0.45 * len(c))))
         y = np.arange(len(c))
         level = f"{100 * (1 - self.alpha):g}%"
-        wild = "ci_low_wild" in c
-        ax.errorbar(
-            c["estimate"],
-            y + (0.12 if wild else 0.0),
-            xerr=[c["estimate"] - c["ci_low"], c["ci_high"] - c["estimate"]],
-            fmt="o",
-            capsize=3,
-            label=f"{level} CI, {self.inference.split(' (')[0]}",
-            **kwargs,
-        )
+        wild = "conf_low_wild" in c
+        for suffix, shift, fmt, label in (
+            ("", 0.12 if wild else 0.0, "o", self.inference.split(" (")[0]),
+            ("_wild", -0.12, "s", "wild cluster bootstrap"),
+        ):
+            if f"conf_low{suffix}" not in c:
+                continue
+            lo, hi = c[f"conf_low{suffix}"], c[f"conf_high{suffix}"]
+            err = [c["estimate"] - lo, hi - c["estimate"]]
+            ax.errorbar(c["estimate"], y + shift, xerr=err, fmt=fmt, capsize=3,
+                        label=f"{level} CI, {label}", **kwargs)  # fmt: skip
         if wild:
-            ax.errorbar(
-                c["estimate"],
-                y - 0.12,
-                xerr=[c["estimate"] - c["ci_low_wild"], c["ci_high_wild"] - c["estimate"]],
-                fmt="s",
-                capsize=3,
-                label=f"{level} CI, wild cluster bootstrap",
-            )
             ax.legend(fontsize=8)
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(y, c["term"])
@@ -163,6 +178,90 @@ def _parse(formula: str) -> tuple[str, list[str], list[str]]:
     fes = [f.strip() for f in re.split(r"[+^]", parts[1])] if len(parts) == 2 else []
     fes = [f for f in fes if f and f != "0"]
     return lhs.strip(), formula_names(parts[0]), fes
+
+
+def _coef_table(model: Any, alpha: float) -> pd.DataFrame:
+    """pyfixest's coefficient table in the package's tidy columns, to 10 significant digits."""
+    tab = model.tidy(alpha=alpha)
+    out = pd.DataFrame(
+        {
+            "term": tab.index.astype(str),
+            "estimate": tab["Estimate"].to_numpy(float),
+            "std_error": tab["Std. Error"].to_numpy(float),
+            "statistic": tab["t value"].to_numpy(float),
+            "p_value": tab["Pr(>|t|)"].to_numpy(float),
+            "conf_low": tab.iloc[:, 4].to_numpy(float),
+            "conf_high": tab.iloc[:, 5].to_numpy(float),
+        }
+    )
+    for col in out.columns[1:]:
+        out[col] = round_significant(out[col].to_numpy(float))
+    return out
+
+
+def _inference_text(cluster: str | None, n_clusters: int | None, vcov: Any = None) -> str:
+    if cluster:
+        kind = next(iter(vcov)) if isinstance(vcov, dict) else "CRV1"
+        return (
+            f"{kind} by {cluster} (fixest/reghdfe small-sample factor G/(G-1)*(N-1)/(N-K), "
+            f"t({n_clusters - 1}))"
+        )
+    if vcov in (None, "hetero", "HC1"):
+        return "HC1 heteroskedasticity-robust (no clusters)"
+    return f"pyfixest vcov {vcov!r}"
+
+
+def _check_args(data, formula, bootstrap, boot_weights, n_boot, seed) -> tuple:
+    check_frame(data)
+    seed = check_seed(seed)
+    y, xs, fes = _parse(formula)
+    if not xs:
+        raise SpecError(f"formula {formula!r} has no regressors")
+    if bootstrap not in ("auto", "wild", None):
+        raise SpecError(f"bootstrap must be 'auto', 'wild' or None, got {bootstrap!r}")
+    if boot_weights not in ("auto", "rademacher", "webb"):
+        raise SpecError(f"boot_weights must be 'auto', 'rademacher' or 'webb': {boot_weights!r}")
+    if not isinstance(n_boot, int | np.integer) or n_boot < 99:
+        raise SpecError(f"n_boot must be an integer >= 99, got {n_boot!r}")
+    return y, xs, fes, seed
+
+
+def _complete_rows(data, y, used, weights, formula) -> tuple[pd.DataFrame, pd.Series]:
+    check_columns(data, [c for c in used if c not in ("1",)], "formula/argument column")
+    check_numeric(data, [y], "outcome")
+    if weights:
+        check_numeric(data, [weights], "weights column")
+        if (data[weights].dropna() < 0).any():
+            raise SpecError(f"weights column {weights!r} has negative values")
+    cols = list(dict.fromkeys(c for c in used if c != "1"))
+    complete = data[cols].notna().all(axis=1)
+    df = data.loc[complete, cols].reset_index(drop=True)
+    if len(df) < 3:
+        raise SpecError(f"only {len(df)} complete rows for {formula!r}")
+    return df, complete
+
+
+def _wild(table, model, groups, n_clusters, n_boot, boot_weights, seed, alpha) -> tuple[str, str]:
+    """Adds the WCR bootstrap columns to ``table``; returns (weights used, reason text)."""
+    bw = boot_weights
+    if bw == "auto":
+        bw = "webb" if n_clusters < _WEBB_BELOW else "rademacher"
+    xd = np.asarray(model._X, float)
+    yd = np.asarray(model._Y, float).ravel()
+    boots = [_WildClusterBootstrap(xd, yd, groups, j, n_boot, bw, seed) for j in range(xd.shape[1])]
+    cis = [bt.confint(alpha) for bt in boots]
+    table["p_value_wild"] = round_significant(np.array([bt.pvalue(0.0) for bt in boots]))
+    table["conf_low_wild"] = round_significant(np.array([c[0] for c in cis]))
+    table["conf_high_wild"] = round_significant(np.array([c[1] for c in cis]))
+    why = (
+        f"only {n_clusters} clusters (< {FEW_CLUSTERS}), so CRV1 p-values are unreliable: "
+        if n_clusters < FEW_CLUSTERS
+        else ""
+    )
+    return bw, (
+        f"{why}wild cluster restricted bootstrap p-values and test-inversion confidence "
+        f"intervals (p_value_wild, conf_*_wild; {n_boot} draws, {bw} weights, seed {seed})"
+    )
 
 
 def fe_regression(
@@ -186,13 +285,11 @@ def fe_regression(
     formula : str
         pyfixest/fixest formula, ``"y ~ x1 + x2 | fe1 + fe2"``.
     cluster : str, optional
-        Cluster variable. Default: the first fixed effect (as fixest does); with no fixed
-        effects, heteroskedasticity-robust HC1 errors.
+        Cluster variable. Default: the first fixed effect (as fixest); without, HC1 errors.
     weights : str, optional
         Column of analytic (precision) weights.
     bootstrap : {"auto", "wild", None}
-        ``"wild"``: wild cluster restricted bootstrap p-values for every coefficient;
-        ``"auto"`` (default): only when there are fewer than 30 clusters; ``None``: never.
+        Wild cluster restricted bootstrap p-values: always, below 30 clusters, or never.
     n_boot : int
         Bootstrap replications (9999 by default, as ``boottest``).
     seed : int
@@ -210,8 +307,7 @@ def fe_regression(
 
     Examples
     --------
-    A SYNTHETIC panel of 40 cities x 3 services x 4 periods with true effects 0.3
-    (``eid_login``) and 0.1 (``proactive``) and a city effect the fixed effects absorb:
+    SYNTHETIC: 40 cities x 3 services x 4 periods, effects 0.3 and 0.1, a city effect:
 
     >>> rng = np.random.default_rng(0)
     >>> c, s, t = np.meshgrid(np.arange(40), np.arange(3), np.arange(4), indexing="ij")
@@ -223,129 +319,71 @@ def fe_regression(
     ...                           + rng.normal(0, 0.2, len(panel)))
     >>> res = fe_regression(panel, "digital_share ~ eid_login + proactive | city_id + service_id"
     ...                     " + period", cluster="city_id")
-    >>> res.tidy()[["term", "estimate", "se", "ci_low", "ci_high"]].round(3)
-            term  estimate     se  ci_low  ci_high
-    0  eid_login     0.307  0.008   0.291    0.322
-    1  proactive     0.131  0.019   0.092    0.170
+    >>> res.tidy()[["term", "estimate", "std_error", "conf_low", "conf_high"]].round(3)
+            term  estimate  std_error  conf_low  conf_high
+    0  eid_login     0.307      0.008     0.291      0.322
+    1  proactive     0.131      0.019     0.092      0.170
+    >>> round(res.with_inference(vcov="iid").std_error, 3)  # pyfixest's Feols.vcov
+    0.009
     """
-    import pyfixest as pf
-
-    check_frame(data)
-    seed = check_seed(seed)
-    y, xs, fes = _parse(formula)
-    if not xs:
-        raise SpecError(f"formula {formula!r} has no regressors")
-    if bootstrap not in ("auto", "wild", None):
-        raise SpecError(f"bootstrap must be 'auto', 'wild' or None, got {bootstrap!r}")
-    if boot_weights not in ("auto", "rademacher", "webb"):
-        raise SpecError(f"boot_weights must be 'auto', 'rademacher' or 'webb': {boot_weights!r}")
-    if not isinstance(n_boot, int | np.integer) or n_boot < 99:
-        raise SpecError(f"n_boot must be an integer >= 99, got {n_boot!r}")
-    if cluster is None and fes:
-        cluster = fes[0]
+    y, xs, fes, seed = _check_args(data, formula, bootstrap, boot_weights, n_boot, seed)
+    cluster = fes[0] if cluster is None and fes else cluster
+    if bootstrap == "wild" and not cluster:
+        raise SpecError("the wild cluster bootstrap needs a cluster variable (cluster=...)")
     used = [y] + xs + fes + ([cluster] if cluster else []) + ([weights] if weights else [])
-    check_columns(data, [c for c in used if c not in ("1",)], "formula/argument column")
-    check_numeric(data, [y], "outcome")
-    if weights:
-        check_numeric(data, [weights], "weights column")
-        if (data[weights].dropna() < 0).any():
-            raise SpecError(f"weights column {weights!r} has negative values")
-    cols = list(dict.fromkeys(c for c in used if c != "1"))
-    complete = data[cols].notna().all(axis=1)
-    df = data.loc[complete, cols].reset_index(drop=True)
-    if len(df) < 3:
-        raise SpecError(f"only {len(df)} complete rows for {formula!r}")
+    df, complete = _complete_rows(data, y, used, weights, formula)
+    vcov = {"CRV1": cluster} if cluster else "hetero"
+    model = fit_feols(formula, df, vcov, weights, "singleton" if drop_singletons else "none")
+    opts = {"bootstrap": bootstrap, "n_boot": n_boot, "boot_weights": boot_weights, "seed": seed}
+    return _fe_result(model, df, complete, formula, cluster, opts, alpha)
 
-    vcov: Any = {"CRV1": cluster} if cluster else "hetero"
-    with warnings.catch_warnings():
-        # pyfixest 0.60 uses pandas' deprecated ``inplace=``; not the user's concern.
-        warnings.filterwarnings("ignore", message="The inplace keyword")
-        model = pf.feols(
-            formula,
-            data=df,
-            vcov=vcov,
-            weights=weights,
-            fixef_rm="singleton" if drop_singletons else "none",
-        )
-    tab = model.tidy(alpha=alpha)
-    coef = pd.DataFrame(
-        {
-            "term": tab.index.astype(str),
-            "estimate": tab["Estimate"].to_numpy(float),
-            "se": tab["Std. Error"].to_numpy(float),
-            "t": tab["t value"].to_numpy(float),
-            "p_value": tab["Pr(>|t|)"].to_numpy(float),
-            "ci_low": tab.iloc[:, 4].to_numpy(float),
-            "ci_high": tab.iloc[:, 5].to_numpy(float),
-        }
+
+def _fe_result(model, df, complete, formula, cluster, opts, alpha) -> FERegressionResult:
+    """The result of a fit: the table, the inference used and, with few clusters, the wild
+    cluster bootstrap."""
+    bootstrap, n_boot, boot_weights, seed = (
+        opts[k] for k in ("bootstrap", "n_boot", "boot_weights", "seed")
     )
     keep = _rows_used(model, len(df))
     n_clusters = int(df.loc[keep, cluster].nunique()) if cluster else None
-    if cluster:
-        inference = (
-            f"CRV1 by {cluster} (fixest/reghdfe small-sample factor G/(G-1)*(N-1)/(N-K), "
-            f"t({n_clusters - 1}))"
-        )
-    else:
-        inference = "HC1 heteroskedasticity-robust (no clusters)"
-
     run_boot = bootstrap == "wild" or (
         bootstrap == "auto" and cluster is not None and n_clusters < FEW_CLUSTERS
     )
-    reason = ""
-    bw = None
-    if bootstrap == "wild" and not cluster:
-        raise SpecError("the wild cluster bootstrap needs a cluster variable (cluster=...)")
+    table, inference, reason, bw = (
+        _coef_table(model, alpha),
+        _inference_text(cluster, n_clusters),
+        "",
+        None,
+    )
     if run_boot:
-        bw = boot_weights
-        if bw == "auto":
-            bw = "webb" if n_clusters < _WEBB_BELOW else "rademacher"
         groups = pd.factorize(df.loc[keep, cluster])[0]
-        xd = np.asarray(model._X, float)
-        yd = np.asarray(model._Y, float).ravel()
-        boots = [
-            _WildClusterBootstrap(xd, yd, groups, j, n_boot, bw, seed) for j in range(xd.shape[1])
-        ]
-        coef["p_value_wild"] = [bt.pvalue(0.0) for bt in boots]
-        cis = [bt.confint(alpha) for bt in boots]
-        coef["ci_low_wild"] = [c[0] for c in cis]
-        coef["ci_high_wild"] = [c[1] for c in cis]
-        why = (
-            f"only {n_clusters} clusters (< {FEW_CLUSTERS}), so CRV1 p-values are unreliable: "
-            if n_clusters < FEW_CLUSTERS
-            else ""
-        )
-        reason = (
-            f"{why}wild cluster restricted bootstrap p-values and test-inversion confidence "
-            f"intervals (p_value_wild, ci_*_wild; {n_boot} draws, {bw} weights, seed {seed})"
-        )
+        bw, reason = _wild(table, model, groups, n_clusters, n_boot, boot_weights, seed, alpha)
         inference += f"; wild cluster bootstrap p-values and CIs ({bw})"
     elif cluster and n_clusters < FEW_CLUSTERS:
         reason = (
             f"WARNING: only {n_clusters} clusters (< {FEW_CLUSTERS}): CRV1 p-values over-reject; "
             "use bootstrap='wild'"
         )
-    r2w = getattr(model, "_r2_within", np.nan)
-    for col in coef.columns[1:]:
-        coef[col] = round_significant(coef[col].to_numpy(float))
+    r2w = getattr(model, "_r2_within", None)
     r2w = np.nan if r2w is None else float(round_significant(np.array([float(r2w)]))[0])
     return FERegressionResult(
-        coef=coef,
-        formula=formula,
-        cluster=cluster,
-        inference=inference,
-        nobs=int(model._N),
-        n_clusters=n_clusters,
-        n_dropped=int((~complete).sum()),
-        n_singletons=int((~keep).sum()),
-        bootstrap="wild" if run_boot else None,
-        boot_weights=bw,
-        n_boot=n_boot if run_boot else 0,
-        bootstrap_reason=reason,
-        r2_within=r2w,
-        alpha=alpha,
-        model=model,
-    )
+        table=table, formula=formula, cluster=cluster, inference=inference,
+        n_obs=int(model._N), n_clusters=n_clusters, n_dropped=int((~complete).sum()),
+        n_singletons=int((~keep).sum()), bootstrap="wild" if run_boot else None,
+        boot_weights=bw, n_boot=n_boot if run_boot else 0, bootstrap_reason=reason,
+        r2_within=r2w, alpha=alpha, model=model,
+    )  # fmt: skip
+
+
+def fit_feols(formula: str, df: pd.DataFrame, vcov: Any, weights: str | None = None,
+              fixef_rm: str = "none") -> Any:  # fmt: skip
+    """pyfixest's ``feols``: the one place the package fits a linear fixed-effects model."""
+    import pyfixest as pf
+
+    with warnings.catch_warnings():
+        # pyfixest 0.60 uses pandas' deprecated ``inplace=``; not the user's concern.
+        warnings.filterwarnings("ignore", message="The inplace keyword")
+        return pf.feols(formula, data=df, vcov=vcov, weights=weights, fixef_rm=fixef_rm)
 
 
 def round_significant(a: np.ndarray, digits: int = SIGNIFICANT_DIGITS) -> np.ndarray:

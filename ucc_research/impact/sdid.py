@@ -52,7 +52,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ucc_research.errors import SpecError
 from ucc_research.impact._checks import (
@@ -61,9 +60,10 @@ from ucc_research.impact._checks import (
     check_numeric,
     check_seed,
     check_unique_rows,
+    one_value_per_unit,
     show,
 )
-from ucc_research.impact.base import ImpactResult
+from ucc_research.impact.base import TIDY_COLUMNS, ImpactResult
 from ucc_research.impact.synth import _simplex_qp
 
 __all__ = [
@@ -311,13 +311,7 @@ def _panel(
             )
         first = np.where(dv.any(axis=1), dv.argmax(axis=1), -1)
     else:
-        per_unit = data.groupby(unit)[adoption].agg(lambda s: s.dropna().unique().tolist())
-        several = [u for u, v in per_unit.items() if len(v) > 1]
-        if several:
-            raise SpecError(
-                f"adoption column {adoption!r} must hold one first-treated period per unit; "
-                f"unit(s) {show(several)} have several"
-            )
+        per_unit = one_value_per_unit(data, unit, adoption, "adoption column")
         first = np.full(len(units), -1)
         for i, u in enumerate(units):
             vals = per_unit[u]
@@ -395,13 +389,16 @@ def _fit(panel: _Panel, method: str, ridges: dict | None, min_pre: int) -> tuple
 class SDIDResult(ImpactResult):
     """Result of :func:`synthetic_did` / :func:`augmented_synthetic_control`.
 
+    The headline (``estimate``, ``std_error``, ``conf_int``, ``p_value``; the first row of
+    ``tidy()``) is the average effect on the treated (cohort estimates weighted by treated
+    unit-periods), with the standard error of ``se_method``, a normal interval and a two-sided
+    p-value (NaN with ``se="none"``). :meth:`with_inference` recomputes the standard errors
+    with another ``se``, ``n_reps``, ``seed`` or ``alpha``, the weights held as fitted.
+
     Attributes
     ----------
-    att : float
-        Average effect on the treated (cohort estimates weighted by treated unit-periods).
-    se, ci_low, ci_high, p_value : float
-        Standard error (``se_method``), normal interval and two-sided p-value; NaN with
-        ``se="none"``.
+    table : DataFrame
+        ``tidy()``'s rows: the ATT (``term`` ``ATT``) and one per cohort (``ATT[cohort]``).
     cohorts : DataFrame
         One row per adoption cohort: ``cohort``, ``n_treated``, ``n_pre``, ``n_post``, ``att``,
         ``weight`` and, with an ``se``, the cohort's ``se``.
@@ -413,20 +410,17 @@ class SDIDResult(ImpactResult):
         Per cohort and period: treated minus weighted controls, less its weighted pre-period
         level (``event_time`` = period index minus the cohort's first treated index).
     draws : ndarray
-        The placebo or jackknife estimates behind ``se``.
+        The placebo or jackknife estimates behind the standard error.
     notes : list of str
         Units or cohorts left out, and why.
     """
 
     method: str
-    att: float
-    se: float
-    ci_low: float
-    ci_high: float
-    p_value: float
+    table: pd.DataFrame
     se_method: str
     n_reps: int
     alpha: float
+    n_obs: int
     cohorts: pd.DataFrame
     unit_weights: pd.DataFrame
     time_weights: pd.DataFrame
@@ -436,40 +430,47 @@ class SDIDResult(ImpactResult):
     n_controls: int
     notes: list[str] = field(default_factory=list)
     ridge: dict = field(default_factory=dict)
+    _state: Any = field(default=None, repr=False)  # what with_inference needs (see _result)
 
-    def tidy(self) -> pd.DataFrame:
-        """The ATT and one row per cohort (``term`` = ``att`` / ``att[cohort]``)."""
-        z = stats.norm.ppf(1 - self.alpha / 2)
-        rows = [{"term": "att", "cohort": np.nan, "estimate": self.att, "se": self.se}]
-        for r in self.cohorts.to_dict("records"):
-            rows.append({"term": f"att[{r['cohort']}]", "cohort": r["cohort"],
-                         "estimate": r["att"], "se": r.get("se", np.nan)})  # fmt: skip
-        out = pd.DataFrame(rows)
-        out["ci_low"] = out["estimate"] - z * out["se"]
-        out["ci_high"] = out["estimate"] + z * out["se"]
-        out["method"] = _LABELS[self.method]
-        out["se_method"] = self.se_method
-        return out
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return f"{_LABELS[self.method].capitalize()} on {self.outcome!r}"
 
-    def summary(self) -> str:
+    def _tidy(self) -> pd.DataFrame:
+        return self.table
+
+    def _summary_lines(self) -> list[str]:
+        se = (
+            f"{self.se_method} standard error over {self.n_reps} draws, "
+            f"{100 * (1 - self.alpha):.0f}% normal interval"
+            if self.se_method != "none"
+            else "no standard error"
+        )
         lines = [
-            f"{_LABELS[self.method].capitalize()} on {self.outcome!r}: ATT = {self.att:.4f}"
-            + (
-                f" (se {self.se:.4f}, {self.se_method} over {self.n_reps} draws; "
-                f"{100 * (1 - self.alpha):.0f}% CI {self.ci_low:.4f} to {self.ci_high:.4f})"
-                if np.isfinite(self.se)
-                else " (no standard error)"
-            ),
-            f"  {len(self.cohorts)} cohort(s), {int(self.cohorts['n_treated'].sum())} treated "
-            f"unit(s), {self.n_controls} never-treated control(s)",
+            f"{len(self.cohorts)} cohort(s), {int(self.cohorts['n_treated'].sum())} treated "
+            f"unit(s), {self.n_controls} never-treated control(s); {se}",
         ]
         for r in self.cohorts.to_dict("records"):
             lines.append(
-                f"  cohort {r['cohort']}: {r['n_treated']} unit(s), {r['n_pre']} pre / "
+                f"cohort {r['cohort']}: {r['n_treated']} unit(s), {r['n_pre']} pre / "
                 f"{r['n_post']} post periods, ATT {r['att']:.4f}, weight {r['weight']:.3f}"
             )
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+        return lines + [f"note: {n}" for n in self.notes]
+
+    def with_inference(self, **options: Any) -> SDIDResult:
+        """Other inference for the same fit: ``se``, ``n_reps``, ``seed``, ``alpha``."""
+        unknown = set(options) - {"se", "n_reps", "seed", "alpha"}
+        if unknown:
+            raise SpecError(f"with_inference takes se, n_reps, seed, alpha; not {sorted(unknown)}")
+        panel, fit, ridges, min_pre, seed, n_reps = self._state
+        kw = {"se": self.se_method, "n_reps": n_reps, "seed": seed, "alpha": self.alpha, **options}
+        seed = _check_common(self.method, kw["se"], kw["n_reps"], kw["alpha"], kw["seed"])
+        notes = [n for n in self.notes if "standard error" not in n]
+        inf = _inference(panel, fit, self.method, ridges, kw["se"], kw["n_reps"], seed, min_pre,
+                         notes)  # fmt: skip
+        names = (self.outcome, self.unit_weights.index.name, self.time_weights.index.name)
+        state = (panel, fit, ridges, min_pre, seed, kw["n_reps"])
+        return _result(state, self.method, inf, kw["alpha"], names, notes)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Per-period effects by event time, one line per cohort."""
@@ -497,6 +498,98 @@ def _check_common(method, se, n_reps, alpha, seed):
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
         raise SpecError(f"alpha must be in (0, 1), got {alpha!r}")
     return check_seed(seed)
+
+
+def _auto_se(panel: _Panel, fit: _Fit, notes: list[str]) -> str:
+    """Placebo when there are more controls than treated units, else jackknife, else none."""
+    n_treated = int(fit.cohorts["n_treated"].sum())
+    n_controls = int(np.sum(panel.first < 0))
+    if n_controls > n_treated:
+        return "placebo"
+    if (fit.cohorts["n_treated"] >= 2).all():
+        notes.append(
+            f"jackknife standard error: the placebo needs more never-treated units "
+            f"({n_controls}) than treated ({n_treated})"
+        )
+        return "jackknife"
+    notes.append(
+        f"no standard error: the placebo needs more never-treated units ({n_controls}) "
+        f"than treated ({n_treated}), the jackknife two treated units in every cohort"
+    )
+    return "none"
+
+
+def _inference(panel, fit, method, ridges, se, n_reps, seed, min_pre, notes) -> tuple:
+    """(se method, draws, overall se, cohort ses) of the chosen standard error."""
+    if se == "auto":
+        se = _auto_se(panel, fit, notes)
+    if se == "placebo":
+        draws, cohort_draws = _placebo(panel, fit, method, ridges, n_reps, seed, min_pre)
+        scale = np.sqrt((n_reps - 1) / n_reps)
+        return (se, draws, float(scale * np.std(draws, ddof=1)),
+                scale * np.nanstd(cohort_draws, axis=0, ddof=1))  # fmt: skip
+    if se == "jackknife":
+        draws, cohort_draws = _jackknife(panel, fit)
+        n = draws.size
+        dev = cohort_draws - np.nanmean(cohort_draws, axis=0)
+        counts = np.sum(np.isfinite(cohort_draws), axis=0)
+        return (se, draws, float(np.sqrt((n - 1) / n * np.sum((draws - draws.mean()) ** 2))),
+                np.sqrt((counts - 1) / counts * np.nansum(dev**2, axis=0)))  # fmt: skip
+    return se, np.array([]), np.nan, np.full(len(fit.cohorts), np.nan)
+
+
+def _table(fit: _Fit, se_val: float, cohort_se: np.ndarray, alpha: float, method: str):
+    """The tidy rows: the ATT and each cohort's, with normal intervals and p-values."""
+    from scipy import stats
+
+    z = stats.norm.ppf(1 - alpha / 2)
+    out = pd.DataFrame(
+        {
+            "term": ["ATT"] + [f"ATT[{c}]" for c in fit.cohorts["cohort"]],
+            "estimate": [fit.att, *fit.cohorts["att"]],
+            "std_error": [se_val, *cohort_se],
+            "cohort": [np.nan, *fit.cohorts["cohort"]],
+        }
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["p_value"] = 2 * stats.norm.sf(np.abs(out["estimate"] / out["std_error"]))
+    out["conf_low"] = out["estimate"] - z * out["std_error"]
+    out["conf_high"] = out["estimate"] + z * out["std_error"]
+    out["method"] = _LABELS[method]
+    return out
+
+
+def _result(state: tuple, method: str, inf: tuple, alpha: float, names: tuple, notes: list):
+    """The :class:`SDIDResult` of a fit and its inference (``state``: the panel, fit, ridges,
+    min_pre, seed and n_reps that :meth:`SDIDResult.with_inference` starts from)."""
+    panel, fit, ridges = state[:3]
+    outcome, unit, time = names
+    se, draws, se_val, cohort_se = inf
+    cohorts = fit.cohorts.copy()
+    if se != "none":
+        cohorts["se"] = cohort_se
+    controls = [panel.units[i] for i in np.nonzero(panel.first < 0)[0]]
+    gs = list(fit.blocks)
+    names = [panel.times[g] for g in gs]
+    unit_w = pd.DataFrame({n: fit.blocks[g].omega for n, g in zip(names, gs)},
+                          index=pd.Index(controls, name=unit))  # fmt: skip
+    time_w = pd.DataFrame(
+        {n: pd.Series(fit.blocks[g].lam, index=panel.times[:g]) for n, g in zip(names, gs)}
+    ).rename_axis(time)
+    eff = pd.concat(
+        [pd.DataFrame({"cohort": n, time: panel.times,
+                       "event_time": np.arange(len(panel.times)) - g,
+                       "effect": fit.blocks[g].effects}) for n, g in zip(names, gs)],
+        ignore_index=True,
+    )  # fmt: skip
+    return SDIDResult(
+        method=method, table=_table(fit, se_val, cohort_se, alpha, method), se_method=se,
+        n_reps=int(draws.size), alpha=float(alpha), n_obs=int(panel.y.size), cohorts=cohorts,
+        unit_weights=unit_w, time_weights=time_w, effects=eff, draws=draws, outcome=outcome,
+        n_controls=len(controls), notes=notes,
+        ridge={panel.times[g]: r for g, r in (ridges or {}).items()},
+        _state=state,
+    )  # fmt: skip
 
 
 def synthetic_did(
@@ -560,8 +653,10 @@ def synthetic_did(
     ...                    "y": y.ravel()})
     >>> df["first"] = np.where(df["city"] >= 20, 8, np.nan)
     >>> res = synthetic_did(df, "y", "city", "period", adoption="first", n_reps=50)
-    >>> round(res.att, 1), bool(res.ci_low < 2 < res.ci_high)
+    >>> round(res.estimate, 1), bool(res.conf_int[0] < 2 < res.conf_int[1])
     (2.0, True)
+    >>> res.with_inference(se="jackknife").se_method
+    'jackknife'
     """
     seed = _check_common(method, se, n_reps, alpha, seed)
     if isinstance(min_pre, bool) or not isinstance(min_pre, int | np.integer) or min_pre < 1:
@@ -572,86 +667,9 @@ def synthetic_did(
     fit, more = _fit(panel, method, None, max(min_pre, {"sdid": 2, "ascm": 3}.get(method, 1)))
     notes += more
     ridges = {g: b.ridge for g, b in fit.blocks.items()} if method == "ascm" else None
-    if se == "auto":
-        n_treated = int(fit.cohorts["n_treated"].sum())
-        n_controls = int(np.sum(panel.first < 0))
-        if n_controls > n_treated:
-            se = "placebo"
-        elif (fit.cohorts["n_treated"] >= 2).all():
-            se = "jackknife"
-            notes.append(
-                f"jackknife standard error: the placebo needs more never-treated units "
-                f"({n_controls}) than treated ({n_treated})"
-            )
-        else:
-            se = "none"
-            notes.append(
-                f"no standard error: the placebo needs more never-treated units ({n_controls}) "
-                f"than treated ({n_treated}), the jackknife two treated units in every cohort"
-            )
-    draws = np.array([])
-    cohort_draws = None
-    if se == "placebo":
-        draws, cohort_draws = _placebo(panel, fit, method, ridges, n_reps, seed, min_pre)
-        se_val = float(np.sqrt((n_reps - 1) / n_reps) * np.std(draws, ddof=1))
-        cohort_se = np.sqrt((n_reps - 1) / n_reps) * np.nanstd(cohort_draws, axis=0, ddof=1)
-    elif se == "jackknife":
-        draws, cohort_draws = _jackknife(panel, fit)
-        n = draws.size
-        se_val = float(np.sqrt((n - 1) / n * np.sum((draws - draws.mean()) ** 2)))
-        dev = cohort_draws - np.nanmean(cohort_draws, axis=0)
-        counts = np.sum(np.isfinite(cohort_draws), axis=0)
-        cohort_se = np.sqrt((counts - 1) / counts * np.nansum(dev**2, axis=0))
-    else:
-        se_val = np.nan
-        cohort_se = np.full(len(fit.cohorts), np.nan)
-    cohorts = fit.cohorts.copy()
-    if se != "none":
-        cohorts["se"] = cohort_se
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = float(2 * stats.norm.sf(abs(fit.att) / se_val)) if se_val > 0 else np.nan
-    controls = [panel.units[i] for i in np.nonzero(panel.first < 0)[0]]
-    gs = list(fit.blocks)
-    names = [panel.times[g] for g in gs]
-    unit_w = pd.DataFrame({n: fit.blocks[g].omega for n, g in zip(names, gs)},
-                          index=pd.Index(controls, name=unit))  # fmt: skip
-    time_w = pd.DataFrame(
-        {n: pd.Series(fit.blocks[g].lam, index=panel.times[:g]) for n, g in zip(names, gs)}
-    ).rename_axis(time)
-    eff = pd.concat(
-        [
-            pd.DataFrame(
-                {
-                    "cohort": n,
-                    time: panel.times,
-                    "event_time": np.arange(len(panel.times)) - g,
-                    "effect": fit.blocks[g].effects,
-                }
-            )
-            for n, g in zip(names, gs)
-        ],
-        ignore_index=True,
-    )
-    return SDIDResult(
-        method=method,
-        att=fit.att,
-        se=se_val,
-        ci_low=fit.att - z * se_val,
-        ci_high=fit.att + z * se_val,
-        p_value=p,
-        se_method=se,
-        n_reps=int(draws.size),
-        alpha=float(alpha),
-        cohorts=cohorts,
-        unit_weights=unit_w,
-        time_weights=time_w,
-        effects=eff,
-        draws=draws,
-        outcome=outcome,
-        n_controls=len(controls),
-        notes=notes,
-        ridge={panel.times[g]: r for g, r in (ridges or {}).items()},
-    )
+    inf = _inference(panel, fit, method, ridges, se, n_reps, seed, min_pre, notes)
+    state = (panel, fit, ridges, min_pre, seed, n_reps)
+    return _result(state, method, inf, alpha, (outcome, unit, time), notes)
 
 
 def _placebo(panel, fit, method, ridges, n_reps, seed, min_pre):
@@ -749,7 +767,7 @@ def augmented_synthetic_control(
     >>> df["first"] = np.where(df["city"] == 0, 10, np.nan)
     >>> asc = augmented_synthetic_control(df, "y", "city", "period", adoption="first", se="none")
     >>> sc = synthetic_did(df, "y", "city", "period", adoption="first", method="sc", se="none")
-    >>> bool(abs(asc.att + 1) < 0.1 < abs(sc.att + 1))
+    >>> bool(abs(asc.estimate + 1) < 0.1 < abs(sc.estimate + 1))
     True
     """
     return synthetic_did(
@@ -772,25 +790,17 @@ def compare_estimators(
 ) -> pd.DataFrame:
     """The ATT of several estimators on the same data, one row each (same placebo seed).
 
-    Returns a DataFrame with ``method``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
-    ``p_value`` and ``se_method``: the table a report puts beside the DiD.
+    Returns a DataFrame with ``method``, ``label``, the tidy columns of each estimator's ATT
+    (``estimate``, ``std_error``, ``statistic``, ``p_value``, ``conf_low``, ``conf_high``) and
+    ``se_method``: the table a report puts beside the DiD.
     """
     rows = []
     for m in methods:
         r = synthetic_did(data, outcome, unit, time, treatment, adoption, m, se, n_reps, seed,
                           alpha)  # fmt: skip
-        rows.append(
-            {
-                "method": m,
-                "label": _LABELS[m],
-                "estimate": r.att,
-                "se": r.se,
-                "ci_low": r.ci_low,
-                "ci_high": r.ci_high,
-                "p_value": r.p_value,
-                "se_method": r.se_method,
-            }
-        )
+        row = r.tidy().iloc[0]
+        rows.append({"method": m, "label": _LABELS[m], **row[list(TIDY_COLUMNS[1:])],
+                     "se_method": r.se_method})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -800,7 +810,7 @@ def describe_agreement(table: pd.DataFrame, reference: str | None = None) -> str
     Parameters
     ----------
     table : DataFrame
-        Rows with ``label`` (or ``method``), ``estimate`` and ``se``; add a row for another
+        Rows with ``label`` (or ``method``), ``estimate`` and ``std_error``; add a row for another
         estimator (e.g. the Callaway-Sant'Anna DiD) to compare with it.
     reference : str, optional
         The ``label`` the others are compared with (default: the first row).
@@ -815,11 +825,11 @@ def describe_agreement(table: pd.DataFrame, reference: str | None = None) -> str
     Examples
     --------
     >>> t = pd.DataFrame({"label": ["CS DiD", "SDID", "SC"], "estimate": [0.118, 0.119, 0.04],
-    ...                   "se": [0.016, 0.014, 0.02]})
+    ...                   "std_error": [0.016, 0.014, 0.02]})
     >>> print(describe_agreement(t))
     The 3 estimates range from 0.04 to 0.119. SDID agrees with CS DiD (difference 0.001, within 2 standard errors of the difference); SC does not (difference -0.078, 3.0 standard errors).
     """
-    for col in ("estimate", "se"):
+    for col in ("estimate", "std_error"):
         if col not in table:
             raise SpecError(f"table needs a {col!r} column; it has {list(table.columns)}")
     names = table["label"] if "label" in table else table.get("method")
@@ -835,7 +845,7 @@ def describe_agreement(table: pd.DataFrame, reference: str | None = None) -> str
     verdicts = []
     for r in t[t["_name"] != ref_name].to_dict("records"):
         diff = r["estimate"] - ref["estimate"]
-        sd = float(np.hypot(r["se"], ref["se"]))
+        sd = float(np.hypot(r["std_error"], ref["std_error"]))
         if not np.isfinite(sd) or sd == 0:
             verdicts.append(f"{r['_name']}: no standard error to judge (difference {diff:.3g})")
         elif abs(diff) <= 2 * sd:

@@ -26,6 +26,8 @@ pre-treatment RMSPE is ranked among all the ratios (Abadie et al. 2010, section 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.linalg.lapack import dposv as _dposv
-from scipy.optimize import minimize
 
 from ucc_research.errors import SpecError, UccWarning
 from ucc_research.impact._checks import (
@@ -117,6 +117,14 @@ def _simplex_qp(q: np.ndarray, w0: np.ndarray | None = None) -> np.ndarray:
     return w
 
 
+@functools.cache
+def _lapack_posv() -> Any:
+    """LAPACK ``dposv``, imported on first use (scipy.linalg is slow to import; this is hot)."""
+    from scipy.linalg.lapack import dposv
+
+    return dposv
+
+
 def _affine_min(q: np.ndarray) -> tuple[np.ndarray, float]:
     """Minimiser ``z`` of ``z' q z`` subject to ``sum z = 1``, and the minimum ``z' q z``.
 
@@ -127,7 +135,7 @@ def _affine_min(q: np.ndarray) -> tuple[np.ndarray, float]:
     m = q.shape[0]
     if m == 1:
         return np.ones(1), float(q[0, 0])
-    _, s, info = _dposv(q, np.ones(m))
+    _, s, info = _lapack_posv()(q, np.ones(m))
     total = float(s.sum()) if info == 0 else 0.0
     if total > 0:
         return s / total, 1.0 / total
@@ -170,6 +178,9 @@ def _fit_weights(
     end points are then polished (Nelder-Mead restarted from its own end point, then Powell's
     method); the best loss over starts and optimisers is kept. The loss cannot fall below the
     best outcome fit of any donor mix (``bound``); a search that reaches it is the global optimum.
+
+    A numerical kernel kept in one piece: its closures share the warm-started inner solution
+    (``state``), which is what makes the nested search fast.
     """
     sd = np.std(np.column_stack([x0, x1]), axis=1, ddof=1)
     gaps = (x0 - x1[:, None]) / sd[:, None]  # scaled predictor gaps, k x J
@@ -217,37 +228,18 @@ def _fit_weights(
     def record(kind, method, x, fun, nfev, converged, fun0, conv0):
         state["w"] = None
         w = solve_w(np.abs(x) / np.abs(x).sum())
-        runs.append(
-            {
-                "start": kind,
-                "method": method,
-                "loss_v": fun * base,
-                "converged": converged,
-                "loss_v_first_run": fun0 * base,
-                "first_run_converged": conv0,
-                "n_evaluations": nfev,
-                "top_donor": int(np.argmax(w)),
-                "top_weight": float(np.max(w)),
-            }
-        )
+        runs.append({"start": kind, "method": method, "loss_v": fun * base,
+                     "converged": converged, "loss_v_first_run": fun0 * base,
+                     "first_run_converged": conv0, "n_evaluations": nfev,
+                     "top_donor": int(np.argmax(w)), "top_weight": float(np.max(w))})  # fmt: skip
         ends.append((fun, x, converged, kind, method))
 
     for kind, start in _starts(gaps, z1, z0, w_star, n_starts, rng, search):
         for method, x, fun, nfev, converged in _synth_runs(objective, start, state):
             record(kind, method, x, fun, nfev, converged, fun, converged)
     if search == "thorough":
-        # Polish the best distinct end points (the expensive part, so only _N_POLISH of them).
-        done: list[float] = []
-        for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
-            if len(done) >= _N_POLISH:
-                break
-            if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
-                continue
-            done.append(fun)
-            if fun <= floor * (1 + 1e-9):
-                continue
-            px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
-            record(kind, f"{method} + {how}", px, pfun, nfev, pconv, fun, conv)
+        for kind, method, polished, fun, conv in _polish_best(ends, objective, floor, state):
+            record(kind, method, *polished, fun, conv)
     best = min(ends, key=lambda e: e[0])
     v = np.abs(best[1]) / np.abs(best[1]).sum()
     state["w"] = None
@@ -256,9 +248,28 @@ def _fit_weights(
     return _Fit(w, v, loss(w), _loss_w(gaps, v, w), n_starts, best[2], table, bound)
 
 
+def _polish_best(ends: list, objective, floor: float, state: dict) -> list[tuple]:
+    """Polish the best distinct end points (the expensive part, so only _N_POLISH of them)."""
+    done: list[float] = []
+    out = []
+    for fun, x, conv, kind, method in sorted(ends[:], key=lambda e: e[0]):
+        if len(done) >= _N_POLISH:
+            break
+        if any(abs(fun - d) <= 1e-6 * max(d, 1e-300) for d in done):
+            continue
+        done.append(fun)
+        if fun <= floor * (1 + 1e-9):
+            continue
+        px, pfun, nfev, pconv, how = _polish(objective, x, fun, floor, state)
+        out.append((kind, f"{method} + {how}", (px, pfun, nfev, pconv), fun, conv))
+    return out
+
+
 def _synth_runs(objective, start, state):
     """R Synth's ``optimx(method=c("Nelder-Mead", "BFGS"))`` from one start: one result per
     method (parameters, loss, evaluations, converged)."""
+    from scipy.optimize import minimize
+
     out = []
     for method, options in (("nelder-mead", _NM_OPTIONS), ("bfgs", _BFGS_OPTIONS)):
         state["w"] = None
@@ -270,6 +281,8 @@ def _synth_runs(objective, start, state):
 def _polish(objective, x, fun, floor, state):
     """Nelder-Mead restarted from ``x`` (a fresh, adaptive simplex undoes the collapse that stops
     a run early) until a round gains less than a relative ``_RESTART_TOL``, then Powell."""
+    from scipy.optimize import minimize
+
     nfev, converged, how = 0, True, []
     state["w"] = None
     for _ in range(_MAX_RESTARTS):
@@ -337,6 +350,30 @@ def _starts(
 
 
 # --------------------------------------------------------------------------- data preparation
+@dataclass(frozen=True)
+class SynthSpec:
+    """The options of one :func:`synthetic_control` fit (its parameters but ``data`` and
+    ``adoption``), kept with the result so that refits (leave-one-out, other placebos) pass
+    them by name."""
+
+    outcome: str
+    unit: str
+    time: str
+    treated: Any
+    treatment_time: Any
+    predictors: Sequence[str] | None = None
+    special_predictors: Sequence[tuple] | None = None
+    predictor_period: Iterable[Any] | None = None
+    optimize_period: Iterable[Any] | None = None
+    donors: Sequence[Any] | None = None
+    n_starts: int = 8
+    seed: int = 0
+    placebo: bool = True
+    placebo_n_starts: int | None = None
+    v: Any = None
+    search: str = "thorough"
+
+
 @dataclass
 class _Problem:
     units: list
@@ -355,21 +392,7 @@ def _as_list(periods: Iterable[Any] | Any) -> list:
     return list(periods)
 
 
-def _prepare(
-    data: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treated: Any,
-    treatment_time: Any,
-    predictors: Sequence[str] | None,
-    special_predictors: Sequence[tuple] | None,
-    predictor_period: Iterable[Any] | None,
-    optimize_period: Iterable[Any] | None,
-    donors: Sequence[Any] | None,
-) -> _Problem:
-    check_frame(data)
-    predictors = list(predictors or [])
+def _specials(special_predictors: Sequence[tuple] | None) -> list[tuple[str, list]]:
     specials = []
     for sp in special_predictors or []:
         if not isinstance(sp, tuple | list) or len(sp) not in (2, 3):
@@ -379,12 +402,10 @@ def _prepare(
         if len(sp) == 3 and sp[2] != "mean":
             raise SpecError(f"special predictor {sp[0]!r}: only the 'mean' operation is supported")
         specials.append((sp[0], _as_list(sp[1])))
-    check_columns(data, [outcome, unit, time], "column")
-    check_columns(data, predictors + [c for c, _ in specials], "predictor")
-    check_numeric(data, [outcome], "outcome")
-    check_numeric(data, predictors + [c for c, _ in specials], "predictor")
-    check_unique_rows(data, [unit, time])
-    units_all = list(pd.unique(data[unit]))
+    return specials
+
+
+def _donor_pool(units_all: list, treated: Any, donors: Sequence[Any] | None, unit: str) -> list:
     if treated not in units_all:
         raise SpecError(
             f"treated unit {treated!r} is not in column {unit!r}; units are {show(units_all)}"
@@ -400,31 +421,17 @@ def _prepare(
             raise SpecError(f"the treated unit {treated!r} cannot also be a donor")
     if len(donors) < 2:
         raise SpecError(f"a synthetic control needs at least 2 donors, got {len(donors)}")
-    units = [treated] + donors
-    sub = data[data[unit].isin(units)]
-    times = sorted(pd.unique(sub[time]))
-    pre = [t for t in times if t < treatment_time]
-    post = [t for t in times if t >= treatment_time]
-    if not post:
-        raise SpecError(f"no period at or after treatment_time={treatment_time!r} in {time!r}")
-    if len(pre) < 2:
-        raise SpecError(f"need at least 2 periods before treatment_time={treatment_time!r}")
-    y = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
-    if y.isna().any(axis=None):
-        holes = [(u, t) for u in units for t in times if pd.isna(y.at[t, u])]
-        raise SpecError(
-            f"outcome {outcome!r} is missing for unit-period(s) {show(holes)}; a synthetic "
-            "control needs a balanced panel of the outcome (drop the unit or the periods)"
-        )
-    predictor_period = pre if predictor_period is None else _as_list(predictor_period)
-    optimize_period = pre if optimize_period is None else _as_list(optimize_period)
-    for name, periods in [("optimize_period", optimize_period)] + (
-        [("predictor_period", predictor_period)] if predictors else []
-    ):
-        bad = [t for t in periods if t not in pre]
-        if bad:
-            raise SpecError(f"{name} has period(s) {show(bad)} that are not pre-treatment periods")
+    return donors
 
+
+def _predictor_matrix(sub, spec, specials, units, times, pre, predictor_period) -> pd.DataFrame:
+    """Predictors x units: each predictor's mean over its periods (Synth's ``X``)."""
+    unit, time, outcome, predictors = (
+        spec.unit,
+        spec.time,
+        spec.outcome,
+        list(spec.predictors or []),
+    )
     rows: dict[str, pd.Series] = {}
     specs = [(c, predictor_period, c) for c in predictors]
     if not predictors and not specials:
@@ -460,6 +467,43 @@ def _prepare(
             f"{len(x)} predictors but only {len(pre)} pre-treatment periods; use fewer "
             "predictors (or more pre-treatment periods) so the fit is not over-parameterised"
         )
+    return x
+
+
+def _prepare(data: pd.DataFrame, spec: SynthSpec) -> _Problem:
+    check_frame(data)
+    outcome, unit, time, treated = spec.outcome, spec.unit, spec.time, spec.treated
+    predictors, specials = list(spec.predictors or []), _specials(spec.special_predictors)
+    check_columns(data, [outcome, unit, time], "column")
+    check_columns(data, predictors + [c for c, _ in specials], "predictor")
+    check_numeric(data, [outcome], "outcome")
+    check_numeric(data, predictors + [c for c, _ in specials], "predictor")
+    check_unique_rows(data, [unit, time])
+    units = [treated] + _donor_pool(list(pd.unique(data[unit])), treated, spec.donors, unit)
+    sub = data[data[unit].isin(units)]
+    times = sorted(pd.unique(sub[time]))
+    pre = [t for t in times if t < spec.treatment_time]
+    post = [t for t in times if t >= spec.treatment_time]
+    if not post:
+        raise SpecError(f"no period at or after treatment_time={spec.treatment_time!r} in {time!r}")
+    if len(pre) < 2:
+        raise SpecError(f"need at least 2 periods before treatment_time={spec.treatment_time!r}")
+    y = sub.pivot(index=time, columns=unit, values=outcome).reindex(index=times, columns=units)
+    if y.isna().any(axis=None):
+        holes = [(u, t) for u in units for t in times if pd.isna(y.at[t, u])]
+        raise SpecError(
+            f"outcome {outcome!r} is missing for unit-period(s) {show(holes)}; a synthetic "
+            "control needs a balanced panel of the outcome (drop the unit or the periods)"
+        )
+    predictor_period = pre if spec.predictor_period is None else _as_list(spec.predictor_period)
+    optimize_period = pre if spec.optimize_period is None else _as_list(spec.optimize_period)
+    for name, periods in [("optimize_period", optimize_period)] + (
+        [("predictor_period", predictor_period)] if predictors else []
+    ):
+        bad = [t for t in periods if t not in pre]
+        if bad:
+            raise SpecError(f"{name} has period(s) {show(bad)} that are not pre-treatment periods")
+    x = _predictor_matrix(sub, spec, specials, units, times, pre, predictor_period)
     return _Problem(units, times, list(x.index), x, y, optimize_period, pre, post)
 
 
@@ -509,6 +553,12 @@ class LeaveOneOutResult:
 class SynthResult(ImpactResult):
     """Result of :func:`synthetic_control`.
 
+    The headline (``estimate``; the first row of ``tidy()``) is the ATT, the mean gap over the
+    post-treatment periods, with the in-space placebo p-value as ``p_value``. Synthetic control
+    has no sampling standard error: ``std_error`` and ``conf_int`` are NaN. Its inference is
+    the placebo permutation, which refits every donor: :meth:`with_inference` does that again
+    (``placebo=True`` and/or another ``placebo_n_starts``), the treated fit unchanged.
+
     Attributes
     ----------
     weights : Series
@@ -522,8 +572,6 @@ class SynthResult(ImpactResult):
         The treated unit's outcome and its synthetic control, by time.
     pre_rmspe, post_rmspe : float
         Root mean squared gap over all pre-/post-treatment periods.
-    att : float
-        Mean gap over the post-treatment periods.
     loss_v : float
         MSPE of the outcome over ``optimize_period`` (Synth's ``loss.v``).
     loss_w : float
@@ -556,7 +604,6 @@ class SynthResult(ImpactResult):
     synthetic_path: pd.Series
     pre_rmspe: float
     post_rmspe: float
-    att: float
     loss_v: float
     loss_w: float
     predictor_balance: pd.DataFrame
@@ -570,33 +617,39 @@ class SynthResult(ImpactResult):
     loss_bound: float = np.nan
     search: str = "thorough"
     hull: Any = None
-    _refit: Any = field(default=None, repr=False)
+    n_obs: int = 0
+    spec: SynthSpec | None = field(default=None, repr=False)
+    _data: Any = field(default=None, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        """One row per post-treatment period (``term`` = ``gap[t]``) and the ATT.
+    title = "Synthetic control"
 
-        Synthetic control has no sampling standard error: ``se``/``ci_*`` are NaN and the
-        placebo p-value (same for every row) is the inference.
-        """
-        post = self.gap[self.gap.index >= self.treatment_time]
+    @property
+    def _post_gap(self) -> pd.Series:
+        return self.gap[self.gap.index >= self.treatment_time]
+
+    def _tidy(self) -> pd.DataFrame:
+        """The ATT (mean post-treatment gap) and one row per post-treatment period."""
+        post = self._post_gap
         p = np.nan if self.placebos is None else self.placebos.p_value
-        rows = [{"term": "att", "time": np.nan, "estimate": self.att}]
-        rows += [{"term": f"gap[{t}]", "time": t, "estimate": g} for t, g in post.items()]
-        out = pd.DataFrame(rows)
-        out["se"] = out["ci_low"] = out["ci_high"] = np.nan
-        out["placebo_p_value"] = p
-        out["method"] = "synthetic control"
+        out = pd.DataFrame(
+            {
+                "term": ["ATT"] + [f"gap[{t}]" for t in post.index],
+                "estimate": [float(post.mean()), *post.to_numpy(float)],
+                "p_value": [p] + [np.nan] * len(post),
+                "time": [np.nan, *post.index],
+            }
+        )
+        out["inference"] = "in-space placebos" if self.placebos is not None else "none"
         return out
 
-    def summary(self) -> str:
+    def _summary_lines(self) -> list[str]:
         top = self.weights[self.weights > 0.001].sort_values(ascending=False)
         lines = [
-            f"Synthetic control for {self.treated!r} (outcome {self.outcome!r}, treatment at "
-            f"{self.treatment_time})",
-            "  donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
-            f"  ATT (mean post gap) = {self.att:.4f}; pre-RMSPE = {self.pre_rmspe:.4f}; "
-            f"post-RMSPE = {self.post_rmspe:.4f}; MSPE over optimize period = {self.loss_v:.6g}",
-            f"  V chosen by the {self.search!r} search from {self.n_starts} start(s)"
+            f"{self.treated!r}, outcome {self.outcome!r}, treatment at {self.treatment_time}",
+            "donors with weight > 0.001: " + ", ".join(f"{u} {w:.4f}" for u, w in top.items()),
+            f"pre-RMSPE = {self.pre_rmspe:.4f}; post-RMSPE = {self.post_rmspe:.4f}; MSPE over "
+            f"optimize period = {self.loss_v:.6g}",
+            f"V chosen by the {self.search!r} search from {self.n_starts} start(s)"
             + ("" if self.converged else " (best start hit the iteration limit)")
             + (
                 f"; best possible MSPE (outcome fit alone) = {self.loss_bound:.6g}"
@@ -610,23 +663,39 @@ class SynthResult(ImpactResult):
                 self.starts["top_donor"].nunique() > 1
             ):
                 lines.append(
-                    "  note: starts ended at different donor mixes (non-convex V search); "
+                    "note: starts ended at different donor mixes (non-convex V search); "
                     "see .starts and .leave_one_out() before relying on the weights"
                 )
         if self.placebos is not None:
             t = self.placebos.table
             lines.append(
-                f"  in-space placebos ({self.placebos.n_starts} start(s) per fit): treated "
+                f"in-space placebos ({self.placebos.n_starts} start(s) per fit): treated "
                 "post/pre RMSPE ratio ranks "
                 f"{int(t['rank'].iloc[0])} of {len(t)}; permutation p-value = "
                 f"{self.placebos.p_value:.4f}"
             )
         else:
-            lines.append("  no placebo inference (placebo=False): no p-value")
-        lines.append("  (no standard errors: inference is by placebo permutation)")
+            lines.append("no placebo inference (placebo=False): no p-value")
+        lines.append("(no standard errors: inference is by placebo permutation)")
         if self.hull is not None:
-            lines.append(f"  diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
-        return "\n".join(lines)
+            lines.append(f"diagnostic: {self.hull.verdict.upper()}: {self.hull.reason}")
+        return lines
+
+    def with_inference(self, **options: Any) -> SynthResult:
+        """In-space placebos again: ``placebo`` (True) and ``placebo_n_starts``."""
+        unknown = set(options) - {"placebo", "placebo_n_starts"}
+        if unknown:
+            raise SpecError(
+                f"with_inference takes placebo and placebo_n_starts, not {sorted(unknown)}"
+            )
+        spec = dataclasses.replace(self.spec, **{"placebo": True, **options})
+        return _synthetic_control(self._data, spec)
+
+    def _refit(self, exclude: Any) -> SynthResult:
+        """The same fit without the donor ``exclude`` (no placebos)."""
+        pool = [u for u in self.weights.index if u != exclude]
+        spec = dataclasses.replace(self.spec, donors=pool, placebo=False, placebo_n_starts=None)
+        return _synthetic_control(self._data, spec)
 
     def leave_one_out(self, min_weight: float = 0.001) -> LeaveOneOutResult:
         """Refit without each donor whose weight exceeds ``min_weight`` (robustness check)."""
@@ -639,7 +708,7 @@ class SynthResult(ImpactResult):
             rows.append(
                 {
                     "dropped": d,
-                    "att": fit.att,
+                    "att": fit.estimate,
                     "pre_rmspe": fit.pre_rmspe,
                     "top_donor": fit.weights.idxmax(),
                     "top_weight": float(fit.weights.max()),
@@ -766,7 +835,7 @@ def _adoption_donors(
                 f"synthetic control for {treated!r}: left out {len(left_out)} donor(s) treated "
                 f"at or before {end!r} (column {adoption!r}): {show(left_out)}",
                 UccWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
     else:
         pool = list(donors)
@@ -777,7 +846,7 @@ def _adoption_donors(
             f"treated (unit, first treated period in {adoption!r}); their effects leak into "
             "the synthetic control",
             UccWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return pool
 
@@ -809,51 +878,32 @@ def synthetic_control(
     data : DataFrame
         Long panel: one row per unit and period.
     outcome, unit, time : str
-        Column names. ``time`` must sort chronologically: numbers, dates, or ISO strings
-        such as ``"2021-03"``.
-    treated : scalar
-        The treated unit (a value of ``unit``).
-    treatment_time : scalar
-        First treated period; periods before it are the pre-treatment periods.
+        Column names; ``time`` sorts chronologically (numbers, dates, ISO strings).
+    treated, treatment_time : scalar
+        The treated unit, and its first treated period (earlier periods are pre-treatment).
     predictors : list of str, optional
         Columns averaged over ``predictor_period`` (missing values skipped, as in Synth).
-        If neither ``predictors`` nor ``special_predictors`` is given, the outcome in each
-        pre-treatment period is used.
+        Without these and ``special_predictors``: the outcome in each pre-treatment period.
     special_predictors : list of tuples, optional
-        ``(column, periods)`` or ``(column, periods, "mean")``: a predictor averaged over its own
-        periods (e.g. ``("gdpcap", range(1960, 1970))``, ``("popdens", [1969])``).
+        ``(column, periods[, "mean"])``: a predictor averaged over its own periods.
     predictor_period, optimize_period : iterable, optional
-        Pre-treatment periods over which ``predictors`` are averaged, and over which the MSPE of
-        the outcome chooses ``V``. Both default to all pre-treatment periods.
+        Pre-treatment periods averaging ``predictors`` and those whose outcome MSPE chooses
+        ``V`` (both default to all pre-treatment periods).
     donors : list, optional
         Donor pool; default every other unit.
-    n_starts : int
-        Starts of the outer (``V``) optimisation: equal weights, regression-based, (thorough
-        search) the outcome-fit start, then seeded random draws.
-    seed : int
-        Seed of the random starts (results are deterministic given the seed).
-    placebo : bool
-        Run in-space placebos (one full fit per donor) for the permutation p-value.
-    placebo_n_starts : int, optional
-        Starts of each placebo fit (default ``n_starts``). The permutation test needs every unit
-        fitted by the same procedure; with a different number here (e.g. 1, as Synth's and
-        pysyncon's placebo loops, for speed) the treated unit is refitted with it for the
-        placebo table, so its ratio is not favoured by a more thorough search.
+    n_starts, seed : int
+        Starts of the ``V`` search (equal, regression-based, outcome-fit, then seeded random).
+    placebo, placebo_n_starts : bool, int
+        In-space placebos (one fit per donor) and their starts (default ``n_starts``; if
+        different, the treated unit is refitted alike so the test stays fair).
     v : sequence of float, optional
-        Fixed predictor weights (skips the outer optimisation), in predictor order.
+        Fixed predictor weights (skips the ``V`` search), in predictor order.
     search : {"thorough", "synth"}
-        How ``V`` is searched. ``"synth"`` is R Synth's procedure (Nelder-Mead and BFGS from the
-        equal and the regression-based starts, the best kept), which reproduces its published
-        solutions. ``"thorough"`` (default) adds a start at the ``V`` that favours the best
-        outcome-fitting donor mix and, from every start, restarts Nelder-Mead from its end point
-        and polishes with Powell's method: it never ends above ``"synth"``'s loss from the same
-        starts, and on the Basque case it finds a lower one (0.00429 against Synth's 0.00886).
-        Every start and optimiser is reported in ``.starts`` with its convergence.
+        R Synth's own search, or (default) one that also starts at the best outcome fit and
+        polishes every start (module docstring); every run is in ``.starts``.
     adoption : str, optional
-        Column holding each unit's first treated period (NaN, 0 or empty for never treated).
-        When given and ``donors`` is not, donors treated before the end of the treated unit's
-        window (its last period) are left out of the pool; a donor that is itself treated at
-        any time, whether chosen by you or by default, draws a warning.
+        Each unit's first treated period (empty for never): donors treated within the window
+        are left out of the default pool, treated donors draw a warning.
 
     Returns
     -------
@@ -861,8 +911,7 @@ def synthetic_control(
 
     Examples
     --------
-    A SYNTHETIC panel: six donor cities on random walks, and a treated city ``T`` that is
-    0.7 A + 0.3 B until 2015, when its outcome drops by 2:
+    SYNTHETIC: six donors on random walks; ``T`` is 0.7 A + 0.3 B, minus 2 from 2015:
 
     >>> rng = np.random.default_rng(0)
     >>> years = np.arange(2000, 2020)
@@ -873,127 +922,108 @@ def synthetic_control(
     >>> res = synthetic_control(df, "y", "city", "year", treated="T", treatment_time=2015)
     >>> res.weights.nlargest(2).round(3).to_dict()
     {'A': 0.7, 'B': 0.3}
-    >>> round(res.att, 3), round(res.pre_rmspe, 3)
-    (-2.0, 0.0)
-
-    With six donors the in-space placebo p-value can be no smaller than 1/7:
-
-    >>> round(res.placebos.p_value, 3)
-    0.143
+    >>> round(res.estimate, 3), round(res.pre_rmspe, 3), round(res.p_value, 3)  # p >= 1/7
+    (-2.0, 0.0, 0.143)
     """
-    seed = check_seed(seed)
-    if search not in _SEARCHES:
-        raise SpecError(f"search must be one of {show(_SEARCHES)}, got {search!r}")
-    donors = _adoption_donors(data, unit, time, treated, adoption, donors)
-    for name, val in [("n_starts", n_starts), ("placebo_n_starts", placebo_n_starts)]:
+    given = locals()
+    spec = SynthSpec(**{f.name: given[f.name] for f in dataclasses.fields(SynthSpec)})
+    spec = _check_spec(spec, data, adoption)
+    return _synthetic_control(data, spec)
+
+
+def _check_spec(spec: SynthSpec, data: pd.DataFrame, adoption: str | None) -> SynthSpec:
+    """Checked options, with the donor pool an ``adoption`` column implies."""
+    if spec.search not in _SEARCHES:
+        raise SpecError(f"search must be one of {show(_SEARCHES)}, got {spec.search!r}")
+    for name in ("n_starts", "placebo_n_starts"):
+        val = getattr(spec, name)
         if val is not None and (not isinstance(val, int | np.integer) or val < 1):
             raise SpecError(f"{name} must be a positive integer, got {val!r}")
-    prob = _prepare(
-        data,
-        outcome,
-        unit,
-        time,
-        treated,
-        treatment_time,
-        predictors,
-        special_predictors,
-        predictor_period,
-        optimize_period,
-        donors,
-    )
-    if v is not None:
-        v = np.asarray(v, float)
-        if v.shape != (len(prob.predictor_names),) or (v < 0).any() or v.sum() <= 0:
-            raise SpecError(
-                f"v must hold {len(prob.predictor_names)} non-negative weights (one per "
-                f"predictor: {show(prob.predictor_names)})"
-            )
-    donor_list = prob.units[1:]
-    fit, gap = _one_fit(prob, treated, donor_list, n_starts, seed, v, search)
-    starts = fit.starts
-    if len(starts):
-        starts = starts.assign(top_donor=[donor_list[i] for i in starts["top_donor"]])
-    pre_mask = gap.index < treatment_time
-    synthetic = prob.y[treated] - gap
+    donors = _adoption_donors(data, spec.unit, spec.time, spec.treated, adoption, spec.donors)
+    return dataclasses.replace(spec, seed=check_seed(spec.seed), donors=donors)
+
+
+def _check_v(v: Any, prob: _Problem) -> np.ndarray | None:
+    if v is None:
+        return None
+    v = np.asarray(v, float)
+    if v.shape != (len(prob.predictor_names),) or (v < 0).any() or v.sum() <= 0:
+        raise SpecError(
+            f"v must hold {len(prob.predictor_names)} non-negative weights (one per "
+            f"predictor: {show(prob.predictor_names)})"
+        )
+    return v
+
+
+def _hull(prob: _Problem, spec: SynthSpec, gap: pd.Series) -> Any:
+    """The convex-hull diagnostic of the treated unit's pre-period outcome (with this ATT)."""
     from ucc_research.impact.diagnostics import HullDiagnostic, _diagnose
 
+    donors = prob.units[1:]
     pre_y = prob.y.loc[prob.pre]
+    att = float(gap[gap.index >= spec.treatment_time].mean())
     verdict, reason, measures, w_hull = _diagnose(
-        pre_y[treated].to_numpy(float),
-        pre_y[donor_list].to_numpy(float),
-        donor_list,
-        float(gap[~pre_mask].mean()),
+        pre_y[spec.treated].to_numpy(float), pre_y[donors].to_numpy(float), donors, att
     )
-    hull = HullDiagnostic(treated, verdict, reason, measures,
-                          pd.Series(w_hull, index=pd.Index(donor_list, name=unit)))  # fmt: skip
+    return HullDiagnostic(spec.treated, verdict, reason, measures,
+                          pd.Series(w_hull, index=pd.Index(donors, name=spec.unit)))  # fmt: skip
 
-    placebos = None
-    if placebo:
-        p_starts = n_starts if placebo_n_starts is None else placebo_n_starts
-        same = p_starts == n_starts or v is not None
-        gaps = {
-            treated: gap
-            if same
-            else _one_fit(prob, treated, donor_list, p_starts, seed, v, search)[1]
-        }
-        for d in donor_list:
-            pool = [u for u in donor_list if u != d]
-            gaps[d] = _one_fit(prob, d, pool, p_starts, seed, v, search)[1]
-        placebos = _placebo_table(pd.DataFrame(gaps), treated, pre_mask, p_starts)
 
+def _placebos(prob: _Problem, spec: SynthSpec, v, gap: pd.Series) -> PlaceboResult:
+    """Every donor fitted as if treated, by the same procedure as the treated unit."""
+    donors = prob.units[1:]
+    p_starts = spec.n_starts if spec.placebo_n_starts is None else spec.placebo_n_starts
+    args = (p_starts, spec.seed, v, spec.search)
+    gaps = {spec.treated: gap}
+    if p_starts != spec.n_starts and v is None:
+        gaps[spec.treated] = _one_fit(prob, spec.treated, donors, *args)[1]
+    for d in donors:
+        gaps[d] = _one_fit(prob, d, [u for u in donors if u != d], *args)[1]
+    return _placebo_table(pd.DataFrame(gaps), spec.treated, gap.index < spec.treatment_time,
+                          p_starts)  # fmt: skip
+
+
+def _synthetic_control(data: pd.DataFrame, spec: SynthSpec) -> SynthResult:
+    """:func:`synthetic_control` on validated options."""
+    prob = _prepare(data, spec)
+    v = _check_v(spec.v, prob)
+    donors, treated, unit = prob.units[1:], spec.treated, spec.unit
+    fit, gap = _one_fit(prob, treated, donors, spec.n_starts, spec.seed, v, spec.search)
+    starts = fit.starts
+    if len(starts):
+        starts = starts.assign(top_donor=[donors[i] for i in starts["top_donor"]])
+    pre_mask = gap.index < spec.treatment_time
     balance = pd.DataFrame(
         {
             "treated": prob.x[treated],
-            "synthetic": prob.x[donor_list].to_numpy() @ fit.w,
-            "donor_mean": prob.x[donor_list].mean(axis=1),
+            "synthetic": prob.x[donors].to_numpy() @ fit.w,
+            "donor_mean": prob.x[donors].mean(axis=1),
         }
     )
-
-    def refit(exclude: Any) -> SynthResult:
-        pool = [u for u in donor_list if u != exclude]
-        return synthetic_control(
-            data,
-            outcome,
-            unit,
-            time,
-            treated,
-            treatment_time,
-            predictors,
-            special_predictors,
-            predictor_period,
-            prob.optimize_period,
-            pool,
-            n_starts,
-            seed,
-            False,
-            None,
-            v,
-            search,
-        )
-
     return SynthResult(
-        weights=pd.Series(fit.w, index=pd.Index(donor_list, name=unit), name="weight"),
+        weights=pd.Series(fit.w, index=pd.Index(donors, name=unit), name="weight"),
         v=pd.Series(fit.v, index=pd.Index(prob.predictor_names, name="predictor"), name="v"),
         gap=gap.rename("gap"),
         treated_path=prob.y[treated].rename(str(treated)),
-        synthetic_path=synthetic.rename("synthetic"),
+        synthetic_path=(prob.y[treated] - gap).rename("synthetic"),
         pre_rmspe=_rmspe(gap[pre_mask]),
         post_rmspe=_rmspe(gap[~pre_mask]),
-        att=float(gap[~pre_mask].mean()),
         loss_v=fit.loss_v,
         loss_w=fit.loss_w,
         predictor_balance=balance,
-        placebos=placebos,
+        placebos=_placebos(prob, spec, v, gap) if spec.placebo else None,
         treated=treated,
-        treatment_time=treatment_time,
-        outcome=outcome,
+        treatment_time=spec.treatment_time,
+        outcome=spec.outcome,
         n_starts=fit.n_starts,
         converged=fit.converged,
         loss_bound=fit.bound,
-        search=search,
+        search=spec.search,
         starts=starts,
-        hull=hull,
-        _refit=refit,
+        hull=_hull(prob, spec, gap),
+        n_obs=int(prob.y.size),
+        spec=dataclasses.replace(spec, optimize_period=tuple(prob.optimize_period)),
+        _data=data,
     )
 
 

@@ -120,8 +120,8 @@ def _att_interval(d: dict[str, Any]) -> tuple[float, float, float, str]:
     """The ATT, the interval shown and what it is: randomisation inference when cohorts are small."""
     simple = d["simple"]
     if d["ri"] is not None:
-        return simple.overall_att, d["ri"].ci_low, d["ri"].ci_high, "randomisation inference"
-    return simple.overall_att, simple.overall_ci[0], simple.overall_ci[1], "influence function"
+        return simple.estimate, *d["ri"].conf_int, "randomisation inference"
+    return simple.estimate, simple.conf_int[0], simple.conf_int[1], "influence function"
 
 
 def _synth(ctx: ReportContext) -> dict[str, Any]:
@@ -200,9 +200,9 @@ def _estimators(ctx: ReportContext) -> pd.DataFrame:
                     "method": "cs",
                     "label": "Callaway and Sant'Anna DiD",
                     "estimate": att,
-                    "se": d["simple"].overall_se,
-                    "ci_low": lo,
-                    "ci_high": hi,
+                    "std_error": d["simple"].std_error,
+                    "conf_low": lo,
+                    "conf_high": hi,
                     "se_method": how,
                 }
             ]
@@ -220,12 +220,9 @@ def _estimators(ctx: ReportContext) -> pd.DataFrame:
 def key_findings(ctx: ReportContext) -> Findings | NotShown:
     """The effect on adopters, its interval, how far to trust it, and the cross-checks."""
     try:
-        p = _panel(ctx)
+        p, d, outcome, k, unit = _setup(ctx)
     except NotApplicable as exc:
         return NotShown(str(exc))
-    d = _did(ctx)
-    outcome = ctx.parameters["outcome"]
-    k, unit = _scale(ctx)
     att, lo, hi, how = _att_interval(d)
     s: list[Text] = [
         Text(
@@ -265,7 +262,7 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
                 "For one city, {city}, the synthetic control finds {sc} {unit} against {did} "
                 "{unit} from the DiD for its cohort; {verdict}.",
                 city=ctx.name(sc1["city"]),
-                sc=k * float(sc1["res"].att),
+                sc=k * float(sc1["res"].estimate),
                 did=k * _cohort_att(d, int(p["cohorts"][sc1["city"]])),
                 unit=unit,
                 verdict=("its pre-adoption fit is good" if ok else "do not rely on it: " + why),
@@ -314,64 +311,87 @@ def _cohort_att(d: dict[str, Any], cohort: int) -> float:
     return float(g.loc[g["cohort"] == cohort, "att"].iloc[0])
 
 
-def event_study(ctx: ReportContext):
-    """ATT by years since adoption, with the pre-adoption years as the check."""
-    try:
-        p = _panel(ctx)
-    except NotApplicable as exc:
-        return NotShown(str(exc))
-    d = _did(ctx)
-    outcome = ctx.parameters["outcome"]
+def _setup(ctx: ReportContext) -> tuple[dict, dict, str, float, str]:
+    """What every DiD section reads: the panel, the DiD results, the outcome and its scale."""
+    p = _panel(ctx)
     k, unit = _scale(ctx)
-    dyn = d["dynamic"].table.copy()
+    return p, _did(ctx), ctx.parameters["outcome"], k, unit
+
+
+def _record_event_study(ctx: ReportContext, p: dict, d: dict, dyn: pd.DataFrame) -> None:
     ri = d["ri"]
-    if ri is not None:  # small cohorts: permutation intervals instead of the analytic ones
-        perm = ri.event_study.set_index("event_time")
-        dyn["ci_low"] = dyn["event_time"].map(perm["ci_low"])
-        dyn["ci_high"] = dyn["event_time"].map(perm["ci_high"])
     ctx.uses("transfer", *(["ri"] if ri is not None else []))
+    ri_record = None
+    if ri is not None:
+        ri_record = {"att_p": ri.p_value, "ci": list(ri.conf_int), "pretest_p": ri.pretest_p,
+                     "pretest_p_analytic": ri.pretest_p_analytic, "n_perm": ri.n_perm,
+                     "notes": list(ri.notes)}  # fmt: skip
     ctx.record(
         "event_study",
         {
-            "att": d["simple"].overall_att,
-            "se": d["simple"].overall_se,
+            "att": d["simple"].estimate,
+            "se": d["simple"].std_error,
             "dynamic": dyn.to_dict(orient="records"),
             "pretest": d["pretest"],
-            "randomisation_inference": None
-            if ri is None
-            else {
-                "att_p": ri.p_value,
-                "ci": [ri.ci_low, ri.ci_high],
-                "pretest_p": ri.pretest_p,
-                "pretest_p_analytic": ri.pretest_p_analytic,
-                "n_perm": ri.n_perm,
-                "notes": list(ri.notes),
-            },
+            "randomisation_inference": ri_record,
             "service_id": p["service"],
             "origin": p["origin"],
         },
     )
+
+
+def _event_figure(dyn: pd.DataFrame, k: float, unit: str, outcome: str) -> Any:
     fig, ax = new_figure(7, 3.4)
     pre_mask = dyn["event_time"] < 0
-    for mask, colour, label in (
-        (pre_mask, "0.45", "before adoption"),
-        (~pre_mask, "C0", "after adoption"),
-    ):
+    for mask, colour, label in ((pre_mask, "0.45", "before adoption"),
+                                (~pre_mask, "C0", "after adoption")):  # fmt: skip
         part = dyn[mask]
-        ax.errorbar(
-            part["event_time"],
-            k * part["att"],
-            yerr=[k * (part["att"] - part["ci_low"]), k * (part["ci_high"] - part["att"])],
-            fmt="o",
-            color=colour,
-            capsize=3,
-            label=label,
-        )
+        err = [k * (part["att"] - part["ci_low"]), k * (part["ci_high"] - part["att"])]
+        ax.errorbar(part["event_time"], k * part["att"], yerr=err, fmt="o", color=colour,
+                    capsize=3, label=label)  # fmt: skip
     ax.axhline(0, color="k", lw=0.8)
     ax.axvline(-0.5, color="0.6", lw=0.8, ls=":")
     ax.set_xlabel("years since adoption (negative: before)")
     ax.set_ylabel(f"effect on {outcome.replace('_', ' ')} ({unit})")
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    return fig
+
+
+def _pretest_text(d: dict[str, Any]) -> Text:
+    """The pre-trend test shown under the event study: permutation, Wald, or why none."""
+    pre, ri = d["pretest"], d["ri"]
+    if ri is None and pre["p"] is None:
+        return Text("No pre-trend test: {r}.", r=pre["reason"])
+    if ri is None:
+        return Text(
+            "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells).",
+            p=pre["p"],
+            df=pre["df"],
+        )
+    return Text(
+        "Intervals and the pre-test permute adoption timing across cities ({n} draws), "
+        "because with {c} cities in the smallest cohort the analytic ones are too narrow. "
+        "Permutation pre-test that every pre-adoption ATT(g, t) is zero: p = {pp} (the "
+        "analytic Wald test would say p = {pa}).",
+        n=ri.n_perm,
+        c=pre["smallest_cohort"],
+        pp=ri.pretest_p,
+        pa=ri.pretest_p_analytic,
+    )
+
+
+def event_study(ctx: ReportContext):
+    """ATT by years since adoption, with the pre-adoption years as the check."""
+    try:
+        p, d, outcome, k, unit = _setup(ctx)
+    except NotApplicable as exc:
+        return NotShown(str(exc))
+    dyn = d["dynamic"].table.copy()
+    if d["ri"] is not None:  # small cohorts: permutation intervals instead of the analytic ones
+        perm = d["ri"].event_study.set_index("event_time")
+        dyn["ci_low"] = dyn["event_time"].map(perm["ci_low"])
+        dyn["ci_high"] = dyn["event_time"].map(perm["ci_high"])
+    _record_event_study(ctx, p, d, dyn)
     after = dyn[dyn["event_time"] >= 0]
     table = pd.DataFrame(
         {
@@ -381,43 +401,18 @@ def event_study(ctx: ReportContext):
             f"95% CI high ({unit})": k * dyn["ci_high"],
         }
     )
-    pre = d["pretest"]
-    if ri is not None:
-        pre_text = Text(
-            "Intervals and the pre-test permute adoption timing across cities ({n} draws), "
-            "because with {c} cities in the smallest cohort the analytic ones are too narrow. "
-            "Permutation pre-test that every pre-adoption ATT(g, t) is zero: p = {pp} (the "
-            "analytic Wald test would say p = {pa}).",
-            n=ri.n_perm,
-            c=pre["smallest_cohort"],
-            pp=ri.pretest_p,
-            pa=ri.pretest_p_analytic,
-        )
-    elif pre["p"] is None:
-        pre_text = Text("No pre-trend test: {r}.", r=pre["reason"])
-    else:
-        pre_text = Text(
-            "Wald pre-test that every pre-adoption ATT(g, t) is zero: p = {p} ({df} cells).",
-            p=pre["p"],
-            df=pre["df"],
-        )
-    return Group(
-        [
-            Figure(
-                fig,
-                alt=f"Event-study chart: effects near zero before adoption and between "
-                f"{k * after['att'].min():.3g} and {k * after['att'].max():.3g} {unit} in the "
-                "years after.",
-            ),
-            pre_text,
-            ctx.table(
-                table,
-                f"Effect on {outcome.replace('_', ' ')} by years since adoption",
-                note=f"n = {p['n_adopters']} adopting and {p['n_never']} never-adopting cities; "
-                "later years rest on fewer (earlier) cohorts.",
-            ),
-        ]
+    figure = Figure(
+        _event_figure(dyn, k, unit, outcome),
+        alt=f"Event-study chart: effects near zero before adoption and between "
+        f"{k * after['att'].min():.3g} and {k * after['att'].max():.3g} {unit} in the "
+        "years after.",
     )
+    note = (
+        f"n = {p['n_adopters']} adopting and {p['n_never']} never-adopting cities; "
+        "later years rest on fewer (earlier) cohorts."
+    )
+    title = f"Effect on {outcome.replace('_', ' ')} by years since adoption"
+    return Group([figure, _pretest_text(d), ctx.table(table, title, note=note)])
 
 
 _BACON_NAMES = {
@@ -448,30 +443,38 @@ def twfe_vs_cs(ctx: ReportContext):
     by_type = by_type.drop(columns=["we"]).rename(
         columns={"type": "comparison", "average estimate": f"average estimate ({unit})"}
     )
-    coef = float(tw.tidy()["estimate"].iloc[0])
-    cs = _did(ctx)["simple"].overall_att
+    coef = tw.estimate  # a city x year panel: pyfixest's demeaning is exact and repeatable here
+    cs = _did(ctx)["simple"].estimate
     ctx.uses("twfe")
     ctx.record("twfe", {"twfe": coef, "cs_simple": cs, "bacon": bacon.to_dict(orient="records")})
     late = by_type[by_type["comparison"] == "later_vs_earlier"]
     by_type["comparison"] = by_type["comparison"].map(_BACON_NAMES).fillna(by_type["comparison"])
-    return Group(
-        [
-            Text(
-                "The TWFE coefficient is <strong>{tw} {unit}</strong> against {cs} {unit} from "
-                "Callaway and Sant'Anna; {w}% of its weight comes from comparisons that use "
-                "already-adopting cities as controls.",
-                tw=k * coef,
-                cs=k * cs,
-                unit=unit,
-                w=100 * float(late["weight"].sum()) if len(late) else 0.0,
-            ),
-            ctx.table(
-                by_type,
-                "Goodman-Bacon decomposition of the TWFE coefficient",
-                note=f"n = {len(bacon)} two-by-two comparisons.",
-            ),
-        ]
+    text = Text(
+        "The TWFE coefficient is <strong>{tw} {unit}</strong> against {cs} {unit} from "
+        "Callaway and Sant'Anna; {w}% of its weight comes from comparisons that use "
+        "already-adopting cities as controls.",
+        tw=k * coef,
+        cs=k * cs,
+        unit=unit,
+        w=100 * float(late["weight"].sum()) if len(late) else 0.0,
     )
+    title = "Goodman-Bacon decomposition of the TWFE coefficient"
+    return Group(
+        [text, ctx.table(by_type, title, note=f"n = {len(bacon)} two-by-two comparisons.")]
+    )
+
+
+def _synth_figure(ctx: ReportContext, s: dict, k: float, unit: str, outcome: str) -> Any:
+    """The adopting city's path against its synthetic control."""
+    res, city = s["res"], ctx.name(s["city"])
+    fig, ax = new_figure(7, 3.2)
+    ax.plot(res.treated_path.index, k * res.treated_path, color="C3", label=city)
+    ax.plot(res.synthetic_path.index, k * res.synthetic_path, color="0.4", ls="--",
+            label="synthetic " + city)  # fmt: skip
+    ax.axvline(res.treatment_time - 0.5, color="k", lw=0.8)
+    ax.set_ylabel(f"{outcome.replace('_', ' ')}" + (" (%)" if unit == "pp" else ""))
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    return fig
 
 
 def synthetic_control(ctx: ReportContext):
@@ -494,7 +497,7 @@ def synthetic_control(ctx: ReportContext):
         "synth",
         {
             "city": s["city"],
-            "att": float(res.att),
+            "att": float(res.estimate),
             "pre_rmspe": float(res.pre_rmspe),
             "placebo_p": pval,
             "weights": w.to_dict(),
@@ -509,18 +512,7 @@ def synthetic_control(ctx: ReportContext):
         if n_pos == 1
         else f"a weighted mix of {n_pos} never-adopting cities"
     )
-    fig, ax = new_figure(7, 3.2)
-    ax.plot(res.treated_path.index, k * res.treated_path, color="C3", label=ctx.name(s["city"]))
-    ax.plot(
-        res.synthetic_path.index,
-        k * res.synthetic_path,
-        color="0.4",
-        ls="--",
-        label="synthetic " + ctx.name(s["city"]),
-    )
-    ax.axvline(res.treatment_time - 0.5, color="k", lw=0.8)
-    ax.set_ylabel(f"{outcome.replace('_', ' ')}" + (" (%)" if unit == "pp" else ""))
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2, frameon=False)
+    fig = _synth_figure(ctx, s, k, unit, outcome)
     parts: list[Any] = [
         Text(
             "{city} ({how}) against {mix}: gap after adoption <strong>{att} {unit}</strong>, placebo p = {p} "
@@ -529,7 +521,7 @@ def synthetic_control(ctx: ReportContext):
             city=ctx.name(s["city"]),
             how=s["chosen_by"],
             mix=mix,
-            att=k * float(res.att),
+            att=k * float(res.estimate),
             unit=unit,
             p="n/a" if pval is None else pval,
             nd=s["n_donors"],
@@ -550,7 +542,7 @@ def synthetic_control(ctx: ReportContext):
         Figure(
             fig,
             alt=f"Line chart of {ctx.name(s['city'])}'s {outcome} against its "
-            f"synthetic control: gap of {k * float(res.att):.3g} {unit} after "
+            f"synthetic control: gap of {k * float(res.estimate):.3g} {unit} after "
             "adoption.",
         )
     )
@@ -591,12 +583,12 @@ def estimators(ctx: ReportContext):
             "estimator": est["label"],
             "compares": est["method"].map(_ESTIMATOR_NOTES),
             f"effect ({unit})": k * est["estimate"],
-            f"95% CI low ({unit})": k * est["ci_low"],
-            f"95% CI high ({unit})": k * est["ci_high"],
+            f"95% CI low ({unit})": k * est["conf_low"],
+            f"95% CI high ({unit})": k * est["conf_high"],
             "standard error from": est["se_method"],
         }
     )
-    scaled = est.assign(estimate=k * est["estimate"], se=k * est["se"])
+    scaled = est.assign(estimate=k * est["estimate"], std_error=k * est["std_error"])
     return Group(
         [
             Text(

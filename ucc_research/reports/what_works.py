@@ -114,7 +114,7 @@ def _fe(ctx: ReportContext) -> pd.DataFrame:
             fit = fe_regression(data, f"{y} ~ {rhs}{fe}", cluster=sp["cluster"], bootstrap=None)
             t = fit.tidy()
             t.insert(0, "outcome", y)
-            t["n_obs"], t["n_clusters"] = fit.nobs, fit.n_clusters
+            t["n_obs"], t["n_clusters"] = fit.n_obs, fit.n_clusters
             rows.append(t)
         return pd.concat(rows, ignore_index=True)
 
@@ -123,7 +123,7 @@ def _fe(ctx: ReportContext) -> pd.DataFrame:
 
 def _significant(fe: pd.DataFrame, outcome: str) -> pd.DataFrame:
     t = fe[fe["outcome"] == outcome]
-    return t[(t["ci_low"] > 0) | (t["ci_high"] < 0)].sort_values("estimate", ascending=False)
+    return t[(t["conf_low"] > 0) | (t["conf_high"] < 0)].sort_values("estimate", ascending=False)
 
 
 def _design_words(ctx: ReportContext) -> str:
@@ -166,8 +166,8 @@ def key_findings(ctx: ReportContext) -> Findings | NotShown:
                 f=analysis.feature_label(top["term"]),
                 y=_label(y),
                 est=k * top["estimate"],
-                lo=k * top["ci_low"],
-                hi=k * top["ci_high"],
+                lo=k * top["conf_low"],
+                hi=k * top["conf_high"],
                 unit=unit,
                 more=f"; also clearly positive: {others}" if others else "",
             )
@@ -223,7 +223,7 @@ def fe_estimates(ctx: ReportContext):
         ax.errorbar(
             k * t["estimate"],
             labels,
-            xerr=[k * (t["estimate"] - t["ci_low"]), k * (t["ci_high"] - t["estimate"])],
+            xerr=[k * (t["estimate"] - t["conf_low"]), k * (t["conf_high"] - t["estimate"])],
             fmt="o",
             color="C0",
             capsize=3,
@@ -283,7 +283,7 @@ def mixed_model(ctx: ReportContext):
                 "outcome": y,
                 "icc": float(res.icc.iloc[0]),
                 "n_groups": res.n_groups,
-                "nobs": res.nobs,
+                "nobs": res.n_obs,
                 "boundary": bool(res.boundary),
                 "converged": bool(res.converged),
             }
@@ -364,7 +364,7 @@ def _coefficient_row(y: str, r: Any, k: float, unit: str, label: str) -> dict[st
         "outcome": _label(y),
         "feature": analysis.feature_label(r.term),
         label: k * r.estimate,
-        "95% CI low": k * r.ci_low,
-        "95% CI high": k * r.ci_high,
+        "95% CI low": k * r.conf_low,
+        "95% CI high": k * r.conf_high,
         "unit": unit,
     }

@@ -87,6 +87,14 @@ def _pscore(x: np.ndarray, d: np.ndarray, ps: np.ndarray | None) -> tuple[np.nda
     return ps, trim
 
 
+def _ipw_weights(x: np.ndarray, d: np.ndarray, ps: np.ndarray | None) -> tuple:
+    """Treated and (trimmed, odds-weighted) control weights and their means."""
+    ps, trim = _pscore(x, d, ps)
+    w_t = trim * d
+    w_c = trim * ps * (1.0 - d) / (1.0 - ps)
+    return ps, w_t, w_c, w_t.mean(), w_c.mean()
+
+
 def _control_fit(x: np.ndarray, dy: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Fitted values of the OLS of each column of ``dy`` on ``x`` among the controls."""
     control = d == 0
@@ -101,11 +109,8 @@ def drdid_panel(
     """Locally efficient doubly robust DiD (R ``DRDID::drdid_panel``); ``ps``: fitted logit."""
     n = len(d)
     dy = dy.reshape(n, -1)
-    ps, trim = _pscore(x, d, ps)
+    ps, w_t, w_c, mw_t, mw_c = _ipw_weights(x, d, ps)
     resid = dy - _control_fit(x, dy, d)
-    w_t = trim * d
-    w_c = trim * ps * (1.0 - d) / (1.0 - ps)
-    mw_t, mw_c = w_t.mean(), w_c.mean()
     eta_t = (w_t @ resid) / n / mw_t
     eta_c = (w_c @ resid) / n / mw_c
 
@@ -144,10 +149,7 @@ def std_ipw_did_panel(
     """Normalised (Hajek) IPW DiD (R ``DRDID::std_ipw_did_panel``); ``ps``: fitted logit."""
     n = len(d)
     dy = dy.reshape(n, -1)
-    ps, trim = _pscore(x, d, ps)
-    w_t = trim * d
-    w_c = trim * ps * (1.0 - d) / (1.0 - ps)
-    mw_t, mw_c = w_t.mean(), w_c.mean()
+    ps, w_t, w_c, mw_t, mw_c = _ipw_weights(x, d, ps)
     eta_t = (w_t @ dy) / n / mw_t
     eta_c = (w_c @ dy) / n / mw_c
 
