@@ -2,13 +2,13 @@
 
 A request log of any size is cleaned block by block (see
 :mod:`ucc_research.cleaning.sources.requests_311`); its kept rows go straight to disk, one file
-per local calendar month of creation::
+per local calendar year of creation (each block a row group)::
 
     requests/                       the processed table (``data/processed/requests/``)
         _dataset.json               {"key": [...], "partitioning": ["source", "year"]}
         source=baltimore_311/
-            year=2014/2014-01.parquet ... 2014-12.parquet
-            year=2015/...
+            year=2014/part-0.parquet
+            year=2015/part-0.parquet ...
 
 A :class:`Dataset` stands for such a table in an adapter's
 :class:`~ucc_research.cleaning.base.SourceResult` and in ``ucc prepare``: it knows its row
@@ -23,13 +23,13 @@ Examples
 --------
 >>> import tempfile
 >>> folder = Path(tempfile.mkdtemp())
->>> writer = MonthWriter(folder / "x", key=("city_id", "request_id"))
+>>> writer = YearWriter(folder / "x", key=("city_id", "request_id"))
 >>> t = pd.to_datetime(["2020-01-31 23:00", "2020-02-01 00:30"]).tz_localize("UTC")
 >>> writer.append(pd.DataFrame({"city_id": "A", "request_id": ["2", "1"], "created_at": t}),
 ...               timezone="America/New_York")
 >>> ds = writer.close("src")
->>> len(ds), [f.name for f in ds.files()]
-(2, ['2020-01.parquet'])
+>>> len(ds), [f.parent.name for f in ds.files()]
+(2, ['year=2020'])
 >>> ds.to_pandas()["request_id"].tolist()
 ['1', '2']
 """
@@ -77,7 +77,7 @@ class Dataset:
         return self._rows
 
     def files(self, source: str | None = None) -> list[Path]:
-        """The parquet files, in source, year and month order."""
+        """The parquet files, in source and year order."""
         names = [source] if source is not None else list(self.parts)
         return [f for s in names for f in sorted(self.parts[s].glob("year=*/*.parquet"))]
 
@@ -93,7 +93,7 @@ class Dataset:
     _schema_names: tuple[str, ...] = ()
 
     def batches(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """Each file's rows (one local month of one source) as a frame: memory one month."""
+        """Each file's rows (one local year of one source) as a frame: memory one year."""
         import pyarrow.parquet as pq
 
         for f in self.files():
@@ -181,12 +181,20 @@ def dataset_schema(folder: str | Path) -> list[str]:
     return list(json.loads((folder / META_FILE).read_text(encoding="utf-8")).get("columns", []))
 
 
-class MonthWriter:
-    """Rows appended block by block into one parquet file per local month of ``created_at``.
+#: Columns written with parquet dictionary encoding (few distinct values; the ids are not).
+DICTIONARY_COLUMNS = ("city_id", "service_type", "channel", "channel_raw", "status", "timezone",
+                      "source", "service_id")  # fmt: skip
+
+
+class YearWriter:
+    """Rows appended block by block into one parquet file per local calendar year of a column.
+
+    Each block is one row group of its year's file; a block within one year (request logs are
+    mostly in time order) is written as it is, one spanning several years is split by masks.
 
     Parameters
     ----------
-    folder : where the ``year=YYYY/YYYY-MM.parquet`` files go (created).
+    folder : where the ``year=YYYY/part-0.parquet`` files go (created).
     key : the table's key (recorded in the :class:`Dataset` returned by :meth:`close`).
     """
 
@@ -199,9 +207,8 @@ class MonthWriter:
         self._schema = None
 
     def append(self, df: pd.DataFrame, *, timezone: str, column: str = "created_at") -> None:
-        """Write ``df``'s rows, each to the file of its local month of ``column``."""
+        """Write ``df``'s rows, each to the file of its local year of ``column``."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(df, preserve_index=False)
         if self._schema is None:
@@ -210,19 +217,23 @@ class MonthWriter:
             table = table.cast(self._schema)
         if not len(df):
             return
-        local = df[column].dt.tz_convert(timezone)
-        month = local.dt.year.to_numpy("int64") * 12 + local.dt.month.to_numpy("int64") - 1
-        order = np.argsort(month, kind="stable")
-        cuts = np.flatnonzero(np.diff(month[order])) + 1
-        for rows in np.split(order, cuts):
-            m = int(month[rows[0]])
-            writer = self._writers.get(m)
-            if writer is None:
-                path = self.folder / f"year={m // 12}" / f"{m // 12}-{m % 12 + 1:02d}.parquet"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                writer = self._writers[m] = pq.ParquetWriter(path, self._schema)
-            writer.write_table(table.take(rows))
+        year = df[column].dt.tz_convert(timezone).dt.year.to_numpy("int64")
+        years = np.unique(year)
+        for y in years:
+            self._write(int(y), table if len(years) == 1 else table.filter(year == y))
         self.rows += len(df)
+
+    def _write(self, year: int, table) -> None:
+        import pyarrow.parquet as pq
+
+        writer = self._writers.get(year)
+        if writer is None:
+            path = self.folder / f"year={year}" / "part-0.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dictionary = [c for c in self._schema.names if c in DICTIONARY_COLUMNS]
+            writer = pq.ParquetWriter(path, self._schema, use_dictionary=dictionary)
+            self._writers[year] = writer
+        writer.write_table(table)
 
     def close(self, source: str) -> Dataset:
         """Close every file; the rows written, as a :class:`Dataset` of ``source``."""
@@ -281,7 +292,9 @@ class KeyLog:
             }
         )
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer = pq.ParquetWriter(
+                self.path, table.schema, compression="none", use_dictionary=False
+            )
         self._writer.write_table(table)
 
     def candidates(self) -> pd.DataFrame:
@@ -375,4 +388,4 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-__all__ = ["Dataset", "MonthWriter", "KeyLog", "drop_keys", "publish", "read_dataset", "dataset_schema", "META_FILE"]
+__all__ = ["Dataset", "YearWriter", "KeyLog", "drop_keys", "publish", "read_dataset", "dataset_schema", "META_FILE"]

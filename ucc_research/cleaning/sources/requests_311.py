@@ -34,7 +34,7 @@ import pandas as pd
 from ucc_research import config
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
-from ucc_research.cleaning.dataset import Dataset, KeyLog, MonthWriter, drop_keys
+from ucc_research.cleaning.dataset import Dataset, KeyLog, YearWriter, drop_keys
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import (
@@ -141,7 +141,7 @@ def adapt_log(
     """Read one 311 export and return its ``requests``, monthly ``service_panel`` and city row.
 
     A regular UTF-8 log is read, cleaned and validated block by block, and each block's kept
-    rows are written to disk at once (one parquet file per local month, see
+    rows are written to disk at once (one parquet file per local year, see
     :mod:`ucc_research.cleaning.dataset`): memory holds one block, whatever the log's size.
     The duplicate-key check spans all blocks (8 bytes per row: a hash of each id; the few rows
     whose hash repeats are read back and compared exactly). A file that is not regular
@@ -223,7 +223,7 @@ def _clean_blocks(
 ) -> tuple[Dataset, pd.DataFrame, list[str], dict]:
     """Clean ``blocks`` (frames of raw text with ``_line``) and write their kept rows to disk."""
     shutil.rmtree(stage, ignore_errors=True)  # what a read abandoned for a whole one left
-    writer = MonthWriter(stage / "requests", key=REQUESTS_KEY)
+    writer = YearWriter(stage / "requests", key=REQUESTS_KEY)
     keys = KeyLog(stage / "keys.parquet")
     parts = []
     try:
@@ -253,8 +253,8 @@ def _clean_blocks(
 
 
 def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
-    """The monthly ``service_panel``, one month file at a time (a month holds the whole of each
-    of its cells: the medians are exact), validated."""
+    """The monthly ``service_panel``, one year file at a time (a year holds the whole of each of
+    its months' cells: the medians are exact), validated."""
     months = [requests_to_panel(m, timezone=TIMEZONE) for m in requests.batches(PANEL_COLUMNS)]
     if not months:
         empty = {c: pd.Series(dtype="str") for c in PANEL_COLUMNS}
