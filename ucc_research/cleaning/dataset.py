@@ -299,6 +299,8 @@ class KeyLog:
 
     def candidates(self) -> pd.DataFrame:
         """``id`` and line of every row whose hash occurs more than once (all its copies)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         empty = pd.DataFrame({"id": pd.Series(dtype="str"), self.line: pd.Series(dtype="int64")})
@@ -310,7 +312,8 @@ class KeyLog:
         repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
         if not len(repeated):
             return empty
-        got = pq.read_table(self.path, filters=[("hash", "in", repeated.tolist())]).to_pandas()
+        wanted = pc.field("hash").isin(pa.array(repeated, pa.uint64()))
+        got = pq.read_table(self.path, filters=wanted).to_pandas()
         return pd.DataFrame({"id": got["id"].astype("str"), self.line: got["line"].astype("int64")})
 
     def close(self) -> None:
@@ -388,4 +391,13 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-__all__ = ["Dataset", "YearWriter", "KeyLog", "drop_keys", "publish", "read_dataset", "dataset_schema", "META_FILE"]
+__all__ = [
+    "Dataset",
+    "YearWriter",
+    "KeyLog",
+    "drop_keys",
+    "publish",
+    "read_dataset",
+    "dataset_schema",
+    "META_FILE",
+]

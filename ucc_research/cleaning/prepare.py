@@ -445,7 +445,12 @@ def prepare(
 
 
 def _prepare(
-    raw_dir: Path, out_dir: Path, only: list[str] | None, *, jobs: int, scheduler: str | None,
+    raw_dir: Path,
+    out_dir: Path,
+    only: list[str] | None,
+    *,
+    jobs: int,
+    scheduler: str | None,
     staging: Path,
 ) -> dict:
     """:func:`prepare` once its folders are checked and the staging folder made."""

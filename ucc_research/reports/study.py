@@ -617,7 +617,6 @@ class Study:
         (``data/processed/studies/<name>/``, written by :func:`prepare_inputs`), any other from
         ``data/processed/``.
         """
-        import pandas as pd
 
         path = self.table_path(table)
         if not path.exists():

@@ -120,12 +120,12 @@ NYC = Log311(
 
 def adapt_baltimore(raw_dir: Path) -> SourceResult:
     """Baltimore 311 sample (``baltimore_311_sample/311_sample.csv``)."""
-    return adapt_log(Path(raw_dir), BALTIMORE)
+    return adapt_log(Path(raw_dir), BALTIMORE, block_bytes=BLOCK_BYTES)
 
 
 def adapt_nyc(raw_dir: Path) -> SourceResult:
     """NYC 311 one-day sample (``nyc_311_sample_2025/311.csv``)."""
-    return adapt_log(Path(raw_dir), NYC)
+    return adapt_log(Path(raw_dir), NYC, block_bytes=BLOCK_BYTES)
 
 
 #: Bytes of a request log read, cleaned and validated at a time.
