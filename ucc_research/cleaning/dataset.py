@@ -280,16 +280,14 @@ class KeyLog:
         from ucc_research.cleaning.text import key_hashes
 
         ids = df[self.column].astype("str").str.strip()
+        lines = df[self.line].to_numpy(dtype="int64")
         has = (ids.notna() & (ids != "")).to_numpy(dtype=bool)
-        ids = ids[has]
+        if not has.all():
+            ids, lines = ids[has], lines[has]
         hashes = key_hashes(ids)
         self._hashes.append(hashes)
         table = pa.table(
-            {
-                "hash": pa.array(hashes, pa.uint64()),
-                "id": pa.array(ids.array, pa.large_string()),
-                "line": pa.array(df[self.line].to_numpy(dtype="int64")[has], pa.int64()),
-            }
+            {"hash": hashes, "id": pa.array(ids.array, pa.large_string()), "line": lines}
         )
         if self._writer is None:
             self._writer = pq.ParquetWriter(

@@ -330,36 +330,12 @@ def previous_results(
         return [], {}
     quality = json.loads(qpath.read_text(encoding="utf-8"))
     wanted = {s: v for s, v in quality["sources"].items() if keep is None or s in keep}
-    rows: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in wanted}
+    rows: dict[str, dict[str, pd.DataFrame | Dataset]] = {s: {} for s in wanted}
     for table in quality["tables"]:
-        holders = [s for s, v in wanted.items() if table in v["tables"]]
-        if not holders:
-            continue
-        if (out_dir / table).is_dir():  # a dataset: one folder per source
-            key = json.loads((out_dir / table / META_FILE).read_text(encoding="utf-8"))["key"]
-            for s in holders:
-                ds = Dataset({s: out_dir / table / f"source={s}"}, key=tuple(key))
-                if len(ds) != wanted[s]["tables"][table]:
-                    raise UccError(
-                        f"{out_dir / table} holds {len(ds)} rows of {s!r}; quality.json says "
-                        f"{wanted[s]['tables'][table]}; {fix}"
-                    )
-                rows[s][table] = ds
-            continue
-        tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
-        if not ppath.is_file():
-            raise UccError(f"{ppath} is missing (the row sources of {table!r} are unknown); {fix}")
-        df, prov = pd.read_parquet(tpath), pd.read_parquet(ppath)["source"]
-        if len(df) != len(prov):
-            raise UccError(f"{tpath} has {len(df)} rows but {ppath} {len(prov)}; {fix}")
-        for s in holders:
-            mine = (prov == s).to_numpy()
-            if int(mine.sum()) != wanted[s]["tables"][table]:
-                raise UccError(
-                    f"{tpath} holds {int(mine.sum())} rows of {s!r}; quality.json says "
-                    f"{wanted[s]['tables'][table]}; {fix}"
-                )
-            rows[s][table] = df.loc[mine].reset_index(drop=True)
+        holders = {s: v["tables"][table] for s, v in wanted.items() if table in v["tables"]}
+        if holders:
+            for s, part in _previous_rows(out_dir, table, holders, fix).items():
+                rows[s][table] = part
     qframes = [pd.read_parquet(q) for q in sorted((out_dir / "quarantine").glob("*.parquet"))]
     quarantine = concat_quarantine(qframes)
     results = []
@@ -385,6 +361,35 @@ def previous_results(
             )
     skipped = {s: why for s, why in quality["skipped"].items() if keep is None or s in keep}
     return results, skipped
+
+
+def _previous_rows(
+    out_dir: Path, table: str, holders: dict[str, int], fix: str
+) -> dict[str, pd.DataFrame | Dataset]:
+    """Each holder source's rows of ``table`` in a previous run, checked against the row counts
+    of its ``quality.json`` (``holders``: source -> rows)."""
+    out: dict[str, pd.DataFrame | Dataset] = {}
+    if (out_dir / table).is_dir():  # a dataset: one folder per source
+        key = json.loads((out_dir / table / META_FILE).read_text(encoding="utf-8"))["key"]
+        for s in holders:
+            out[s] = Dataset({s: out_dir / table / f"source={s}"}, key=tuple(key))
+        where = out_dir / table
+    else:
+        tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
+        if not ppath.is_file():
+            raise UccError(f"{ppath} is missing (the row sources of {table!r} are unknown); {fix}")
+        df, prov = pd.read_parquet(tpath), pd.read_parquet(ppath)["source"]
+        if len(df) != len(prov):
+            raise UccError(f"{tpath} has {len(df)} rows but {ppath} {len(prov)}; {fix}")
+        for s in holders:
+            out[s] = df.loc[(prov == s).to_numpy()].reset_index(drop=True)
+        where = tpath
+    for s, n in holders.items():
+        if len(out[s]) != n:
+            raise UccError(
+                f"{where} holds {len(out[s])} rows of {s!r}; quality.json says {n}; {fix}"
+            )
+    return out
 
 
 def prepare(

@@ -36,8 +36,9 @@ import pandas as pd
 from ucc_research.cleaning.base import QUARANTINE_COLUMNS
 from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
+from ucc_research.cleaning.parsers import parse_bools, parse_datetimes, parse_numbers
 from ucc_research.cleaning.quarantine import problems_frame
-from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
+from ucc_research.cleaning.readers import LINE
 from ucc_research.cleaning.text import text_is_unique
 from ucc_research.errors import DataFileError, SpecError
 
@@ -567,26 +568,21 @@ def validate_frame(
             )
     if check_key:
         problems.append(_key_problems(typed, spec.key, lines))
-    probs = (
-        pd.concat([p for p in problems if len(p)], ignore_index=True)
-        if any(len(p) for p in problems)
-        else _empty_problems()
-    )
-    if len(probs):
-        probs = probs.sort_values(["index", "column", "reason"], kind="stable")
+    probs = [p for p in problems if len(p)]
+    probs = pd.concat(probs, ignore_index=True) if probs else _empty_problems()
+    probs = probs.sort_values(["index", "column", "reason"], kind="stable")
+    rows = probs["index"].to_numpy(dtype="int64")
     bad_rows = np.zeros(len(df), dtype=bool)
-    if len(probs):
-        bad_rows[probs["index"].to_numpy(dtype="int64")] = True
-    out_cols = [c.name for c in cols]
-    kept = typed.loc[~bad_rows, out_cols].reset_index(drop=True)
+    bad_rows[rows] = True
+    kept = typed.loc[~bad_rows, [c.name for c in cols]].reset_index(drop=True)
     quarantine = problems_frame(
         source=source,
         table=kind,
         file=file,
-        lines=lines.to_numpy()[probs["index"].to_numpy(dtype="int64")] if len(probs) else [],
-        columns=probs["column"].tolist() if len(probs) else [],
-        values=probs["value"].tolist() if len(probs) else [],
-        reasons=probs["reason"].tolist() if len(probs) else [],
+        lines=lines.to_numpy()[rows],
+        columns=probs["column"].tolist(),
+        values=probs["value"].tolist(),
+        reasons=probs["reason"].tolist(),
     )
     return kept, quarantine
 

@@ -36,15 +36,9 @@ from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
 from ucc_research.cleaning.dataset import Dataset, KeyLog, YearWriter, drop_keys
 from ucc_research.cleaning.panel import requests_to_panel
+from ucc_research.cleaning.parsers import US_12H, parse_datetimes
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
-from ucc_research.cleaning.readers import (
-    LINE,
-    US_12H,
-    NotStreamable,
-    parse_datetimes,
-    read_table,
-    read_table_blocks,
-)
+from ucc_research.cleaning.readers import LINE, NotStreamable, read_table, read_table_blocks
 from ucc_research.cleaning.schemas import duplicate_key_problems, validate_frame
 
 TIMEZONE = "America/New_York"
@@ -84,36 +78,17 @@ class Log311:
 
 
 BALTIMORE = Log311(
-    source="baltimore_311",
-    city_id="US-BALTIMORE",
-    city_name="Baltimore",
-    population=585_708,
-    population_note="2020 US Census",
-    folder="baltimore_311_sample",
-    file="311_sample.csv",
-    request_id="ServiceRequestNum",
-    service_type="SRType",
-    channel="MethodReceived",
-    created="CreatedDate",
-    closed="CloseDate",
-    status="SRStatus",
+    *("baltimore_311", "US-BALTIMORE", "Baltimore", 585_708, "2020 US Census"),
+    *("baltimore_311_sample", "311_sample.csv"),
+    *("ServiceRequestNum", "SRType", "MethodReceived", "CreatedDate", "CloseDate", "SRStatus"),
     channel_map=BALTIMORE_CHANNELS,
 )
 
 NYC = Log311(
-    source="nyc_311",
-    city_id="US-NYC",
-    city_name="New York City",
-    population=8_804_190,
-    population_note="2020 US Census",
-    folder="nyc_311_sample_2025",
-    file="311.csv",
-    request_id="Unique Key",
-    service_type="Complaint Type",
-    channel="Open Data Channel Type",
-    created="Created Date",
-    closed="Closed Date",
-    status="Status",
+    *("nyc_311", "US-NYC", "New York City", 8_804_190, "2020 US Census"),
+    *("nyc_311_sample_2025", "311.csv"),
+    *("Unique Key", "Complaint Type", "Open Data Channel Type", "Created Date", "Closed Date"),
+    "Status",
     channel_map=NYC_CHANNELS,
 )
 
