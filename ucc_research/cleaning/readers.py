@@ -812,23 +812,25 @@ def _read_excel(path: Path, name: str, sheet: str | int | None) -> tuple[pd.Data
     empty = df.drop(columns=LINE).isna().all(axis=1)
     empty_lines = df.loc[empty, LINE].tolist()
     df = df.loc[~empty].reset_index(drop=True)
-    detected = {
-        "format": "xlsx",
-        "encoding": None,
-        "bom": False,
-        "separator": None,
-        "decimal": ".",
-        "thousands": None,
-        "quotechar": None,
-        "sheet": sheet,
-        "header_row": header_row,
-        "n_rows": len(df),
-        "columns": [c for c in df.columns if c != LINE],
-        "empty_lines": empty_lines,
-        "bad_lines": [],
-        "duplicate_columns": sorted({c for c in body.columns if list(body.columns).count(c) > 1}),
-    }
+    detected = _table_detected(
+        "xlsx",
+        df,
+        sheet=sheet,
+        header_row=header_row,
+        empty_lines=empty_lines,
+        duplicate_columns=sorted({c for c in body.columns if list(body.columns).count(c) > 1}),
+    )
     return df, detected
+
+
+def _table_detected(fmt: str, df: pd.DataFrame, **found) -> dict:
+    """What is recorded of a workbook or parquet file (it has no text dialect to detect)."""
+    detected = dict(
+        format=fmt, encoding=None, bom=False, separator=None, decimal=".", thousands=None,
+        quotechar=None, sheet=None, n_rows=len(df), columns=[c for c in df.columns if c != LINE],
+        empty_lines=[], bad_lines=[], duplicate_columns=[],
+    )  # fmt: skip
+    return {**detected, **found}
 
 
 def _cell_text(v: object) -> str | None:
@@ -853,22 +855,7 @@ def _read_parquet(path: Path, name: str) -> tuple[pd.DataFrame, dict]:
         raise DataFileError(name, f"not a readable parquet file ({exc})") from exc
     df = df.reset_index(drop=True)
     df[LINE] = np.arange(1, len(df) + 1, dtype="int64")
-    detected = {
-        "format": "parquet",
-        "encoding": None,
-        "bom": False,
-        "separator": None,
-        "decimal": ".",
-        "thousands": None,
-        "quotechar": None,
-        "sheet": None,
-        "n_rows": len(df),
-        "columns": [c for c in df.columns if c != LINE],
-        "empty_lines": [],
-        "bad_lines": [],
-        "duplicate_columns": [],
-    }
-    return df, detected
+    return df, _table_detected("parquet", df)
 
 
 def _check_columns(
