@@ -306,7 +306,9 @@ class KeyLog:
             return empty
         self._writer.close()
         self._writer = None
-        hashes = np.sort(np.concatenate(self._hashes))
+        hashes = np.concatenate(self._hashes)
+        self._hashes = []
+        hashes.sort()  # in place: memory stays 8 bytes per row
         repeated = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
         if not len(repeated):
             return empty

@@ -2,14 +2,20 @@
 
 Output (in ``data/processed/`` or ``$UCC_PROCESSED_DIR``):
 
-* ``<table>.parquet`` — the tidy tables (``cities``, ``requests``, ``service_panel``, ``iData*``,
-  ``iMeta*``, ...), concatenated over sources, re-validated, rows sorted by their key;
+* ``<table>.parquet`` — the tidy tables (``cities``, ``service_panel``, ``iData*``, ``iMeta*``,
+  ...), concatenated over sources, re-validated, rows sorted by their key;
+* ``requests/`` — the request logs, too big for memory: a parquet dataset partitioned by
+  source and local year (``requests/source=<s>/year=<YYYY>/part-0.parquet``, see
+  :mod:`ucc_research.cleaning.dataset`), written block by block by the adapters and moved into
+  place whole; :func:`ucc_research.io.read_parquet` reads it as the single file was read
+  (every row, sorted by key);
 * ``quarantine/<table>.parquet`` — every rejected raw row: source, table, file, line, column,
   value, reason;
 * ``quality.json`` — per source and file: rows in / kept / quarantined, the reader's detected
   dialect, reasons counted, notes, and a fingerprint of the raw inputs;
 * ``provenance/<table>.parquet`` — one ``source`` per row of ``<table>.parquet``, in the same
-  order: what lets ``ucc prepare --only`` replace one source's rows and keep the others'.
+  order: what lets ``ucc prepare --only`` replace one source's rows and keep the others' (a
+  dataset's folders already say each row's source).
 
 All adapters run before anything is written, so a file that cannot be read stops the run with
 one message and leaves the previous outputs untouched; each file is written atomically.
@@ -370,9 +376,10 @@ def _previous_rows(
     of its ``quality.json`` (``holders``: source -> rows)."""
     out: dict[str, pd.DataFrame | Dataset] = {}
     if (out_dir / table).is_dir():  # a dataset: one folder per source
-        key = json.loads((out_dir / table / META_FILE).read_text(encoding="utf-8"))["key"]
+        meta = json.loads((out_dir / table / META_FILE).read_text(encoding="utf-8"))
         for s in holders:
-            out[s] = Dataset({s: out_dir / table / f"source={s}"}, key=tuple(key))
+            out[s] = Dataset({s: out_dir / table / f"source={s}"}, key=tuple(meta["key"]))
+            out[s]._schema_names = tuple(meta["columns"])
         where = out_dir / table
     else:
         tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
