@@ -193,3 +193,23 @@ def test_a_failed_prepare_leaves_no_staging_behind(raw_311, tmp_path):
     with pytest.raises(Exception, match="NUL byte"):
         prepare(raw_311, out)
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_studies_read_the_requests_dataset_as_they_read_the_file(raw_311, tmp_path, monkeypatch):
+    from ucc_research.reports.runner import data_fingerprint
+    from ucc_research.reports.study import check_study, load_study
+
+    monkeypatch.setenv("UCC_PROCESSED_DIR", str(tmp_path / "processed"))
+    prepare(raw_311, tmp_path / "processed")
+    study = load_study(ROOT / "studies" / "requests_311.yml")
+    req = study.read_table("requests")
+    assert len(req) == 10235 and req["created_at"].dt.tz is not None
+    assert req.equals(io.read_parquet(tmp_path / "processed" / "requests"))
+    two = study.read_table("requests", columns=["request_id", "channel"])
+    assert list(two.columns) == ["request_id", "channel"] and len(two) == 10235
+    assert "3 tables (service_panel, requests, cities)" in check_study(study, notebooks=False)
+    before = data_fingerprint(study)
+    (
+        tmp_path / "processed" / "requests" / "source=nyc_311" / "year=2025" / "part-0.parquet"
+    ).unlink()
+    assert data_fingerprint(study) != before  # the dataset's files are the study's input
