@@ -400,33 +400,26 @@ def _arrow_blocks(
         raise NotStreamable("irregular header")
     wanted = set(raw_cols) if raw_cols is not None else set(names)
     cols = [h for h in names if h in wanted]
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sep, quote_char='"', double_quote=True,
-                newlines_in_values=False, ignore_empty_lines=False,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=cols,
-                column_types={c: pa.large_string() for c in cols},
-                strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
-            ),
-        )  # fmt: skip
-    except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError) as exc:
-        raise NotStreamable(str(exc)) from exc
+    options = dict(
+        read_options=pacsv.ReadOptions(
+            use_threads=True, block_size=_ARROW_BLOCK, column_names=names
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=sep, quote_char='"', double_quote=True,
+            newlines_in_values=False, ignore_empty_lines=False,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            include_columns=cols,
+            column_types={c: pa.large_string() for c in cols},
+            strings_can_be_null=True, quoted_strings_can_be_null=True, null_values=[""],
+        ),
+    )  # fmt: skip
     start, held, empty_lines = 2, None, []  # the first record is on line 2
-    while True:
+    for chunk in _line_chunks(path, block_bytes):
         try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            df = pacsv.read_csv(pa.BufferReader(chunk), **options).to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowKeyError, UnicodeDecodeError) as exc:
             raise NotStreamable(str(exc)) from exc
-        if not len(batch):
-            continue
-        df = batch.to_pandas()
         if list(df.columns) != cols or any(str(t) != "str" for t in df.dtypes):
             raise NotStreamable("columns or types differ from the whole-file read")
         df.columns = [str(c).strip() for c in df.columns]
@@ -452,6 +445,32 @@ def _arrow_blocks(
     detected.update(
         n_rows=n_records - len(empty_lines), empty_lines=empty_lines, bad_lines=bad_lines
     )
+
+
+def _line_chunks(path: Path, block_bytes: int):
+    """The file after its header line in pieces of about ``block_bytes``, each ending at a line
+    end (the last where the file ends).
+
+    Read here rather than by pyarrow's streaming reader, which reads ahead of the blocks
+    consumed (seen holding most of a 2M-row file while the first block was being cleaned):
+    memory is one piece and its parsed columns.
+    """
+    with open(path, "rb") as fh:
+        fh.readline()  # the header (its length is bounded by the scan's line limit)
+        rest = b""
+        while True:
+            block = fh.read(block_bytes)
+            if not block:
+                if rest:
+                    yield rest
+                return
+            data = rest + block if rest else block
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # a line longer than a block: read on
+                rest = data
+                continue
+            yield memoryview(data)[:cut]
+            rest = data[cut:]
 
 
 def _arrow_read(
