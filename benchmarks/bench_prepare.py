@@ -250,23 +250,26 @@ def main() -> None:
         help="paths to run (bare and plain hold the whole file: leave them out at 16M rows)",
     )
     parser.add_argument("--tmp", help="folder for the generated CSV (default: the system's)")
+    parser.add_argument("--csv", help="measure this file (written by --generate) instead")
     args = parser.parse_args()
     if args.generate:
         generate(Path(args.generate), args.rows, args.seed)
         return
     runs: dict[str, list[dict]] = {m: [] for m in args.modes}
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        path = Path(tmp) / "311_bench.csv"
+        path = Path(args.csv) if args.csv else Path(tmp) / "311_bench.csv"
         t0 = time.perf_counter()
-        # in its own process: Linux keeps a process's peak memory across exec, so a generator
-        # run here would show up as every measured child's peak
-        subprocess.run(
-            [sys.executable, __file__, "--generate", str(path), "--rows", str(args.rows),
-             "--seed", str(args.seed)],
-            check=True,
-        )  # fmt: skip
+        if not args.csv:
+            # in its own process: Linux keeps a process's peak memory across exec, so a
+            # generator run here would show up as every measured child's peak
+            subprocess.run(
+                [sys.executable, __file__, "--generate", str(path), "--rows", str(args.rows),
+                 "--seed", str(args.seed)],
+                check=True,
+            )  # fmt: skip
         size = path.stat().st_size / 1e6
-        print(f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        how = f"read {path}" if args.csv else f"generated in {time.perf_counter() - t0:.1f} s"
+        print(f"{args.rows:,} rows ({size:.0f} MB), {how}")
         for _ in range(args.repeat):
             for mode in runs:
                 runs[mode].append(measure(mode, path))
