@@ -32,6 +32,7 @@ Examples
 (2, ['year=2020'])
 >>> ds.to_pandas()["request_id"].tolist()
 ['1', '2']
+>>> shutil.rmtree(folder)
 """
 
 from __future__ import annotations
