@@ -213,3 +213,12 @@ def test_studies_read_the_requests_dataset_as_they_read_the_file(raw_311, tmp_pa
         tmp_path / "processed" / "requests" / "source=nyc_311" / "year=2025" / "part-0.parquet"
     ).unlink()
     assert data_fingerprint(study) != before  # the dataset's files are the study's input
+
+
+def test_a_log_with_a_header_only_gives_empty_tables_either_way(tmp_path):
+    f = _log(tmp_path, [])
+    whole = adapt_log(f.parent, BALTIMORE, path=f, block_bytes=None)
+    blocks = adapt_log(f.parent, BALTIMORE, path=f, block_bytes=1024)
+    assert len(blocks.tables["requests"]) == len(whole.tables["requests"]) == 0
+    pd.testing.assert_frame_equal(blocks.tables["service_panel"], whole.tables["service_panel"])
+    assert blocks.notes == whole.notes and blocks.rows_in == whole.rows_in == {"311.csv": 0}

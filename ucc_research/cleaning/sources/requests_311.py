@@ -201,8 +201,9 @@ def _clean_blocks(
     writer = YearWriter(stage / "requests", key=REQUESTS_KEY)
     keys = KeyLog(stage / "keys.parquet")
     parts = []
+    empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.columns})
     try:
-        for df in blocks:
+        for df in _at_least_one(blocks, empty.assign(**{LINE: pd.Series(dtype="int64")})):
             part = _clean_block(df, spec, file=file)
             writer.append(part.pop("kept"), timezone=TIMEZONE)
             keys.append(part.pop("keys"))
@@ -225,6 +226,16 @@ def _clean_blocks(
         drop_keys(requests, "request_id", candidates.loc[candidates[LINE].isin(lines), "id"])
     quarantine, notes = _finish(parts, key_q, spec, file=file, detected=detected)
     return requests, quarantine, notes, detected
+
+
+def _at_least_one(blocks, empty: pd.DataFrame):
+    """The blocks, or ``empty`` when there is none (a file with a header only)."""
+    none = True
+    for block in blocks:
+        none = False
+        yield block
+    if none:
+        yield empty
 
 
 def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
