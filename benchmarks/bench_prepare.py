@@ -198,6 +198,18 @@ elif mode == "plain":
     panel = g["MethodReceived"].value_counts().unstack(fill_value=0)
     panel["days_to_close_median"] = g["days"].median()
     extra = {"panel_rows": len(panel)}
+elif mode == "prepare":
+    import tempfile
+    from ucc_research.cleaning.prepare import prepare
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        raw = Path(tmp) / "raw" / BALTIMORE.folder
+        raw.mkdir(parents=True)
+        (raw / BALTIMORE.file).symlink_to(path)
+        summary = prepare(raw.parent, Path(tmp) / "processed")
+    n = summary["totals"]["rows_in"]
+    extra = {"kept": summary["totals"]["rows_kept"],
+             "quarantined": summary["totals"]["rows_quarantined"],
+             "panel_rows": summary["tables"]["service_panel"]["rows"]}
 else:
     r = adapt_log(path.parent, BALTIMORE, path=path)
     n = sum(r.rows_in.values())
@@ -213,7 +225,7 @@ print(json.dumps({"rows": n, "seconds": secs, "cpu": cpu, "peak_mb": r1.ru_maxrs
 
 
 def measure(mode: str, path: Path) -> dict:
-    """One run of ``mode`` ("bare", "clean" or "plain") in a fresh process."""
+    """One run of ``mode`` ("bare", "clean", "plain" or "prepare") in a fresh process."""
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, mode, str(path)],
         capture_output=True,
@@ -230,35 +242,55 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=311)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--generate", metavar="PATH", help="only write the generated CSV")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=list(LABELS),
+        default=list(LABELS),
+        help="paths to run (bare and plain hold the whole file: leave them out at 16M rows)",
+    )
+    parser.add_argument("--tmp", help="folder for the generated CSV (default: the system's)")
+    parser.add_argument("--csv", help="measure this file (written by --generate) instead")
     args = parser.parse_args()
     if args.generate:
         generate(Path(args.generate), args.rows, args.seed)
         return
-    runs: dict[str, list[dict]] = {"bare": [], "clean": [], "plain": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "311_bench.csv"
+    runs: dict[str, list[dict]] = {m: [] for m in args.modes}
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = Path(args.csv) if args.csv else Path(tmp) / "311_bench.csv"
         t0 = time.perf_counter()
-        # in its own process: Linux keeps a process's peak memory across exec, so a generator
-        # run here would show up as every measured child's peak
-        subprocess.run(
-            [sys.executable, __file__, "--generate", str(path), "--rows", str(args.rows),
-             "--seed", str(args.seed)],
-            check=True,
-        )  # fmt: skip
+        if not args.csv:
+            # in its own process: Linux keeps a process's peak memory across exec, so a
+            # generator run here would show up as every measured child's peak
+            subprocess.run(
+                [sys.executable, __file__, "--generate", str(path), "--rows", str(args.rows),
+                 "--seed", str(args.seed)],
+                check=True,
+            )  # fmt: skip
         size = path.stat().st_size / 1e6
-        print(f"generated {args.rows:,} rows ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        how = f"read {path}" if args.csv else f"generated in {time.perf_counter() - t0:.1f} s"
+        print(f"{args.rows:,} rows ({size:.0f} MB), {how}")
         for _ in range(args.repeat):
             for mode in runs:
                 runs[mode].append(measure(mode, path))
+    _report(runs, args.repeat)
+
+
+LABELS = {
+    "bare": "bare read_csv",
+    "clean": "clean + validate (ucc)",
+    "plain": "plain pandas pipeline",
+    "prepare": "ucc prepare (whole run)",
+}
+
+
+def _report(runs: dict[str, list[dict]], repeat: int) -> None:
+    """The table of medians, and the goals' ratios where both paths ran."""
     med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
     cpu = {k: statistics.median(r["cpu"] for r in v) for k, v in runs.items()}
     peak = {k: statistics.median(r["peak_mb"] for r in v) for k, v in runs.items()}
-    labels = {
-        "bare": "bare read_csv",
-        "clean": "clean + validate (ucc)",
-        "plain": "plain pandas pipeline",
-    }
-    width = 5 * args.repeat + 1
+    labels = {k: v for k, v in LABELS.items() if k in runs}
+    width = 5 * repeat + 1
     print()
     print(
         f"{'path':<26}{'rows':>11}{'median s':>10}{'CPU s':>8}  {'runs (s)':<{width}}"
@@ -272,17 +304,18 @@ def main() -> None:
             f"{r[0]['rows'] / med[key]:>10,.0f}{peak[key]:>9.0f}"
         )
     print()
-    print(
-        f"time ratio (clean + validate / bare read, medians of {args.repeat}): "
-        f"{med['clean'] / med['bare']:.2f}x (goal <= 3x); plain pandas / clean: "
-        f"{med['plain'] / med['clean']:.2f}x (goal > 1)"
-    )
-    print(
-        f"CPU-time ratios (steadier on a busy machine): clean / bare {cpu['clean'] / cpu['bare']:.2f}x, "
-        f"plain / clean {cpu['plain'] / cpu['clean']:.2f}x"
-    )
-    print(f"peak memory ratio (clean / bare): {peak['clean'] / peak['bare']:.2f}x")
-    full = runs["clean"][0]
+    if "bare" in runs and "clean" in runs:
+        print(
+            f"time ratio (clean + validate / bare read, medians of {repeat}): "
+            f"{med['clean'] / med['bare']:.2f}x (goal <= 3x); CPU {cpu['clean'] / cpu['bare']:.2f}x; "
+            f"peak memory {peak['clean'] / peak['bare']:.2f}x"
+        )
+    if "plain" in runs and "clean" in runs:
+        print(
+            f"plain pandas / clean: {med['plain'] / med['clean']:.2f}x (goal > 1); "
+            f"CPU {cpu['plain'] / cpu['clean']:.2f}x"
+        )
+    full = next(v[0] for k, v in runs.items() if k in ("clean", "prepare"))
     print(
         f"kept {full['kept']:,}, quarantined {full['quarantined']:,} rows, "
         f"panel {full['panel_rows']:,} rows"

@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 
+from ucc_research import io
 from ucc_research.cleaning.base import empty_quarantine
 from ucc_research.cleaning.prepare import prepare
 from ucc_research.cli import main
@@ -17,8 +18,12 @@ def test_prepare_writes_tables_quarantine_and_quality(raw_311, tmp_path):
     for s in summary["sources"].values():
         for f in s["files"].values():
             assert f["rows_in"] == f["rows_kept"] + f["rows_quarantined"]
-    req = pd.read_parquet(out / "requests.parquet")
+    req = io.read_parquet(out / "requests")
     assert len(req) == summary["totals"]["rows_kept"] == 10235
+    # a dataset partitioned by source and local year (issue 12), sorted by key when read
+    years = sorted(p.parent.name for p in (out / "requests").glob("source=nyc_311/year=*/*"))
+    assert years == ["year=2025"] and (out / "requests" / "source=baltimore_311").is_dir()
+    assert req.equals(req.sort_values(["city_id", "request_id"]).reset_index(drop=True))
     assert str(req["created_at"].dtype) == "datetime64[ns, UTC]"
     cities = pd.read_parquet(out / "cities.parquet")
     assert cities["city_id"].tolist() == ["US-BALTIMORE", "US-NYC"]
@@ -172,7 +177,7 @@ def test_a_table_no_source_produces_any_more_is_removed(raw_311, tmp_path):
     prepare(raw_311, out, only=["nyc_311"])
     assert not list(out.rglob("old_table.parquet"))
     assert "old_table" not in json.loads((out / "quality.json").read_text())["tables"]
-    assert (out / "requests.parquet").is_file()
+    assert (out / "requests").is_dir()
 
 
 def test_sources_prepared_on_a_dask_cluster_give_the_same_outputs(

@@ -11,6 +11,7 @@ function                  environment variable             default
 :func:`processed_dir`     ``UCC_PROCESSED_DIR``            ``<root>/data/processed``
 :func:`outputs_dir`       ``UCC_OUTPUTS_DIR``              ``<root>/outputs``
 :func:`shared_data_dir`   ``UCC_SHARED_DATA``              ``<root>/../shared/data``
+:func:`staging_dir`       ``UCC_STAGING_DIR``              None (the system's temp folder)
 ========================  ===============================  ==============================
 
 :func:`max_record_bytes` bounds the length of a line in a text table (``UCC_MAX_RECORD_MB``);
@@ -54,6 +55,14 @@ def outputs_dir() -> Path:
 def shared_data_dir() -> Path:
     """Reference data beside the project, used by validation tests (``UCC_SHARED_DATA``)."""
     return _env_path("UCC_SHARED_DATA", project_root().parent / "shared" / "data")
+
+
+def staging_dir() -> Path | None:
+    """Where adapters write tables too big for memory before ``ucc prepare`` moves them into
+    place (``UCC_STAGING_DIR``, set by ``ucc prepare`` to a folder inside its ``--out``); None:
+    the system's temporary folder, cleaned when the table is no longer used."""
+    value = os.environ.get("UCC_STAGING_DIR")
+    return Path(value) if value else None
 
 
 def configure_arrow_pool() -> str:

@@ -120,3 +120,27 @@ def fingerprint(paths: Iterable[str | Path]) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_parquet(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A processed table: a parquet file, or a dataset folder written by ``ucc prepare``
+    (``requests/source=.../year=.../*.parquet``: every row, sorted by the table's key, the frame
+    the single-file layout held)."""
+    path = Path(path)
+    if path.is_dir():
+        from ucc_research.cleaning.dataset import read_dataset
+
+        return read_dataset(path, columns)
+    return pd.read_parquet(path, columns=columns)
+
+
+def parquet_columns(path: str | Path) -> list[str]:
+    """Column names of a parquet file or dataset folder (:func:`read_parquet`), from the schema."""
+    path = Path(path)
+    if path.is_dir():
+        from ucc_research.cleaning.dataset import dataset_schema
+
+        return dataset_schema(path)
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)

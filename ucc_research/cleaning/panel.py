@@ -52,8 +52,45 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     # text columns themselves costs seconds on a million requests.
     n = len(requests)
     city_code, cities = pd.factorize(requests["city_id"].astype("str"), sort=True)
-    service_code, services = pd.factorize(requests["service_type"].astype("str"), sort=True)
-    if (service_code < 0).any():  # missing service type: UNKNOWN_SERVICE, sorted in
+    service_code, services = _service_codes(requests["service_type"])
+    first_month, month_code, n_months = _month_codes(requests["created_at"], timezone)
+    channel_code, channel_labels = pd.factorize(requests["channel"].astype("str"))
+    to_vocab = np.array([CHANNELS.index(c) if c in CHANNELS else -1 for c in channel_labels], int)
+    channel_code = np.append(to_vocab, -1)[channel_code]  # -1: missing or outside the vocabulary
+    cell = (city_code.astype("int64") * len(services) + service_code) * n_months + month_code
+    n_cells = len(cities) * len(services) * n_months
+    if n_cells <= 4 * n + 1_000_000:  # dense numbering of the cells present, in sorted order
+        present = np.bincount(cell, minlength=n_cells) > 0
+        cells = np.flatnonzero(present)
+        group = (np.cumsum(present) - 1)[cell]
+    else:
+        cells, group = np.unique(cell, return_inverse=True)
+    k = len(CHANNELS)
+    known = channel_code >= 0
+    counts = np.bincount(group[known] * k + channel_code[known], minlength=len(cells) * k)
+    days = (requests["closed_at"] - requests["created_at"]) / pd.Timedelta(days=1)
+    # grouped on the cell numbers as they are (categorical codes: no second factorisation)
+    cell_of_row = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(cells)))
+    median = pd.Series(days.to_numpy()).groupby(cell_of_row, observed=False)
+    median = median.median().to_numpy()  # NaN where nothing was closed
+    c, rest = np.divmod(cells, len(services) * n_months)
+    sv, pr = np.divmod(rest, n_months)
+    panel = _panel_frame(
+        cities.to_numpy(dtype=object)[c],
+        services.to_numpy(dtype=object)[sv],
+        (first_month + pr).astype("datetime64[M]").astype("str"),  # "YYYY-MM"
+        counts.reshape(len(cells), k),
+        median,
+    )
+    panel["synthetic"] = False
+    panel["source"] = pd.Series(_city_sources(requests, city_code, len(cities))[c], dtype="str")
+    return panel
+
+
+def _service_codes(service_type: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Sorted codes of the service types; a missing one is :data:`UNKNOWN_SERVICE`, sorted in."""
+    service_code, services = pd.factorize(service_type.astype("str"), sort=True)
+    if (service_code < 0).any():
         if UNKNOWN_SERVICE not in services:
             services = pd.Index([*services, UNKNOWN_SERVICE], dtype="str")
         unknown = services.get_loc(UNKNOWN_SERVICE)
@@ -61,8 +98,13 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
         order = np.argsort(services.to_numpy(dtype=object), kind="stable")
         service_code = np.argsort(order)[service_code]
         services = services[order]
-    # calendar month of creation in local time, as months since 1970-01
-    created = requests["created_at"]
+    return service_code, services
+
+
+def _month_codes(created: pd.Series, timezone: str) -> tuple[int, np.ndarray, int]:
+    """Calendar month of creation in local time: (first month as months since 1970-01, each
+    request's month counted from it, number of months spanned)."""
+    n = len(created)
     if created.isna().any():
         raise ValueError(
             f"{int(created.isna().sum())} requests without created_at: validate the requests "
@@ -79,38 +121,14 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     month = month[day - first_day]
     first_month = int(month.min()) if n else 0
     month_code = month - first_month
-    n_months = int(month_code.max()) + 1 if n else 0
-    channel_code, channel_labels = pd.factorize(requests["channel"].astype("str"))
-    to_vocab = np.array([CHANNELS.index(c) if c in CHANNELS else -1 for c in channel_labels], int)
-    channel_code = np.append(to_vocab, -1)[channel_code]  # -1: missing or outside the vocabulary
-    cell = (city_code.astype("int64") * len(services) + service_code) * n_months + month_code
-    n_cells = len(cities) * len(services) * n_months
-    if n_cells <= 4 * n + 1_000_000:  # dense numbering of the cells present, in sorted order
-        present = np.bincount(cell, minlength=n_cells) > 0
-        cells = np.flatnonzero(present)
-        group = (np.cumsum(present) - 1)[cell]
-    else:
-        cells, group = np.unique(cell, return_inverse=True)
-    k = len(CHANNELS)
-    known = channel_code >= 0
-    counts = np.bincount(group[known] * k + channel_code[known], minlength=len(cells) * k).reshape(
-        len(cells), k
-    )
-    days = (requests["closed_at"] - requests["created_at"]) / pd.Timedelta(days=1)
-    # grouped on the cell numbers as they are (categorical codes: no second factorisation)
-    cell_of_row = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(cells)))
-    median = pd.Series(days.to_numpy()).groupby(cell_of_row, observed=False)
-    median = median.median().to_numpy()  # NaN where nothing was closed
-    c, rest = np.divmod(cells, len(services) * n_months)
-    sv, pr = np.divmod(rest, n_months)
-    months = (first_month + pr).astype("datetime64[M]").astype("str")  # "YYYY-MM"
-    panel = pd.DataFrame(
-        {
-            "city_id": cities.to_numpy(dtype=object)[c],
-            "service_id": services.to_numpy(dtype=object)[sv],
-            "period": months.astype(object),
-        }
-    )
+    return first_month, month_code, int(month_code.max()) + 1 if n else 0
+
+
+def _panel_frame(
+    city: np.ndarray, service: np.ndarray, period: np.ndarray, counts: np.ndarray, median
+) -> pd.DataFrame:
+    """The panel's columns from each cell's city, service, month, channel counts, median."""
+    panel = pd.DataFrame({"city_id": city, "service_id": service, "period": period.astype(object)})
     for j, ch in enumerate(CHANNELS):
         panel[f"transactions_{ch}"] = counts[:, j].astype("float64")
     tx = panel[[f"transactions_{c}" for c in CHANNELS]]
@@ -123,13 +141,16 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
         days_to_close_median=median,
     )
     panel.insert(3, "service_name", panel["service_id"])
-    # each city's source: its first request's with a source
+    return panel
+
+
+def _city_sources(requests: pd.DataFrame, city_code: np.ndarray, n_cities: int) -> np.ndarray:
+    """Each city's source: its first request's with a source (None when none has one)."""
+    n = len(requests)
     has_source = np.flatnonzero(requests["source"].notna().to_numpy())
-    first = np.full(len(cities), n)
+    first = np.full(n_cities, n)
     np.minimum.at(first, city_code[has_source], has_source)
     found = first < n
-    source = np.full(len(cities), None, dtype=object)
+    source = np.full(n_cities, None, dtype=object)
     source[found] = requests["source"].astype("str").iloc[first[found]].to_numpy(dtype=object)
-    panel["synthetic"] = False
-    panel["source"] = pd.Series(source[c], dtype="str")
-    return panel
+    return source

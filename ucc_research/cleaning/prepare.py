@@ -2,14 +2,20 @@
 
 Output (in ``data/processed/`` or ``$UCC_PROCESSED_DIR``):
 
-* ``<table>.parquet`` — the tidy tables (``cities``, ``requests``, ``service_panel``, ``iData*``,
-  ``iMeta*``, ...), concatenated over sources, re-validated, rows sorted by their key;
+* ``<table>.parquet`` — the tidy tables (``cities``, ``service_panel``, ``iData*``, ``iMeta*``,
+  ...), concatenated over sources, re-validated, rows sorted by their key;
+* ``requests/`` — the request logs, too big for memory: a parquet dataset partitioned by
+  source and local year (``requests/source=<s>/year=<YYYY>/part-0.parquet``, see
+  :mod:`ucc_research.cleaning.dataset`), written block by block by the adapters and moved into
+  place whole; :func:`ucc_research.io.read_parquet` reads it as the single file was read
+  (every row, sorted by key);
 * ``quarantine/<table>.parquet`` — every rejected raw row: source, table, file, line, column,
   value, reason;
 * ``quality.json`` — per source and file: rows in / kept / quarantined, the reader's detected
   dialect, reasons counted, notes, and a fingerprint of the raw inputs;
 * ``provenance/<table>.parquet`` — one ``source`` per row of ``<table>.parquet``, in the same
-  order: what lets ``ucc prepare --only`` replace one source's rows and keep the others'.
+  order: what lets ``ucc prepare --only`` replace one source's rows and keep the others' (a
+  dataset's folders already say each row's source).
 
 All adapters run before anything is written, so a file that cannot be read stops the run with
 one message and leaves the previous outputs untouched; each file is written atomically.
@@ -23,9 +29,12 @@ run (read back from ``out_dir``), so a partial run never shrinks a shared table 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +42,7 @@ import pandas as pd
 
 from ucc_research import __version__, config, io
 from ucc_research.cleaning.base import SourceResult
+from ucc_research.cleaning.dataset import META_FILE, Dataset, publish
 from ucc_research.cleaning.quarantine import concat_quarantine
 from ucc_research.cleaning.schemas import KINDS, get_spec, validate_frame
 from ucc_research.cleaning.sources import SOURCES, get_adapter
@@ -69,8 +79,13 @@ def run_sources(
     *,
     jobs: int = 1,
     scheduler: str | None = None,
+    staging: Path | None = None,
 ) -> tuple[list[SourceResult], dict]:
     """Run the adapters whose raw folder exists; return results and the skipped sources.
+
+    ``staging`` is where adapters write tables too big for memory (request logs); the
+    :class:`~ucc_research.cleaning.dataset.Dataset` they return points there (on a Dask
+    cluster the workers must see it at the same path).
 
     With ``jobs > 1`` the adapters run in that many worker processes (several request logs
     prepare on several cores); with ``scheduler`` (a Dask scheduler's address) they run on
@@ -99,12 +114,12 @@ def run_sources(
             raise UccError(f"cannot reach the Dask scheduler {scheduler!r}: {exc}") from exc
         with client:
             futures = client.map(
-                _run_source, [Path(raw_dir)] * len(todo), todo, pure=False,
-                key=[f"ucc-prepare-{name}" for name in todo],
+                _run_source, [Path(raw_dir)] * len(todo), todo, [staging] * len(todo),
+                pure=False, key=[f"ucc-prepare-{name}" for name in todo],
             )  # fmt: skip
             outcomes = client.gather(futures)
     elif jobs == 1 or len(todo) < 2:
-        outcomes = [_run_source(Path(raw_dir), name) for name in todo]
+        outcomes = [_run_source(Path(raw_dir), name, staging) for name in todo]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -112,7 +127,9 @@ def run_sources(
         # spawned workers: forking a process that runs pyarrow's threads is not safe
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=context) as pool:
-            outcomes = list(pool.map(_run_source, [Path(raw_dir)] * len(todo), todo))
+            outcomes = list(
+                pool.map(_run_source, [Path(raw_dir)] * len(todo), todo, [staging] * len(todo))
+            )
     results = []
     for outcome in outcomes:
         if isinstance(outcome, tuple):  # a file that cannot be read
@@ -122,9 +139,30 @@ def run_sources(
     return results, skipped
 
 
-def _run_source(raw_dir: Path, name: str) -> SourceResult | tuple:
+def _run_source(raw_dir: Path, name: str, staging: Path | None = None) -> SourceResult | tuple:
     """One adapter, its row conservation checked; an unreadable file as (file, reason, line,
     column)."""
+    with _staging_env(staging):
+        return _run_adapter(raw_dir, name)
+
+
+@contextlib.contextmanager
+def _staging_env(staging: Path | None):
+    """``UCC_STAGING_DIR`` set to ``staging`` for the duration (unchanged when None)."""
+    before = os.environ.get("UCC_STAGING_DIR")
+    if staging is not None:
+        os.environ["UCC_STAGING_DIR"] = str(staging)
+    try:
+        yield
+    finally:
+        if staging is not None:
+            if before is None:
+                os.environ.pop("UCC_STAGING_DIR", None)
+            else:
+                os.environ["UCC_STAGING_DIR"] = before
+
+
+def _run_adapter(raw_dir: Path, name: str) -> SourceResult | tuple:
     try:
         adapter = get_adapter(name)
     except ImportError as exc:
@@ -168,6 +206,9 @@ def combine(
             tables.setdefault(name, []).append((r.source, df))
     out, provenance = {}, {}
     for name in sorted(tables):
+        if any(isinstance(f, Dataset) for _, f in tables[name]):
+            out[name] = _union(name, tables[name])
+            continue
         parts = [p for p in tables[name] if len(p[1])] or tables[name][:1]
         frames = [f for _, f in parts]
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -197,6 +238,25 @@ def combine(
             ["source", "file", "line", "column"], kind="stable", na_position="first"
         ).reset_index(drop=True)
     return out, qout, provenance
+
+
+def _union(name: str, parts: list[tuple[str, pd.DataFrame | Dataset]]) -> Dataset:
+    """The datasets of several sources as one; refuses a ``city_id`` two sources use (their
+    keys could collide, and each city's rows must come from one source)."""
+    if not all(isinstance(f, Dataset) for _, f in parts):
+        raise UccError(f"table {name!r} is a dataset for some sources and a frame for others")
+    out, seen = None, {}
+    for source, ds in parts:
+        if "city_id" in ds.columns:
+            for city in ds.distinct("city_id"):
+                if city in seen:
+                    raise UccError(
+                        f"combined table {name!r}: city_id {city!r} comes from sources "
+                        f"{seen[city]!r} and {source!r}"
+                    )
+                seen[city] = source
+        out = ds if out is None else out.union(ds)
+    return out
 
 
 def quality_summary(
@@ -276,25 +336,12 @@ def previous_results(
         return [], {}
     quality = json.loads(qpath.read_text(encoding="utf-8"))
     wanted = {s: v for s, v in quality["sources"].items() if keep is None or s in keep}
-    rows: dict[str, dict[str, pd.DataFrame]] = {s: {} for s in wanted}
+    rows: dict[str, dict[str, pd.DataFrame | Dataset]] = {s: {} for s in wanted}
     for table in quality["tables"]:
-        holders = [s for s, v in wanted.items() if table in v["tables"]]
-        if not holders:
-            continue
-        tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
-        if not ppath.is_file():
-            raise UccError(f"{ppath} is missing (the row sources of {table!r} are unknown); {fix}")
-        df, prov = pd.read_parquet(tpath), pd.read_parquet(ppath)["source"]
-        if len(df) != len(prov):
-            raise UccError(f"{tpath} has {len(df)} rows but {ppath} {len(prov)}; {fix}")
-        for s in holders:
-            mine = (prov == s).to_numpy()
-            if int(mine.sum()) != wanted[s]["tables"][table]:
-                raise UccError(
-                    f"{tpath} holds {int(mine.sum())} rows of {s!r}; quality.json says "
-                    f"{wanted[s]['tables'][table]}; {fix}"
-                )
-            rows[s][table] = df.loc[mine].reset_index(drop=True)
+        holders = {s: v["tables"][table] for s, v in wanted.items() if table in v["tables"]}
+        if holders:
+            for s, part in _previous_rows(out_dir, table, holders, fix).items():
+                rows[s][table] = part
     qframes = [pd.read_parquet(q) for q in sorted((out_dir / "quarantine").glob("*.parquet"))]
     quarantine = concat_quarantine(qframes)
     results = []
@@ -320,6 +367,36 @@ def previous_results(
             )
     skipped = {s: why for s, why in quality["skipped"].items() if keep is None or s in keep}
     return results, skipped
+
+
+def _previous_rows(
+    out_dir: Path, table: str, holders: dict[str, int], fix: str
+) -> dict[str, pd.DataFrame | Dataset]:
+    """Each holder source's rows of ``table`` in a previous run, checked against the row counts
+    of its ``quality.json`` (``holders``: source -> rows)."""
+    out: dict[str, pd.DataFrame | Dataset] = {}
+    if (out_dir / table).is_dir():  # a dataset: one folder per source
+        meta = json.loads((out_dir / table / META_FILE).read_text(encoding="utf-8"))
+        for s in holders:
+            out[s] = Dataset({s: out_dir / table / f"source={s}"}, key=tuple(meta["key"]))
+            out[s]._schema_names = tuple(meta["columns"])
+        where = out_dir / table
+    else:
+        tpath, ppath = out_dir / f"{table}.parquet", out_dir / PROVENANCE / f"{table}.parquet"
+        if not ppath.is_file():
+            raise UccError(f"{ppath} is missing (the row sources of {table!r} are unknown); {fix}")
+        df, prov = pd.read_parquet(tpath), pd.read_parquet(ppath)["source"]
+        if len(df) != len(prov):
+            raise UccError(f"{tpath} has {len(df)} rows but {ppath} {len(prov)}; {fix}")
+        for s in holders:
+            out[s] = df.loc[(prov == s).to_numpy()].reset_index(drop=True)
+        where = tpath
+    for s, n in holders.items():
+        if len(out[s]) != n:
+            raise UccError(
+                f"{where} holds {len(out[s])} rows of {s!r}; quality.json says {n}; {fix}"
+            )
+    return out
 
 
 def prepare(
@@ -367,7 +444,31 @@ def prepare(
     out_dir = Path(out_dir) if out_dir else config.processed_dir()
     if not raw_dir.is_dir():
         raise UccError(f"raw data folder {raw_dir} not found")
-    results, skipped = run_sources(raw_dir, only, jobs=jobs, scheduler=scheduler)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # request logs are written here block by block, then moved into place (same file system)
+    staging = Path(tempfile.mkdtemp(prefix=".ucc-staging-", dir=out_dir))
+    try:
+        return _prepare(raw_dir, out_dir, only, jobs=jobs, scheduler=scheduler, staging=staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):  # a refused first run leaves nothing
+            out_dir.rmdir()
+
+
+def _prepare(
+    raw_dir: Path,
+    out_dir: Path,
+    only: list[str] | None,
+    *,
+    jobs: int,
+    scheduler: str | None,
+    staging: Path,
+) -> dict:
+    """:func:`prepare` once its folders are checked and the staging folder made."""
+    results, skipped = run_sources(
+        raw_dir, only, jobs=jobs, scheduler=scheduler, staging=staging
+    )  # fmt: skip
     if only:
         if skipped:
             raise UccError(
@@ -386,6 +487,11 @@ def prepare(
         previous = json.loads(before.read_text(encoding="utf-8")).get("tables", {})
         stale = sorted(set(previous) - set(tables))
     for name, df in tables.items():
+        if isinstance(df, Dataset):  # its folders say each row's source: no provenance file
+            publish(df, out_dir / name, columns=list(df.columns))
+            for old in (out_dir / f"{name}.parquet", out_dir / PROVENANCE / f"{name}.parquet"):
+                old.unlink(missing_ok=True)  # the single-file layout of an older run
+            continue
         io.write_parquet(out_dir / f"{name}.parquet", df)
         io.write_parquet(out_dir / PROVENANCE / f"{name}.parquet", provenance[name])
     for name, q in quarantine.items():
@@ -394,6 +500,8 @@ def prepare(
     for name in stale:  # else a study could still read rows no source produces any more
         for folder in (out_dir, out_dir / PROVENANCE, out_dir / "quarantine"):
             (folder / f"{name}.parquet").unlink(missing_ok=True)
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
     return summary
 
 

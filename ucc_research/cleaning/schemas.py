@@ -36,8 +36,9 @@ import pandas as pd
 from ucc_research.cleaning.base import QUARANTINE_COLUMNS
 from ucc_research.cleaning.channels import CHANNELS
 from ucc_research.cleaning.countries import ISO_COUNTRIES
+from ucc_research.cleaning.parsers import parse_bools, parse_datetimes, parse_numbers
 from ucc_research.cleaning.quarantine import problems_frame
-from ucc_research.cleaning.readers import LINE, parse_bools, parse_datetimes, parse_numbers
+from ucc_research.cleaning.readers import LINE
 from ucc_research.cleaning.text import text_is_unique
 from ucc_research.errors import DataFileError, SpecError
 
@@ -168,6 +169,11 @@ def _tz_aware(col: str) -> Rule:
 # --------------------------------------------------------------------------------------------
 # the tables
 
+
+def _optional_floats(*names: str) -> tuple[Col, ...]:
+    return tuple(Col(n, "float", required=False) for n in names)
+
+
 FEATURES_BINARY = (
     "mobile_friendly",
     "eid_login",
@@ -244,12 +250,14 @@ SERVICE_PANEL = TableSpec(
         *(Col(f, "float", required=False) for f in FEATURES_BINARY),
         Col("transactions_total", "float", required=False),
         *(Col(c, "float", required=False) for c in CHANNEL_COLUMNS),
-        Col("transactions_digital", "float", required=False),
-        Col("digital_share", "float", required=False),
-        Col("completion_rate", "float", required=False),
-        Col("satisfaction", "float", required=False),
-        Col("cost_per_transaction", "float", required=False),
-        Col("days_to_close_median", "float", required=False),
+        *_optional_floats(
+            "transactions_digital",
+            "digital_share",
+            "completion_rate",
+            "satisfaction",
+            "cost_per_transaction",
+            "days_to_close_median",
+        ),  # fmt: skip
         Col("adopted_period", required=False),
         Col("transferred_from", required=False),
         Col("synthetic", "bool", nullable=False),
@@ -318,10 +326,7 @@ IMETA = TableSpec(
         Col("Weight", "float"),
         Col("Type", nullable=False),
         Col("Denominator", required=False),
-        Col("Target", "float", required=False),
-        Col("goalpost_lower", "float", required=False),
-        Col("goalpost_upper", "float", required=False),
-        Col("goalpost_scale", "float", required=False),
+        *_optional_floats("Target", "goalpost_lower", "goalpost_upper", "goalpost_scale"),
     ),
     key=("iCode",),
     rules=(
@@ -567,28 +572,29 @@ def validate_frame(
             )
     if check_key:
         problems.append(_key_problems(typed, spec.key, lines))
-    probs = (
-        pd.concat([p for p in problems if len(p)], ignore_index=True)
-        if any(len(p) for p in problems)
-        else _empty_problems()
-    )
-    if len(probs):
-        probs = probs.sort_values(["index", "column", "reason"], kind="stable")
+    probs = [p for p in problems if len(p)]
+    probs = pd.concat(probs, ignore_index=True) if probs else _empty_problems()
+    probs = probs.sort_values(["index", "column", "reason"], kind="stable")
+    rows = probs["index"].to_numpy(dtype="int64")
     bad_rows = np.zeros(len(df), dtype=bool)
-    if len(probs):
-        bad_rows[probs["index"].to_numpy(dtype="int64")] = True
-    out_cols = [c.name for c in cols]
-    kept = typed.loc[~bad_rows, out_cols].reset_index(drop=True)
-    quarantine = problems_frame(
+    bad_rows[rows] = True
+    kept = typed.loc[~bad_rows, [c.name for c in cols]].reset_index(drop=True)
+    return kept, _records(probs, lines, source=source, kind=kind, file=file)
+
+
+def _records(
+    probs: pd.DataFrame, lines: pd.Series, *, source: str, kind: str, file: str
+) -> pd.DataFrame:
+    """Quarantine records of problems (``index`` of the row, column, value, reason)."""
+    return problems_frame(
         source=source,
         table=kind,
         file=file,
-        lines=lines.to_numpy()[probs["index"].to_numpy(dtype="int64")] if len(probs) else [],
-        columns=probs["column"].tolist() if len(probs) else [],
-        values=probs["value"].tolist() if len(probs) else [],
-        reasons=probs["reason"].tolist() if len(probs) else [],
+        lines=lines.to_numpy()[probs["index"].to_numpy(dtype="int64")],
+        columns=probs["column"].tolist(),
+        values=probs["value"].tolist(),
+        reasons=probs["reason"].tolist(),
     )
-    return kept, quarantine
 
 
 def duplicate_key_problems(
@@ -606,16 +612,7 @@ def duplicate_key_problems(
     typed, _ = _coerce(df, cols, decimal=".", thousands=None)
     lines = df[line_col].astype("int64")
     probs = _key_problems(typed, spec.key, lines)
-    index = probs["index"].to_numpy(dtype="int64")
-    return problems_frame(
-        source=source,
-        table=kind,
-        file=file,
-        lines=lines.to_numpy()[index],
-        columns=probs["column"].tolist(),
-        values=probs["value"].tolist(),
-        reasons=probs["reason"].tolist(),
-    )
+    return _records(probs, lines, source=source, kind=kind, file=file)
 
 
 __all__ = [

@@ -36,7 +36,27 @@ def text_is_unique(values: pd.Series) -> bool:
     return pd.Index(values).is_unique
 
 
-def _text_hashes(text: pd.Series) -> np.ndarray | None:
+def key_hashes(text: pd.Series) -> np.ndarray:
+    """64-bit hashes of text entries (no missing ones), comparable across calls.
+
+    Unlike the hashes behind :func:`text_is_unique`, every call hashes the same 64 bytes
+    (an entry's first 64, zero-padded) and the length, so the hashes of two blocks of a file
+    can be compared; entries longer than 64 bytes that share those bytes and their length
+    collide, which a caller checking the candidates exactly only pays for in time.
+
+    Examples
+    --------
+    >>> a, b = key_hashes(pd.Series(["x", "y"], dtype="str")), key_hashes(pd.Series(["y"]))
+    >>> bool(a[1] == b[0]), bool(a[0] == a[1])
+    (True, False)
+    """
+    out = _text_hashes(text.astype("str"), width=64)
+    if out is None:
+        raise ValueError("key_hashes needs text without missing entries")
+    return out
+
+
+def _text_hashes(text: pd.Series, width: int | None = None) -> np.ndarray | None:
     chunks = arrow_chunks(text)
     if chunks is None or any(c.null_count for c in chunks):
         return None
@@ -45,9 +65,10 @@ def _text_hashes(text: pd.Series) -> np.ndarray | None:
         return None
     pieces = [(o.astype("int64"), d) for o, d in pieces]
     longest = max((int(np.diff(o).max()) for o, _ in pieces), default=0)
-    if longest > 64:
+    if longest > 64 and width is None:
         return None
-    width8 = max(8, -(-longest // 8) * 8)  # bytes hashed per entry (the same for all), in words
+    # bytes hashed per entry (the same for all), in words
+    width8 = width or max(8, -(-longest // 8) * 8)
     out = np.empty(len(text), dtype=np.uint64)
     start = 0
     for off, data in pieces:
@@ -55,6 +76,7 @@ def _text_hashes(text: pd.Series) -> np.ndarray | None:
             o = off[i : i + (1 << 16) + 1]
             n = np.diff(o)
             padded = np.concatenate([data[o[0] : o[-1]], np.zeros(width8, dtype=np.uint8)])
+            n = np.minimum(n, width8) if width else n
             windows = np.lib.stride_tricks.as_strided(
                 padded, (len(padded) - width8 + 1, width8), (1, 1)
             )
@@ -63,7 +85,8 @@ def _text_hashes(text: pd.Series) -> np.ndarray | None:
             h = np.full(len(n), _FNV_OFFSET)
             for word in rows.view(np.uint64).T:  # FNV-style: xor, then times an odd prime
                 h = (h ^ word) * _FNV_PRIME
-            out[start : start + len(n)] = (h ^ n.astype(np.uint64)) * _FNV_PRIME
+            full = np.diff(o) if width else n
+            out[start : start + len(n)] = (h ^ full.astype(np.uint64)) * _FNV_PRIME
             start += len(n)
     return out
 
@@ -98,4 +121,4 @@ def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, data
 
 
-__all__ = ["text_is_unique"]
+__all__ = ["text_is_unique", "key_hashes"]

@@ -107,14 +107,8 @@ def validate_file(
     name = str(path)
     df, detected = read_table(path, sheet=sheet, sep=sep, encoding=encoding)
     source = source or Path(path).name
-    kept, problems = validate_frame(
-        df,
-        kind,
-        file=name,
-        source=source,
-        decimal=detected.get("decimal") or ".",
-        thousands=detected.get("thousands"),
-    )
+    number_format = {"decimal": detected.get("decimal") or ".", "thousands": detected["thousands"]}
+    kept, problems = validate_frame(df, kind, file=name, source=source, **number_format)
     problems = concat_quarantine(
         [reader_problems(detected, source=source, table=kind, file=name), problems]
     )

@@ -128,7 +128,7 @@ def data_fingerprint(study: Study) -> str:
     paths = []
     for table in study.tables:
         p = study.table_path(table)
-        if not p.is_file():
+        if not p.exists():  # a file, or a dataset folder (request logs)
             raise SpecError(
                 f"study {study.name!r}: input table {table!r} not found at {p}; "
                 "run `ucc prepare` first"

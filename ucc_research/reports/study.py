@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ucc_research import config
+from ucc_research import config, io
 from ucc_research.errors import SpecError, StudyError, UccError
 
 if TYPE_CHECKING:
@@ -617,17 +617,16 @@ class Study:
         (``data/processed/studies/<name>/``, written by :func:`prepare_inputs`), any other from
         ``data/processed/``.
         """
-        import pandas as pd
 
         path = self.table_path(table)
-        if not path.is_file():
+        if not path.exists():
             how = "`ucc study prepare`" if table in self.inputs else "`ucc prepare`"
             raise SpecError(
                 f"study {self.name!r}: table {table!r} not found at {path}; run {how} first"
             )
         conditions = self.filters.get(table, {})
         cols = None if columns is None else sorted(set(columns) | set(conditions))
-        df = _filtered(pd.read_parquet(path, columns=cols), conditions, self.name, table)
+        df = _filtered(io.read_parquet(path, columns=cols), conditions, self.name, table)
         return df if columns is None else df[columns]
 
     def notebook_path(self, notebook: str) -> Path:
@@ -649,7 +648,8 @@ class Study:
     def table_path(self, table: str) -> Path:
         if table in self.inputs:
             return self.inputs_dir / f"{table}.parquet"
-        return config.processed_dir() / f"{table}.parquet"
+        folder = config.processed_dir() / table  # a dataset (request logs), see io.read_parquet
+        return folder if folder.is_dir() else config.processed_dir() / f"{table}.parquet"
 
     def input_path(self, table: str) -> Path:
         """The source file of one of the study's ``inputs`` (relative to the study file)."""
@@ -855,12 +855,10 @@ class _Columns:
                 return None
             return list(self.frames[table].columns)
         path = study.table_path(table)
-        if not path.is_file():
+        if not path.exists():
             self.missing[table] = f"not found at {path}; run `ucc prepare` first"
             return None
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
+        return io.parquet_columns(path)
 
 
 def _fe_columns(fe: str) -> list[str]:

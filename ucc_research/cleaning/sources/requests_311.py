@@ -24,27 +24,25 @@ id are quarantined. The monthly panel is built by :func:`ucc_research.cleaning.p
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from ucc_research import config
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
+from ucc_research.cleaning.dataset import Dataset, KeyLog, YearWriter, drop_keys
 from ucc_research.cleaning.panel import requests_to_panel
+from ucc_research.cleaning.parsers import US_12H, parse_datetimes
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
-from ucc_research.cleaning.readers import (
-    LINE,
-    US_12H,
-    NotStreamable,
-    parse_datetimes,
-    read_table,
-    read_table_blocks,
-)
+from ucc_research.cleaning.readers import LINE, NotStreamable, read_table, read_table_blocks
 from ucc_research.cleaning.schemas import duplicate_key_problems, validate_frame
 
 TIMEZONE = "America/New_York"
+REQUESTS_KEY = ("city_id", "request_id")
 DATE_FORMAT = US_12H
 
 
@@ -80,52 +78,36 @@ class Log311:
 
 
 BALTIMORE = Log311(
-    source="baltimore_311",
-    city_id="US-BALTIMORE",
-    city_name="Baltimore",
-    population=585_708,
-    population_note="2020 US Census",
-    folder="baltimore_311_sample",
-    file="311_sample.csv",
-    request_id="ServiceRequestNum",
-    service_type="SRType",
-    channel="MethodReceived",
-    created="CreatedDate",
-    closed="CloseDate",
-    status="SRStatus",
+    *("baltimore_311", "US-BALTIMORE", "Baltimore", 585_708, "2020 US Census"),
+    *("baltimore_311_sample", "311_sample.csv"),
+    *("ServiceRequestNum", "SRType", "MethodReceived", "CreatedDate", "CloseDate", "SRStatus"),
     channel_map=BALTIMORE_CHANNELS,
 )
 
 NYC = Log311(
-    source="nyc_311",
-    city_id="US-NYC",
-    city_name="New York City",
-    population=8_804_190,
-    population_note="2020 US Census",
-    folder="nyc_311_sample_2025",
-    file="311.csv",
-    request_id="Unique Key",
-    service_type="Complaint Type",
-    channel="Open Data Channel Type",
-    created="Created Date",
-    closed="Closed Date",
-    status="Status",
+    *("nyc_311", "US-NYC", "New York City", 8_804_190, "2020 US Census"),
+    *("nyc_311_sample_2025", "311.csv"),
+    *("Unique Key", "Complaint Type", "Open Data Channel Type", "Created Date", "Closed Date"),
+    "Status",
     channel_map=NYC_CHANNELS,
 )
 
 
 def adapt_baltimore(raw_dir: Path) -> SourceResult:
     """Baltimore 311 sample (``baltimore_311_sample/311_sample.csv``)."""
-    return adapt_log(Path(raw_dir), BALTIMORE)
+    return adapt_log(Path(raw_dir), BALTIMORE, block_bytes=BLOCK_BYTES)
 
 
 def adapt_nyc(raw_dir: Path) -> SourceResult:
     """NYC 311 one-day sample (``nyc_311_sample_2025/311.csv``)."""
-    return adapt_log(Path(raw_dir), NYC)
+    return adapt_log(Path(raw_dir), NYC, block_bytes=BLOCK_BYTES)
 
 
 #: Bytes of a request log read, cleaned and validated at a time.
 BLOCK_BYTES = 64 << 20
+
+#: Columns of ``requests`` the monthly panel reads.
+PANEL_COLUMNS = ["city_id", "service_type", "channel", "created_at", "closed_at", "source"]
 
 
 def adapt_log(
@@ -133,9 +115,13 @@ def adapt_log(
 ) -> SourceResult:
     """Read one 311 export and return its ``requests``, monthly ``service_panel`` and city row.
 
-    A regular UTF-8 log is read, cleaned and validated block by block (the duplicate-key check
-    over all blocks); a file that is not (another encoding, quoted newlines, malformed records)
-    is read whole. Both give the same tables, quarantine records and line numbers.
+    A regular UTF-8 log is read, cleaned and validated block by block, and each block's kept
+    rows are written to disk at once (one parquet file per local year, see
+    :mod:`ucc_research.cleaning.dataset`): memory holds one block, whatever the log's size.
+    The duplicate-key check spans all blocks (8 bytes per row: a hash of each id; the few rows
+    whose hash repeats are read back and compared exactly). A file that is not regular
+    (another encoding, quoted newlines, malformed records) is read whole, as one block. Both
+    give the same tables, quarantine records and line numbers.
 
     Parameters
     ----------
@@ -143,34 +129,137 @@ def adapt_log(
     spec : the city's column mapping (:data:`BALTIMORE` or :data:`NYC`).
     path : read this file instead of ``raw_dir/spec.folder/spec.file`` (benchmarks, tests).
     block_bytes : bytes of the file per block; None reads the file whole.
+
+    Returns
+    -------
+    SourceResult
+        ``requests`` is a :class:`~ucc_research.cleaning.dataset.Dataset` (``to_pandas()``
+        gives the rows); ``service_panel`` and ``cities`` are frames.
     """
     path = path or raw_dir / spec.folder / spec.file
     rel = path.relative_to(raw_dir).as_posix() if path.is_relative_to(raw_dir) else str(path)
-    requests = None
+    stage = Path(tempfile.mkdtemp(prefix=f"{spec.source}-", dir=config.staging_dir()))
+    try:
+        requests, quarantine, notes, detected = _stream(path, spec, rel, block_bytes, stage)
+        panel = _panel(requests, spec, rel)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if config.staging_dir() is None:  # a direct call: nobody moves the files into place
+        requests.remove_when_unused()
+    return SourceResult(
+        source=spec.source,
+        tables={"requests": requests, "service_panel": panel, "cities": _city_row(spec)},
+        quarantine=quarantine,
+        rows_in={rel: int(detected["n_rows"])},
+        rows_kept={rel: len(requests)},
+        detected={rel: detected},
+        synthetic=False,
+        notes=notes,
+    )
+
+
+def _stream(
+    path: Path, spec: Log311, rel: str, block_bytes: int | None, stage: Path
+) -> tuple[Dataset, pd.DataFrame, list[str], dict]:
+    """The log's blocks, cleaned into ``stage``: block by block when the file allows it."""
     if block_bytes is not None:
         try:
             blocks, detected = read_table_blocks(
                 path, usecols=spec.columns, block_bytes=block_bytes, display_name=rel
             )
-            parts = [_clean_block(b, spec, file=rel) for b in blocks]
+            return (*_clean_blocks(blocks, spec, file=rel, detected=detected, stage=stage),)
         except NotStreamable:  # declared by the reader: this file is read whole below
             pass
-        else:
-            requests, quarantine, notes = _finish(parts, spec, file=rel, detected=detected)
-    if requests is None:
-        df, detected = read_table(path, usecols=spec.columns, display_name=rel)
-        requests, quarantine, notes = clean_requests(df, spec, file=rel, detected=detected)
-    panel, panel_q = validate_frame(
-        requests_to_panel(requests, timezone=TIMEZONE),
-        "service_panel",
-        file=rel,
+    df, detected = read_table(path, usecols=spec.columns, display_name=rel)
+    return (*_clean_blocks([df], spec, file=rel, detected=detected, stage=stage),)
+
+
+def clean_requests(
+    df: pd.DataFrame, spec: Log311, *, file: str, detected: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Map a raw 311 frame (text, with ``_line``) to validated ``requests`` rows.
+
+    Returns the kept rows (sorted by key), the quarantine records of the others, and notes
+    (channel mapping counts, DST handling).
+    """
+    stage = Path(tempfile.mkdtemp(prefix=f"{spec.source}-"))
+    try:
+        requests, quarantine, notes, _ = _clean_blocks(
+            [df], spec, file=file, detected=detected, stage=stage
+        )
+        return requests.to_pandas(), quarantine, notes
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _clean_blocks(
+    blocks, spec: Log311, *, file: str, detected: dict, stage: Path
+) -> tuple[Dataset, pd.DataFrame, list[str], dict]:
+    """Clean ``blocks`` (frames of raw text with ``_line``) and write their kept rows to disk."""
+    shutil.rmtree(stage, ignore_errors=True)  # what a read abandoned for a whole one left
+    writer = YearWriter(stage / "requests", key=REQUESTS_KEY)
+    keys = KeyLog(stage / "keys.parquet")
+    parts = []
+    empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.columns})
+    try:
+        for df in _at_least_one(blocks, empty.assign(**{LINE: pd.Series(dtype="int64")})):
+            part = _clean_block(df, spec, file=file)
+            writer.append(part.pop("kept"), timezone=TIMEZONE)
+            keys.append(part.pop("keys"))
+            parts.append(part)
+        candidates = keys.candidates()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        keys.close()
+    requests = writer.close(spec.source)
+    key_q = duplicate_key_problems(
+        candidates.rename(columns={"id": "request_id"}).assign(city_id=spec.city_id),
+        "requests",
+        file=file,
         source=spec.source,
+    )
+    if len(key_q):  # every copy of a repeated id is quarantined: out of the written files
+        lines = key_q["line"].to_numpy(dtype="int64")
+        drop_keys(requests, "request_id", candidates.loc[candidates[LINE].isin(lines), "id"])
+    quarantine, notes = _finish(parts, key_q, spec, file=file, detected=detected)
+    return requests, quarantine, notes, detected
+
+
+def _at_least_one(blocks, empty: pd.DataFrame):
+    """The blocks, or ``empty`` when there is none (a file with a header only)."""
+    none = True
+    for block in blocks:
+        none = False
+        yield block
+    if none:
+        yield empty
+
+
+def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
+    """The monthly ``service_panel``, one year file at a time (a year holds the whole of each of
+    its months' cells: the medians are exact), validated."""
+    months = [requests_to_panel(m, timezone=TIMEZONE) for m in requests.batches(PANEL_COLUMNS)]
+    if not months:
+        empty = {c: pd.Series(dtype="str") for c in PANEL_COLUMNS}
+        empty["created_at"] = empty["closed_at"] = pd.Series(dtype="datetime64[ns, UTC]")
+        months = [requests_to_panel(pd.DataFrame(empty), timezone=TIMEZONE)]
+    panel = pd.concat(months, ignore_index=True) if len(months) > 1 else months[0]
+    panel = panel.sort_values(["city_id", "service_id", "period"], kind="stable")
+    panel, panel_q = validate_frame(
+        panel.reset_index(drop=True), "service_panel", file=file, source=spec.source
     )
     if len(panel_q):  # built from validated rows, so this is a bug, not bad data
         raise RuntimeError(
             f"{spec.source}: bug: the panel of validated requests fails its schema:\n{panel_q.head()}"
         )
-    cities = pd.DataFrame(
+    return panel
+
+
+def _city_row(spec: Log311) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "city_id": [spec.city_id],
             "name": [spec.city_name],
@@ -185,32 +274,11 @@ def adapt_log(
             ],
         }
     )
-    return SourceResult(
-        source=spec.source,
-        tables={"requests": requests, "service_panel": panel, "cities": cities},
-        quarantine=quarantine,
-        rows_in={rel: int(detected["n_rows"])},
-        rows_kept={rel: len(requests)},
-        detected={rel: detected},
-        synthetic=False,
-        notes=notes,
-    )
-
-
-def clean_requests(
-    df: pd.DataFrame, spec: Log311, *, file: str, detected: dict
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Map a raw 311 frame (text, with ``_line``) to validated ``requests`` rows.
-
-    Returns the kept rows (in file order), the quarantine records of the others, and notes
-    (channel mapping counts, DST handling).
-    """
-    return _finish([_clean_block(df, spec, file=file)], spec, file=file, detected=detected)
 
 
 def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
     """One block of raw records, cleaned and validated except for the key check, which needs
-    every block (see :func:`_finish`)."""
+    every block (see :func:`_clean_blocks`)."""
     channel, unmapped = map_channels(df[spec.channel], spec.channel_map)
     created, bad_created, dst_created = parse_datetimes(df[spec.created], DATE_FORMAT, tz=TIMEZONE)
     closed, bad_closed, dst_closed = parse_datetimes(df[spec.closed], DATE_FORMAT, tz=TIMEZONE)
@@ -250,14 +318,9 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
     kept, rule_q = validate_frame(
         requests, "requests", file=file, source=spec.source, check_key=False
     )
-    row_lines = requests[LINE].to_numpy()
-    kept_lines = row_lines[~np.isin(row_lines, rule_q["line"].to_numpy(dtype="int64"))]
-    if len(kept_lines) != len(kept):
-        raise RuntimeError(f"{spec.source}: bug: kept rows and their lines disagree")
     return {
         "kept": kept,
-        "kept_lines": kept_lines,
-        "keys": requests[["city_id", "request_id", LINE]],
+        "keys": requests[["request_id", LINE]],
         "parse_q": parse_q,
         "rule_q": rule_q,
         "labels": df[spec.channel].value_counts(dropna=False),
@@ -267,16 +330,9 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
 
 
 def _finish(
-    blocks: list[dict], spec: Log311, *, file: str, detected: dict
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """The blocks of :func:`_clean_block` as one table: the key checked over all of them."""
-    keys = pd.concat([b["keys"] for b in blocks], ignore_index=True)
-    key_q = duplicate_key_problems(keys, "requests", file=file, source=spec.source)
-    kept = pd.concat([b["kept"] for b in blocks], ignore_index=True)
-    if len(key_q):
-        kept_lines = np.concatenate([b["kept_lines"] for b in blocks])
-        kept = kept[~np.isin(kept_lines, key_q["line"].to_numpy(dtype="int64"))]
-        kept = kept.reset_index(drop=True)
+    blocks: list[dict], key_q: pd.DataFrame, spec: Log311, *, file: str, detected: dict
+) -> tuple[pd.DataFrame, list[str]]:
+    """The quarantine records and notes of the blocks of :func:`_clean_block`."""
     # in file order, as one validate_frame call gives them
     rule_q = concat_quarantine([*(b["rule_q"] for b in blocks), key_q])
     rule_q = rule_q.sort_values(["line", "column", "reason"], kind="stable").reset_index(drop=True)
@@ -327,4 +383,4 @@ def _finish(
                 f"{dst['nonexistent']} {what} times fall in the skipped hour when clocks go "
                 "forward; moved to the first valid instant"
             )
-    return kept, concat_quarantine([*parse_q, rule_q]), notes
+    return concat_quarantine([*parse_q, rule_q]), notes
