@@ -109,7 +109,9 @@ def test_lock_holds_what_each_dependency_needs_with_the_extras_pyproject_asks_fo
     missing = []
     for name, (version, _, _) in lock.items():
         dist = importlib.metadata.distribution(name)
-        assert dist.version == version, f"{name} {dist.version} is installed, the lock has {version}"
+        assert dist.version == version, (
+            f"{name} {dist.version} is installed, the lock has {version}"
+        )
         for line in dist.requires or []:
             req = Requirement(line)
             wanted = req.marker is None or any(
