@@ -52,8 +52,11 @@ reports: venv
 	echo "Reports:"; for s in studies/*.yml; do echo "  outputs/$$(basename $$s .yml)/index.html"; done; \
 	exit $$status
 
+# Two worker processes (pytest-xdist); tests/conftest.py keeps each module, and the tests that
+# share the demo run, on one worker. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 lint: venv
 	$(VENV)/bin/ruff check .

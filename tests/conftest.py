@@ -8,6 +8,20 @@ import pytest
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into node ids
+def pytest_collection_modifyitems(items):
+    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``); no effect without xdist.
+
+    A module's tests run on one worker, so its module-scoped fixtures are built once; every test
+    that reads the shared demo run (``demo_reports``) is in one group, so the run is built once
+    per session rather than once per worker.
+    """
+    for item in items:
+        shared = "demo_reports" in getattr(item, "fixturenames", ())
+        group = "demo_reports" if shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture
 def raw_311(tmp_path):
     """A raw folder holding copies of the two real 311 samples (and nothing else)."""
