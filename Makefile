@@ -52,11 +52,12 @@ reports: venv
 	echo "Reports:"; for s in studies/*.yml; do echo "  outputs/$$(basename $$s .yml)/index.html"; done; \
 	exit $$status
 
-# Two worker processes (pytest-xdist); tests/conftest.py keeps each module, and the tests that
-# share the demo run, on one worker. TEST_WORKERS=0 runs in one process.
+# Two worker processes (pytest-xdist), each test file on one worker (its module fixtures are built
+# once; the demo run the notebook and browser tests share is built once under a file lock, see
+# tests/conftest.py). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 test: venv
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -8,20 +8,6 @@ import pytest
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the groups into node ids
-def pytest_collection_modifyitems(items):
-    """Groups for ``pytest -n 2 --dist loadgroup`` (``make test``); no effect without xdist.
-
-    A module's tests run on one worker, so its module-scoped fixtures are built once; every test
-    that reads the shared demo run (``demo_reports``) is in one group, so the run is built once
-    per session rather than once per worker.
-    """
-    for item in items:
-        shared = "demo_reports" in getattr(item, "fixturenames", ())
-        group = "demo_reports" if shared else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture
 def raw_311(tmp_path):
     """A raw folder holding copies of the two real 311 samples (and nothing else)."""
@@ -49,15 +35,37 @@ DEMO_CITIES = ["DEMO-002", "DEMO-005"]
 def demo_reports(tmp_path_factory):
     """Every shipped notebook run by ``ucc run`` on a tiny SYNTHETIC demo (2 cities + 4 reports).
 
-    Yields ``(summary, study_doc)``; the notebook and browser tests read the same run.
+    Yields ``(summary, study_doc)``; the notebook and browser tests read the same run. Under
+    pytest-xdist (``make test``) the workers share one run: the first to get here builds it in
+    the session's common temporary folder under a file lock, the others wait and read it.
     """
+    import os
+    import pickle
+
+    from filelock import FileLock
+
+    from ucc_research.io import atomic_open
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this session
+    tmp = base / "demo_reports"
+    done = tmp / "run.pickle"
+    with FileLock(base / "demo_reports.lock"):
+        if not done.is_file():
+            result = _run_demo_reports(tmp)
+            with atomic_open(done, "wb", encoding=None) as f:  # never half a run
+                pickle.dump(result, f)
+    yield pickle.loads(done.read_bytes())
+
+
+def _run_demo_reports(tmp: Path):
     import yaml
 
     from ucc_research import demo
     from ucc_research.cleaning.prepare import prepare
     from ucc_research.reports.runner import run_study
 
-    tmp = tmp_path_factory.mktemp("nb")
     mp = pytest.MonkeyPatch()
     mp.setenv("UCC_PROCESSED_DIR", str(tmp / "processed"))
     mp.setenv("UCC_OUTPUTS_DIR", str(tmp / "outputs"))
@@ -74,4 +82,4 @@ def demo_reports(tmp_path_factory):
         summary = run_study(study, jobs=2, progress=False)
     finally:
         mp.undo()  # session-wide: the paths must not leak into other tests
-    yield summary, doc
+    return summary, doc
