@@ -8,6 +8,14 @@ import pytest
 RAW = Path(__file__).resolve().parents[1] / "data" / "raw"
 
 
+@pytest.hookimpl(tryfirst=True)  # before ``-m "not slow"`` deselects
+def pytest_collection_modifyitems(items):
+    """Every test that reads the shared demo run is ``slow``: building it runs every notebook."""
+    for item in items:
+        if "demo_reports" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def raw_311(tmp_path):
     """A raw folder holding copies of the two real 311 samples (and nothing else)."""

@@ -146,6 +146,7 @@ def _spoil_baltimore(raw):
     return f
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block_bytes", [1 << 12])  # 732 blocks of the Baltimore log, 39 of NYC's
 def test_blocks_give_the_tables_quarantine_and_lines_of_one_block(raw_311, block_bytes):
     # issue 12: the shipped logs, in blocks small enough to span hundreds of them
