@@ -1,6 +1,6 @@
 # Two commands on a fresh machine with Python 3.11, pip and make:
 #   make reports   # the main job, end to end, on the shipped data
-#   make test      # the test suite
+#   make test      # the test suite less the tests marked slow (make test-slow runs those)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -16,7 +16,7 @@ UCC_INSTALLER ?= uv
 UV_VERSION    := 0.13.8
 UV            := $(VENV)/bin/uv
 
-.PHONY: venv reports prepare test lint format lab bench lock clean
+.PHONY: venv reports prepare test test-slow lint format lab bench lock clean
 
 # $(call install_lock,<lock file>): the lock's exact versions, then the project itself without
 # dependencies (pip's hash-checking mode cannot take an editable requirement).
@@ -54,10 +54,16 @@ reports: venv
 
 # Two worker processes (pytest-xdist), each test file on one worker (its module fixtures are built
 # once; the demo run the notebook and browser tests share is built once under a file lock, see
-# tests/conftest.py). TEST_WORKERS=0 runs in one process.
+# tests/conftest.py). TEST_WORKERS=0 runs in one process. `make test` leaves out the tests marked
+# slow (notebook runs and other heavy end-to-end checks); `make test-slow` runs exactly those,
+# and CI runs both.
 TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: venv
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+	$(PY) -m pytest $(XDIST) -m "not slow"
+
+test-slow: venv
+	$(PY) -m pytest $(XDIST) -m slow
 
 lint: venv
 	$(VENV)/bin/ruff check .
