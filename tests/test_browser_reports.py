@@ -88,6 +88,7 @@ def hostile_run(tmp_path_factory):
     yield summary, cities
 
 
+@pytest.mark.slow
 def test_hostile_names_run_no_script_and_fetch_nothing(hostile_run, chromium):
     summary, cities = hostile_run
     assert summary.ok, [(r["key"], r.get("error")) for r in summary.failed]

@@ -115,6 +115,7 @@ def test_a_missing_or_unreadable_input_is_one_clear_line(example):
         inputs_mod.prepare_inputs(load_study(missing))
 
 
+@pytest.mark.slow
 def test_the_example_runs_to_rendered_reports(example):
     """CSV to HTML: the inputs prepared by the run itself, one city and the cross-city report."""
     from ucc_research.reports.runner import run_study
@@ -132,6 +133,7 @@ def test_the_example_runs_to_rendered_reports(example):
     assert len(ranks) == 15 and sorted(ranks["Index"]) == list(range(1, 16))
 
 
+@pytest.mark.slow
 def test_the_own_staggered_panel_drives_the_transfer_report(example):
     """Columns named in German, cp1252, decimal comma: mapped by impact.panel, the known +0.08
     effect on adopters (SYNTHETIC) is recovered and inside the interval shown."""
@@ -150,6 +152,7 @@ def test_the_own_staggered_panel_drives_the_transfer_report(example):
     assert "10 adopting and 5 never-adopting cities" in page
 
 
+@pytest.mark.slow
 def test_a_template_opened_on_its_own_prepares_the_studys_own_files(example):
     """As in JupyterLab: no ucc run before; the own inputs and the cache are made on first use."""
     import json

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from ucc_research import io
 from ucc_research.cleaning.base import empty_quarantine
@@ -142,6 +143,7 @@ def test_only_refuses_what_it_cannot_keep(raw_311, tmp_path, capsys):
     assert code == 2 and "--only names source(s) without raw data: demo" in err
 
 
+@pytest.mark.slow
 def test_sources_prepared_in_parallel_give_the_same_outputs(raw_311, tmp_path, capsys):
     _spoil_nyc_line(raw_311, 4, "03/24/2025", "03/99/2025")
     one, two = tmp_path / "one", tmp_path / "two"
@@ -180,6 +182,7 @@ def test_a_table_no_source_produces_any_more_is_removed(raw_311, tmp_path):
     assert (out / "requests").is_dir()
 
 
+@pytest.mark.slow
 def test_sources_prepared_on_a_dask_cluster_give_the_same_outputs(
     raw_311, tmp_path, capsys, monkeypatch
 ):

@@ -307,7 +307,9 @@ def test_pyarrow_reads_only_files_the_whole_file_scan_finds_regular(
     assert df[LINE].iloc[-1] == rows + 3 + (tail.count(b"\n") - 1)
 
 
-@pytest.mark.parametrize("block_bytes", [1 << 10, 1 << 14, 64 << 20])
+@pytest.mark.parametrize(
+    "block_bytes", [pytest.param(1 << 10, marks=pytest.mark.slow), 1 << 14, 64 << 20]
+)
 def test_blocks_concatenate_to_the_whole_file_read(tmp_path, block_bytes):
     from pathlib import Path
 

@@ -86,6 +86,7 @@ def _findings(page: str) -> str:
     return re.sub(r"<[^>]+>", "", block)
 
 
+@pytest.mark.slow
 def test_dashboard_city_leads_with_its_published_score_and_rank(real):
     page, res = real["ucc_dashboard_2022"]
     first = _findings(page)
@@ -97,6 +98,7 @@ def test_dashboard_city_leads_with_its_published_score_and_rank(real):
     assert first.index("5th (tied)") < first.index("The study's own build")
 
 
+@pytest.mark.slow
 def test_egov_country_leads_with_the_published_overall(real):
     page, res = real["egov_benchmark_2024"]
     assert "Finland scores 88.01 (0-100) in the EU eGovernment Benchmark" in _findings(page)
@@ -105,6 +107,7 @@ def test_egov_country_leads_with_the_published_overall(real):
     assert "0 Overall" not in _findings(page)
 
 
+@pytest.mark.slow
 def test_sections_below_the_minimum_are_withheld_with_their_reason(real):
     page, res = real["requests_311"]
     assert "trend" not in res  # one month of NYC data: no trend drawn

@@ -94,6 +94,7 @@ def project(tmp_path, monkeypatch):
     return make
 
 
+@pytest.mark.slow
 def test_failure_isolation_hostile_names_and_index(project, tmp_path, capsys):
     study = project()
     assert cli.main(["run", str(study), "--jobs", "2"]) == 1  # exit status: not all succeeded
@@ -145,6 +146,7 @@ def test_failure_isolation_hostile_names_and_index(project, tmp_path, capsys):
     assert all(r["seconds"] > 0 for r in manifest["reports"].values())
 
 
+@pytest.mark.slow
 def test_resume(project, tmp_path):
     study = project(units=["A", "B"])
     summary = run_study(study, jobs=1, progress=False)
@@ -182,6 +184,7 @@ def test_unknown_or_mistyped_parameter_is_an_error_before_anything_runs(project,
     assert cli.main(["run", str(study)]) == 2
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_path):
     study = project(units=["A", "SLOW", "Z"])
     marker = tmp_path / "slow.marker"
@@ -354,6 +357,7 @@ def test_a_bug_outside_the_analyses_is_not_turned_into_a_report_line(project, mo
         run_study(project(units=["A"]), jobs=1, progress=False)
 
 
+@pytest.mark.slow
 def test_a_report_past_its_time_limit_is_failed_and_the_run_goes_on(project, tmp_path):
     study = project(units=["A", "SLOW", "Z"], report_timeout=4)
     (tmp_path / "slow.marker").touch()
@@ -462,6 +466,7 @@ def test_a_refused_prepare_leaves_no_out_folder_behind(tmp_path, capsys):
     assert not (tmp_path / "new").exists()  # the --out check created and removed it
 
 
+@pytest.mark.slow
 def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
     import psutil
 
