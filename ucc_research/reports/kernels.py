@@ -99,7 +99,12 @@ def _pandas_options() -> dict[str, Any]:
     return {key: pd.get_option(key) for key in pd._config.config._registered_options}
 
 
-def _kernel_start(preload: list[str]) -> str:
+def _module_call(call: str) -> str:
+    """Code calling this module's ``call`` in the kernel, without a name in its namespace."""
+    return f"__import__({__name__!r}, fromlist=['_']).{call}"
+
+
+def _kernel_start(preload: list[str]) -> None:
     """In a new kernel: import ``preload`` and remember the state; returns the environment."""
     import gc
     import importlib
@@ -107,13 +112,18 @@ def _kernel_start(preload: list[str]) -> str:
     import sys
     import warnings
 
-    for name in preload:
-        importlib.import_module(name)
-    import matplotlib
-    import numpy as np
     from IPython import get_ipython
 
+    for name in preload:
+        importlib.import_module(name)
     shell = get_ipython()
+    if "matplotlib.pyplot" in sys.modules and "inline" in os.environ.get("MPLBACKEND", ""):
+        # what every report's first cell does (and pyplot does at the first figure): the state
+        # after it is the one to keep, so that each report's own magic finds it set up
+        shell.run_line_magic("matplotlib", "inline")
+    import matplotlib
+    import numpy as np
+
     _STATE.update(
         modules=set(sys.modules),
         path=list(sys.path),
@@ -130,11 +140,33 @@ def _kernel_start(preload: list[str]) -> str:
         log_disable=logging.root.manager.disable,
         events={name: list(cbs) for name, cbs in shell.events.callbacks.items()},
         inline=_inline_formats(),
+        matplotlib_interactive=matplotlib.is_interactive(),
+        attributes=[(obj, name, getattr(obj, name, _MISSING)) for obj, name in _attributes()],
     )
     # the imported stack is permanent: the full collection of every reset skips it (0.2 s less)
     gc.collect()
     gc.freeze()
-    return json.dumps(dict(os.environ))
+
+
+_MISSING = object()
+
+
+def _attributes() -> list[tuple[Any, str]]:
+    """Objects' attributes that ``%matplotlib inline`` sets once per kernel (IPython's and
+    pyplot's flags and wrappers): put back so that every report's own magic sets them again."""
+    import sys
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    found: list[tuple[Any, str]] = [(shell, "pylab_gui_select")]
+    execution = shell.magics_manager.registry.get("ExecutionMagics")
+    if execution is not None:
+        found.append((execution, "default_runner"))
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        found += [(plt, "draw_if_interactive"), (plt, "_REPL_DISPLAYHOOK"), (plt.show, "_needmain")]
+    return found
 
 
 def _inline_formats() -> tuple[Any, Any] | None:
@@ -184,6 +216,13 @@ def _kernel_reset(cwd: str, environ: dict[str, str]) -> None:
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
     dict.update(matplotlib.rcParams, _STATE["rc"])  # as matplotlib's own rc_context restores
+    matplotlib.interactive(_STATE["matplotlib_interactive"])
+    for obj, name, value in _STATE["attributes"]:
+        if value is _MISSING:
+            if hasattr(obj, name):
+                delattr(obj, name)
+        else:
+            setattr(obj, name, value)
     if _STATE["inline"] is not None:
         from matplotlib_inline.backend_inline import select_figure_formats
         from matplotlib_inline.config import InlineBackend
@@ -281,10 +320,11 @@ class WarmKernel:
             self.kc.start_channels()
             run_sync(self.kc.wait_for_ready)(timeout=START_TIMEOUT)
             self.kc.allow_stdin = False
+            # in a cell (not in the expression): imports see the kernel as a notebook does
             env = json.loads(
                 self.evaluate(
-                    f"_ucc_k._kernel_start({list(preload)!r})",
-                    setup="import ucc_research.reports.kernels as _ucc_k",
+                    "__import__('json').dumps(dict(__import__('os').environ))",
+                    setup=_module_call(f"_kernel_start({list(preload)!r})"),
                     timeout=START_TIMEOUT,
                 )
             )
@@ -335,10 +375,7 @@ class WarmKernel:
         environ = {**os.environ, **self.added_env}
         self.evaluate(
             "0",
-            setup=(
-                "__import__('ucc_research.reports.kernels', fromlist=['_'])._kernel_reset("
-                f"{str(cwd)!r}, {environ!r})"
-            ),
+            setup=_module_call(f"_kernel_reset({str(cwd)!r}, {environ!r})"),
         )
 
     def alive(self) -> bool:
