@@ -271,8 +271,10 @@ def _run_task(task: ReportTask, slot: Any) -> dict[str, Any]:
     if task.wants_results:
         params["results_path"] = str(tmp_results)
     record = _base_record(task)
+    timings: dict[str, float] = {}
+    record["timings"] = timings
     try:
-        nb, error = _execute(task, slot, tmp_nb, params)
+        nb, error = _execute(task, slot, tmp_nb, params, timings)
         if error is None and task.wants_results and not tmp_results.is_file():
             error = SpecError(f"{task.notebook_name} ran but did not write its results_path")
         record.update(_commit(task, nb, error, tmp_results))
@@ -293,13 +295,16 @@ def _run_task(task: ReportTask, slot: Any) -> dict[str, Any]:
 
 
 def _execute(
-    task: ReportTask, slot: Any, tmp_nb: Path, params: dict[str, Any]
+    task: ReportTask, slot: Any, tmp_nb: Path, params: dict[str, Any], timings: dict[str, float]
 ) -> tuple[Any, BaseException | None]:
-    """Run the notebook on the slot's warm kernel (or a fresh one without a slot)."""
+    """Run the notebook on the slot's warm kernel (or a fresh one without a slot); ``timings``
+    gets the seconds spent getting the kernel ready (started, or reset) and executing."""
     if task.kernel_name not in _KERNEL_READY:
         nbmod.ensure_kernel(task.kernel_name)
         _KERNEL_READY.add(task.kernel_name)
+    t0 = time.perf_counter()
     kernel = slot.kernel_for(task.kernel_name, task.out_dir) if slot is not None else None
+    timings["kernel"] = round(time.perf_counter() - t0, 3)
     nb, error = nbmod.execute(
         task.notebook,
         tmp_nb,
@@ -310,6 +315,7 @@ def _execute(
         timeout=task.timeout,
         kernel=kernel,
     )
+    timings["execute"] = round(time.perf_counter() - t0 - timings["kernel"], 3)
     if kernel is not None and error is not None and not nbmod.is_cell_error(error):
         slot.discard()  # dead, stopped at its time limit or half-way: a fresh kernel next
     return nb, error
