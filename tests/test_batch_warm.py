@@ -22,7 +22,6 @@ import pytest
 import yaml
 
 from ucc_research.reports import kernels
-from ucc_research.reports import kernels
 from ucc_research.reports.runner import run_study
 
 PARAMS = 'study: str = ""\nresults_path: str = ""\nshared_dir: str = ""'
