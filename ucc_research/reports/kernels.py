@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import atexit
+import contextlib
 import json
 import os
 import queue
@@ -105,7 +106,7 @@ def _module_call(call: str) -> str:
 
 
 def _kernel_start(preload: list[str]) -> None:
-    """In a new kernel: import ``preload`` and remember the state; returns the environment."""
+    """In a new kernel: import ``preload``, run ``%matplotlib inline``, remember the state."""
     import gc
     import importlib
     import logging
@@ -408,6 +409,7 @@ class KernelSlot:
 
     def __init__(self) -> None:
         self.kernel: WarmKernel | None = None
+        self.closed = False
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="ucc-kernel-slot", daemon=True)
         self._thread.start()
@@ -453,6 +455,16 @@ class KernelSlot:
             self.kernel.reset(cwd)
         return self.kernel
 
+    def kill(self) -> None:
+        """Kill the kernel's process at once, from any thread (the slot's may be stuck)."""
+        import signal
+
+        k = self.kernel
+        pid = getattr(getattr(k.km, "provisioner", None), "pid", None) if k else None
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def discard(self) -> None:
         """Shut the kernel down; the next report gets a fresh one. From the slot's thread."""
         k, self.kernel = self.kernel, None
@@ -476,25 +488,34 @@ def run_in_slot(job: Callable[[KernelSlot], T]) -> T:
             slot = _IDLE.pop()
         else:
             slot = KernelSlot()
-            _ALL.append(slot)
-            if len(_ALL) == 1:
+            if not _ALL:
+                atexit.unregister(shutdown_all)
                 atexit.register(shutdown_all)
+            _ALL.append(slot)
     try:
         return slot.call(job)
     finally:
         with _LOCK:
-            _IDLE.append(slot)
+            if not slot.closed:  # shut down meanwhile: its thread ends after this job
+                _IDLE.append(slot)
 
 
 def shutdown_all(timeout: float = 10.0) -> None:
-    """Shut down every warm kernel of this process (at exit; tests call it too)."""
+    """Shut down every warm kernel of this process (when a run or the process ends).
+
+    A slot still busy after ``timeout`` seconds (a run interrupted mid-report) has its kernel
+    killed from here: kernels run in a session of their own, so nothing else would stop them.
+    """
     with _LOCK:
-        slots = list(_IDLE)
+        slots = list(_ALL)
+        _ALL.clear()
         _IDLE.clear()
-        for s in slots:
-            _ALL.remove(s)
     for s in slots:
-        s.call(_stop, timeout=timeout)
+        s.closed = True
+        try:
+            s.call(_stop, timeout=timeout)
+        except KernelError:
+            s.kill()
 
 
 def register_engine() -> None:
