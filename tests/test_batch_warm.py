@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.test_runner import notebook_file
 from ucc_research.reports import kernels
 from ucc_research.reports.runner import run_study
 
@@ -93,18 +94,7 @@ with open(results_path, "w") as fh:
 
 
 def _notebook(path: Path, code: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(PARAMS)
-    params.metadata["tags"] = ["parameters"]
-    code = code.replace("PRELOAD", repr(kernels.PRELOAD))
-    nb.cells = [params, nbformat.v4.new_code_cell(code)]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
-    return path
+    return notebook_file(path, PARAMS, code.replace("PRELOAD", repr(kernels.PRELOAD)))
 
 
 @pytest.fixture

@@ -51,13 +51,12 @@ with open(results_path, "w", encoding="utf-8") as fh:
 """
 
 
-def _toy_notebook(path: Path) -> Path:
+def notebook_file(path: Path, parameters: str, code: str) -> Path:
+    """Write a notebook of two cells: ``parameters`` (tagged) and ``code``."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(
-        'study: str = ""\ncity: str = ""\nresults_path: str = ""\nscale: int = 1\nmarker: str = ""'
-    )
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(TOY_CODE)]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -65,6 +64,13 @@ def _toy_notebook(path: Path) -> Path:
     }
     nbformat.write(nb, str(path))
     return path
+
+
+def _toy_notebook(path: Path) -> Path:
+    params = (
+        'study: str = ""\ncity: str = ""\nresults_path: str = ""\nscale: int = 1\nmarker: str = ""'
+    )
+    return notebook_file(path, params, TOY_CODE)
 
 
 @pytest.fixture
