@@ -13,9 +13,10 @@ For a study ``S`` the runner writes into ``outputs/S/`` (or ``--out``)::
 Reports run in parallel on a local process pool (``--jobs``) or on an existing Dask cluster
 (``--scheduler`` / ``$UCC_DASK_SCHEDULER``). Each worker keeps one warm kernel that has imported
 the stack and is reset before every report (:mod:`~ucc_research.reports.kernels`);
-``--fresh-kernels`` (``$UCC_FRESH_KERNELS=1``) starts a kernel per report instead. Every file is written under a temporary name and
-renamed, so a killed run leaves only complete reports; re-running skips reports whose notebook,
-parameters and inputs are unchanged (their fingerprint), so the next run completes what is missing.
+``--fresh-kernels`` (``$UCC_FRESH_KERNELS=1``) starts a kernel per report instead. Every file is
+written under a temporary name and renamed, so a killed run leaves only complete reports;
+re-running skips reports whose notebook, parameters and inputs are unchanged (their
+fingerprint), so the next run completes what is missing.
 
 Safety: the study is checked whole (:func:`~ucc_research.reports.study.check_study`) before
 anything runs; a run holds a lock on its output folder (a second run of the same folder is
