@@ -771,7 +771,8 @@ def _run_reports(
 
 
 def cli_run(args: Any) -> int:
-    """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]``.
+    """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]
+    [--fresh-kernels]``.
 
     Exit status 0 when every report and study-level analysis succeeded, 1 when any failed
     (they are listed), 2 for a study or arguments refused before anything ran.
