@@ -48,11 +48,14 @@ def _ucc_run(study: Path, out: Path, shared: Path, jobs: int, env: dict, *extra:
     return time.perf_counter() - t0
 
 
-def _per_report(out: Path) -> tuple[float, float]:
-    """Mean seconds of a report in its worker (run.json) and of its own cells' execution."""
+def _per_report(out: Path, steady: bool = False) -> tuple[float, float]:
+    """Mean seconds of a report in its worker (run.json) and of its own cells' execution;
+    ``steady``: only the reports that found their worker's kernel already used (warm)."""
     manifest = json.loads((out / "run.json").read_text())
     records = [r for r in manifest["reports"].values() if r["kind"] == "city"]
     assert all(r["status"] == "ok" for r in records), [r.get("error") for r in records]
+    if steady:
+        records = [r for r in records if r["timings"]["kernel_state"] == "reused"]
     seconds = sum(r["seconds"] for r in records) / len(records)
     compute = []
     for r in records:
@@ -146,6 +149,7 @@ def main() -> None:
     t_loop = _papermill_loop(nb, study_path, cities, tmp / "warm" / "_shared", kernel, env)
     t_empty = _empty_notebook(tmp, kernel)
     warm_report, warm_own = _per_report(tmp / "warm")
+    steady_report, steady_own = _per_report(tmp / "warm", steady=True)
     fresh_report, fresh_own = _per_report(tmp / "fresh")
 
     print(f"{n} SYNTHETIC city reports, --jobs {args.jobs} (shared step: {t_shared:.1f} s, once)")
@@ -164,11 +168,15 @@ def main() -> None:
     print()
     print(f"{'one report in a worker (means)':<46}{'report':>9}{'own cells':>12}{'ratio':>13}")
     for what, report, own in (
-        ("warm kernel", warm_report, warm_own),
+        ("warm kernel, all (incl. each kernel's start)", warm_report, warm_own),
+        ("warm kernel, after each worker's first", steady_report, steady_own),
         ("fresh kernel", fresh_report, fresh_own),
     ):
         print(f"{what:<46}{report:>9.2f}{own:>12.2f}{report / own:>13.2f}")
-    print(f"warm: per report / own cells = {warm_report / warm_own:.2f} (goal <= 1.2)")
+    print(
+        f"warm: per report / own cells = {warm_report / warm_own:.2f} with each worker's kernel "
+        f"start, {steady_report / steady_own:.2f} after it (goal <= 1.2)"
+    )
     print(f"empty notebook through papermill (kernel start): {t_empty:.2f} s")
     print(f"work folder: {tmp}")
 

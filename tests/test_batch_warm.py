@@ -216,6 +216,9 @@ def test_a_crashed_or_hung_kernel_is_replaced_and_the_others_go_on(make_study):
     pid["after_error"] = _results(summary, "after_error")["pid"]
     assert len({pid["before"], pid["after_crash"], pid["after_hang"]}) == 3  # new kernels
     assert pid["after_error"] == pid["after_hang"]  # a cell error keeps the (reset) kernel
+    state = {n: r["timings"]["kernel_state"] for n, r in rec.items()}
+    assert state["after_crash"] == state["after_hang"] == "started"
+    assert state["cell_error"] == state["after_error"] == "reused"
     for name in ("crash", "hang", "cell_error"):
         assert (summary.out_dir / "failed" / f"{name}.html").is_file()
 
@@ -271,6 +274,8 @@ def test_pool_workers_shut_their_kernels_down_at_exit(make_study):
     assert summary.ok
     pids = {_results(summary, f"r{i}")["pid"] for i in range(4)}
     assert len(pids) <= 2  # two workers, a kernel each: four reports
+    states = [r["timings"]["kernel_state"] for r in summary.records.values()]
+    assert states.count("started") == len(pids) and states.count("reused") == 4 - len(pids)
     time.sleep(1)
     assert not _kernel_orphans(since)
     import psutil

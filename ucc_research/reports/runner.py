@@ -274,7 +274,7 @@ def _run_task(task: ReportTask, slot: Any) -> dict[str, Any]:
     if task.wants_results:
         params["results_path"] = str(tmp_results)
     record = _base_record(task)
-    timings: dict[str, float] = {}
+    timings: dict[str, Any] = {}
     record["timings"] = timings
     try:
         nb, error = _execute(task, slot, tmp_nb, params, timings)
@@ -298,7 +298,7 @@ def _run_task(task: ReportTask, slot: Any) -> dict[str, Any]:
 
 
 def _execute(
-    task: ReportTask, slot: Any, tmp_nb: Path, params: dict[str, Any], timings: dict[str, float]
+    task: ReportTask, slot: Any, tmp_nb: Path, params: dict[str, Any], timings: dict[str, Any]
 ) -> tuple[Any, BaseException | None]:
     """Run the notebook on the slot's warm kernel (or a fresh one without a slot); ``timings``
     gets the seconds spent getting the kernel ready (started, or reset) and executing."""
@@ -308,6 +308,10 @@ def _execute(
     t0 = time.perf_counter()
     kernel = slot.kernel_for(task.kernel_name, task.out_dir) if slot is not None else None
     timings["kernel"] = round(time.perf_counter() - t0, 3)
+    # "started": this report started its worker's kernel; "reused": it ran on one already used
+    timings["kernel_state"] = (
+        "fresh" if kernel is None else "reused" if kernel.reports else "started"
+    )
     nb, error = nbmod.execute(
         task.notebook,
         tmp_nb,
