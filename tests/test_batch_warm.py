@@ -136,7 +136,9 @@ def test_nothing_leaks_from_one_report_to_the_next(make_study, tmp_path):
     )
     assert fresh_run.ok, fresh_run.failed
     fresh = _results(fresh_run, "probe")
-    summary = run_study(make_study({"dirty": DIRTY, "probe": PROBE}), jobs=1, progress=False)
+    summary = run_study(
+        make_study({"dirty": DIRTY, "probe": PROBE}), jobs=1, progress=False, fresh_kernels=False
+    )
     assert summary.ok, summary.failed
     warm = _results(summary, "probe")
     assert summary.out_dir == fresh_run.out_dir
@@ -175,7 +177,8 @@ def test_a_changed_module_of_the_notebook_is_imported_again(make_study, tmp_path
         "import ucc_leaky_module\nassert ucc_leaky_module.VALUE == 1\n"
         f"open({str(module)!r}, 'w').write('VALUE = 3\\n')\n" + bump
     )
-    summary = run_study(make_study({"first": bump, "probe": PROBE}), jobs=1, progress=False)
+    study = make_study({"first": bump, "probe": PROBE})
+    summary = run_study(study, jobs=1, progress=False, fresh_kernels=False)
     assert summary.ok, summary.failed
     assert _results(summary, "probe")["module_value"] == 3
 
@@ -197,7 +200,7 @@ def test_a_crashed_or_hung_kernel_is_replaced_and_the_others_go_on(make_study):
         report_timeout=5,
     )
     t0 = time.monotonic()
-    summary = run_study(study, jobs=1, progress=False)
+    summary = run_study(study, jobs=1, progress=False, fresh_kernels=False)
     assert time.monotonic() - t0 < 55  # the hung report was stopped at its limit
     rec = {r["notebook"]: r for r in summary.records.values()}
     assert {n: r["status"] for n, r in rec.items()} == {
@@ -270,7 +273,7 @@ def _kernel_orphans(since: float) -> list[int]:
 def test_pool_workers_shut_their_kernels_down_at_exit(make_study):
     since = time.time()
     study = make_study({f"r{i}": PID for i in range(4)})
-    summary = run_study(study, jobs=2, progress=False)
+    summary = run_study(study, jobs=2, progress=False, fresh_kernels=False)
     assert summary.ok
     pids = {_results(summary, f"r{i}")["pid"] for i in range(4)}
     assert len(pids) <= 2  # two workers, a kernel each: four reports
@@ -311,3 +314,18 @@ def test_warm_and_fresh_kernels_give_the_same_reports(demo_reports, tmp_path, mo
         html_b = (out / f"{stem}.html").read_text("utf-8")
         assert _comparable_html(html_a, warm.out_dir) == _comparable_html(html_b, out), key
     assert os.listdir(out / "results")
+
+
+def test_by_default_warm_kernels_only_where_they_pay(make_study, monkeypatch):
+    monkeypatch.delenv("UCC_FRESH_KERNELS", raising=False)
+    runs = {}
+    for n in (2, 3):  # reports on one worker: below and at WARM_MIN_REPORTS
+        summary = run_study(make_study({f"r{i}": PID for i in range(n)}), jobs=1, progress=False)
+        manifest = json.loads((summary.out_dir / "run.json").read_text("utf-8"))
+        states = [r["timings"]["kernel_state"] for r in summary.records.values()]
+        runs[n] = (manifest["warm_kernels"], states)
+    assert runs[2] == (False, ["fresh", "fresh"])
+    assert runs[3] == (True, ["started", "reused", "reused"])
+    monkeypatch.setenv("UCC_FRESH_KERNELS", "1")  # the switch wins over the rule
+    summary = run_study(make_study({f"r{i}": PID for i in range(3)}), jobs=1, progress=False)
+    assert [r["timings"]["kernel_state"] for r in summary.records.values()] == ["fresh"] * 3

@@ -195,7 +195,10 @@ def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_pa
     marker = tmp_path / "slow.marker"
     marker.touch()
     out = tmp_path / "outputs" / "toy"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # warm kernels (the default only from 3 reports a worker): the path to prove safe
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), UCC_FRESH_KERNELS="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "1"],
         start_new_session=True,
@@ -475,7 +478,10 @@ def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
 
     study = project(units=["SLOW", "A", "SLOW2"])
     (tmp_path / "slow.marker").touch()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # warm kernels (the default only from 3 reports a worker): the path to prove safe
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), UCC_FRESH_KERNELS="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "2"],
         env=env,

@@ -55,7 +55,6 @@ PRELOAD = (
     "scipy.optimize",
     "scipy.stats",
     "statsmodels.api",
-    "nbformat",
     "ucc_research.reports.city",
     "ucc_research.reports.common",
     "ucc_research.reports.context",

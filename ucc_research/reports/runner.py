@@ -60,6 +60,8 @@ PLUMBING = ("study", "city", "shared_dir", "results_path")
 MAX_JOBS = 1024
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 5.0
+#: Reports per worker from which a run uses warm kernels by default (see :func:`run_study`).
+WARM_MIN_REPORTS = 3
 
 
 @dataclass(frozen=True)
@@ -613,8 +615,11 @@ def run_study(
     out : output folder (default ``outputs/<study>``).
     progress : show a progress bar (tqdm) over the reports.
     kernel_name : the Jupyter kernel the notebooks run on (registered if missing).
-    fresh_kernels : run every report on a kernel of its own instead of the worker's warm kernel
-        (slower; the same reports). Default: ``$UCC_FRESH_KERNELS`` set to ``1``.
+    fresh_kernels : True: every report on a kernel of its own; False: on its worker's warm
+        kernel (the same reports). Default (None): ``$UCC_FRESH_KERNELS`` (``1`` or ``0``), else
+        warm when the workers have at least :data:`WARM_MIN_REPORTS` reports each (starting a
+        kernel that imports the whole stack costs about as much as three fresh kernels), and
+        always on Dask (its workers keep their kernels from run to run).
 
     Returns
     -------
@@ -649,10 +654,11 @@ def run_study(
         missing = [c for c in only if c not in set(current_unit_ids(study))]
         if missing:
             raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
-    if fresh_kernels is None:
-        fresh_kernels = os.environ.get("UCC_FRESH_KERNELS", "").strip() == "1"
+    env = os.environ.get("UCC_FRESH_KERNELS", "").strip()
+    if fresh_kernels is None and env in ("0", "1"):
+        fresh_kernels = env == "1"
     opts = _RunOptions(jobs, scheduler, tuple(only or ()), force, progress, kernel_name)
-    opts = dataclasses.replace(opts, warm=not fresh_kernels)
+    opts = dataclasses.replace(opts, warm=None if fresh_kernels is None else not fresh_kernels)
     out_dir = Path(out) if out else config.outputs_dir() / study.name
     out_dir = writable_dir(out_dir.resolve())
     with output_lock(out_dir):
@@ -667,7 +673,7 @@ class _RunOptions:
     force: bool
     progress: bool
     kernel_name: str
-    warm: bool = True
+    warm: bool | None = True  # None: warm when it pays (see run_study)
 
 
 def _stamp() -> str:
@@ -688,7 +694,6 @@ def _run_locked(study: Study, out_dir: Path, t0: float, opts: _RunOptions) -> Ru
         "synthetic": study.synthetic,
         "jobs": opts.jobs,
         "scheduler": opts.scheduler,
-        "warm_kernels": opts.warm,
         "started": _stamp(),
     }
     shared_info, failures = _prepare_shared(study, out_dir, data_fp, opts.force)
@@ -702,6 +707,7 @@ def _run_locked(study: Study, out_dir: Path, t0: float, opts: _RunOptions) -> Ru
     inputs_fp = hashlib.sha256(f"{shared_info['fingerprint']}:{code_fingerprint()}".encode())
     tasks, todo, records = _plan(study, out_dir, inputs_fp.hexdigest(), opts)
     manifest["reports"] = records
+    manifest["warm_kernels"] = bool(todo) and todo[0].warm
 
     def save() -> None:
         io.write_json(out_dir / "run.json", manifest)
@@ -727,7 +733,6 @@ def _plan(
     selected = {t.key for t in tasks}
     if opts.only:  # the other cities stay listed with their previous reports
         tasks = build_tasks(study, out_dir, **kw)
-    tasks = [dataclasses.replace(t, warm=opts.warm) for t in tasks]
     nbmod.ensure_kernel(opts.kernel_name)
     _KERNEL_READY.add(opts.kernel_name)
     # leftovers of a killed run (this folder is locked: no other run is writing them)
@@ -744,6 +749,10 @@ def _plan(
         for t in tasks
         if t not in todo and t.key in previous
     }
+    warm = opts.warm
+    if warm is None:
+        warm = bool(opts.scheduler) or len(todo) >= WARM_MIN_REPORTS * min(opts.jobs, len(todo))
+    todo = [dataclasses.replace(t, warm=warm) for t in todo]
     return tasks, todo, records
 
 
@@ -789,7 +798,7 @@ def cli_run(args: Any) -> int:
         only=args.only,
         force=args.force,
         out=args.out,
-        fresh_kernels=getattr(args, "fresh_kernels", False) or None,
+        fresh_kernels=True if getattr(args, "fresh_kernels", False) else None,
     )
     for f in summary.analysis_failures:
         print(f"{summary.study}: FAILED study-level analysis {f['section']!r}: {f['error']}")
