@@ -42,6 +42,8 @@ import html as _html
 if city == "BOOM":
     raise ValueError("boom for " + city)
 if city == "SLOW" and os.path.exists(marker):
+    with open(results_path, "w", encoding="utf-8") as fh:
+        fh.write("{")  # half-way: a file in the staging folder while the report runs
     time.sleep(60)
 display(HTML("<h1>" + _html.escape(city) + "</h1>"))
 with open(results_path, "w", encoding="utf-8") as fh:
@@ -49,13 +51,12 @@ with open(results_path, "w", encoding="utf-8") as fh:
 """
 
 
-def _toy_notebook(path: Path) -> Path:
+def notebook_file(path: Path, parameters: str, code: str) -> Path:
+    """Write a notebook of two cells: ``parameters`` (tagged) and ``code``."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell(
-        'study: str = ""\ncity: str = ""\nresults_path: str = ""\nscale: int = 1\nmarker: str = ""'
-    )
+    params = nbformat.v4.new_code_cell(parameters)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(TOY_CODE)]
+    nb.cells = [params, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -63,6 +64,13 @@ def _toy_notebook(path: Path) -> Path:
     }
     nbformat.write(nb, str(path))
     return path
+
+
+def _toy_notebook(path: Path) -> Path:
+    params = (
+        'study: str = ""\ncity: str = ""\nresults_path: str = ""\nscale: int = 1\nmarker: str = ""'
+    )
+    return notebook_file(path, params, TOY_CODE)
 
 
 @pytest.fixture
@@ -190,7 +198,10 @@ def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_pa
     marker = tmp_path / "slow.marker"
     marker.touch()
     out = tmp_path / "outputs" / "toy"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # warm kernels (the default only from 3 reports a worker): the path to prove safe
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), UCC_FRESH_KERNELS="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "1"],
         start_new_session=True,
@@ -472,7 +483,10 @@ def test_pool_workers_and_their_kernels_die_with_the_run(project, tmp_path):
 
     study = project(units=["SLOW", "A", "SLOW2"])
     (tmp_path / "slow.marker").touch()
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    # warm kernels (the default only from 3 reports a worker): the path to prove safe
+    env = dict(
+        os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), UCC_FRESH_KERNELS="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucc_research", "run", str(study), "--jobs", "2"],
         env=env,

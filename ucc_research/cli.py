@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", metavar="CITY", help="run only these cities")
     p.add_argument("--force", action="store_true", help="re-run reports whose inputs are unchanged")
     p.add_argument("--out", help="output folder (default: outputs/<study>)")
+    p.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="a new kernel per report instead of each worker's warm kernel ($UCC_FRESH_KERNELS=1)",
+    )
     p.set_defaults(handler="run")
 
     p = sub.add_parser("study", help="check a study file, or read its own input files")

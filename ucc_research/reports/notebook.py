@@ -196,16 +196,20 @@ def execute(
     cwd: str | Path | None = None,
     title: str = "report",
     timeout: float | None = None,
+    kernel: Any = None,
 ) -> tuple[Any, BaseException | None]:
     """Execute ``notebook`` with ``parameters`` into ``output``; never raises for a cell error.
 
     Returns the executed notebook (with the error shown at its top when a cell failed) and the
-    exception, or None. ``output`` is written by papermill while it runs, so pass a temporary
-    path and rename it when satisfied.
+    exception, or None. ``output`` is written by papermill when the notebook ends (or fails), so
+    pass a temporary path and rename it when satisfied.
 
     ``timeout`` bounds the whole report in seconds: each cell may use what the cells before it
     left of the budget; when it runs out the cell is stopped and the error is a
     :class:`ReportTimeout`.
+
+    ``kernel`` is a :class:`~ucc_research.reports.kernels.WarmKernel` to run on (already reset
+    for this report, in ``cwd``); None starts a fresh kernel for this notebook alone.
     """
     import time
 
@@ -213,6 +217,12 @@ def execute(
     import papermill
 
     engine_kwargs: dict[str, Any] = {}
+    if kernel is not None:
+        from ucc_research.reports import kernels
+
+        kernels.register_engine()
+        engine_kwargs.update(engine_name=kernels.ENGINE, warm_kernel=kernel)
+        cwd = None  # the warm kernel is already there; papermill would chdir this process
     deadline = None
     if timeout is not None:
         if not timeout > 0:
@@ -229,6 +239,9 @@ def execute(
             kernel_name=kernel_name,
             progress_bar=False,
             cwd=str(cwd) if cwd else None,
+            # written once at the end (or at the failing cell), not after every cell: saving
+            # (with nbformat's schema check) twice per cell cost a tenth of a report's time
+            request_save_on_cell_execute=False,
             **engine_kwargs,
         )
     except Exception as exc:  # a failing report must not stop the batch
@@ -250,3 +263,11 @@ def execute(
         _error_banner(nb, error)
     nb.metadata["title"] = title
     return nb, error
+
+
+def is_cell_error(error: BaseException) -> bool:
+    """True for an error raised by a notebook's own cell (its kernel is fine and reusable);
+    False for a timeout, a dead kernel or a failure of the machinery."""
+    from papermill.exceptions import PapermillExecutionError
+
+    return isinstance(error, PapermillExecutionError)

@@ -11,9 +11,12 @@ For a study ``S`` the runner writes into ``outputs/S/`` (or ``--out``)::
     run.json                   parameters, fingerprints, timings and status per report
 
 Reports run in parallel on a local process pool (``--jobs``) or on an existing Dask cluster
-(``--scheduler`` / ``$UCC_DASK_SCHEDULER``). Every file is written under a temporary name and
-renamed, so a killed run leaves only complete reports; re-running skips reports whose notebook,
-parameters and inputs are unchanged (their fingerprint), so the next run completes what is missing.
+(``--scheduler`` / ``$UCC_DASK_SCHEDULER``). Each worker keeps one warm kernel that has imported
+the stack and is reset before every report (:mod:`~ucc_research.reports.kernels`);
+``--fresh-kernels`` (``$UCC_FRESH_KERNELS=1``) starts a kernel per report instead. Every file is
+written under a temporary name and renamed, so a killed run leaves only complete reports;
+re-running skips reports whose notebook, parameters and inputs are unchanged (their
+fingerprint), so the next run completes what is missing.
 
 Safety: the study is checked whole (:func:`~ucc_research.reports.study.check_study`) before
 anything runs; a run holds a lock on its output folder (a second run of the same folder is
@@ -26,6 +29,7 @@ recorded as failed and the run goes on; a study-level analysis that raises fails
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -56,6 +60,8 @@ PLUMBING = ("study", "city", "shared_dir", "results_path")
 MAX_JOBS = 1024
 #: Seconds to wait for a Dask scheduler to answer.
 CONNECT_TIMEOUT = 5.0
+#: Reports per worker from which a run uses warm kernels by default (see :func:`run_study`).
+WARM_MIN_REPORTS = 3
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class ReportTask:
     wants_results: bool
     kernel_name: str = nbmod.KERNEL_NAME
     timeout: float = DEFAULT_REPORT_TIMEOUT
+    warm: bool = True  # on the worker's warm kernel (False: a fresh kernel for this report)
 
 
 @dataclass
@@ -228,24 +235,12 @@ def _outputs(task: ReportTask) -> dict[str, Path]:
     }
 
 
-def run_task(task: ReportTask) -> dict[str, Any]:
-    """Execute one report and commit its files; returns its record for ``run.json``.
+def _title(task: ReportTask) -> str:
+    return f"{task.notebook_name}: {task.unit}" if task.unit is not None else task.notebook_name
 
-    Runs in a worker (process pool or Dask). A failing notebook is recorded, never raised.
-    """
-    start = time.perf_counter()
-    out = Path(task.out_dir)
-    paths = _outputs(task)
-    staging = out / ".staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    attempt = uuid.uuid4().hex[:12]
-    tmp_nb = staging / f"{task.stem}.{attempt}.ipynb"
-    tmp_results = staging / f"{task.stem}.{attempt}.json"
-    params = dict(task.parameters)
-    if task.wants_results:
-        params["results_path"] = str(tmp_results)
-    title = f"{task.notebook_name}: {task.unit}" if task.unit is not None else task.notebook_name
-    record: dict[str, Any] = {
+
+def _base_record(task: ReportTask) -> dict[str, Any]:
+    return {
         "key": task.key,
         "kind": task.kind,
         "unit": task.unit,
@@ -254,50 +249,43 @@ def run_task(task: ReportTask) -> dict[str, Any]:
         "parameters": task.parameters,
         "fingerprint": task.fingerprint,
     }
+
+
+def run_task(task: ReportTask) -> dict[str, Any]:
+    """Execute one report and commit its files; returns its record for ``run.json``.
+
+    Runs in a worker (process pool or Dask): on the worker's warm kernel (reset for this report,
+    see :mod:`~ucc_research.reports.kernels`) unless ``task.warm`` is False, then on a fresh
+    kernel of its own. A failing notebook is recorded, never raised.
+    """
+    if task.warm:
+        from ucc_research.reports import kernels
+
+        return kernels.run_in_slot(lambda slot: _run_task(task, slot))
+    return _run_task(task, None)
+
+
+def _run_task(task: ReportTask, slot: Any) -> dict[str, Any]:
+    start = time.perf_counter()
+    staging = Path(task.out_dir) / ".staging"
+    staging.mkdir(parents=True, exist_ok=True)
+    attempt = uuid.uuid4().hex[:12]
+    tmp_nb = staging / f"{task.stem}.{attempt}.ipynb"
+    tmp_results = staging / f"{task.stem}.{attempt}.json"
+    params = dict(task.parameters)
+    if task.wants_results:
+        params["results_path"] = str(tmp_results)
+    record = _base_record(task)
+    timings: dict[str, Any] = {}
+    record["timings"] = timings
     try:
-        if task.kernel_name not in _KERNEL_READY:
-            nbmod.ensure_kernel(task.kernel_name)
-            _KERNEL_READY.add(task.kernel_name)
-        nb, error = nbmod.execute(
-            task.notebook,
-            tmp_nb,
-            params,
-            kernel_name=task.kernel_name,
-            cwd=out,
-            title=title,
-            timeout=task.timeout,
-        )
+        nb, error = _execute(task, slot, tmp_nb, params, timings)
         if error is None and task.wants_results and not tmp_results.is_file():
             error = SpecError(f"{task.notebook_name} ran but did not write its results_path")
-        import nbformat
-
-        if error is None:
-            headline: dict[str, Any] = {}
-            if task.wants_results:
-                results = json.loads(tmp_results.read_text(encoding="utf-8"))
-                headline = results.get("headline", {}) if isinstance(results, dict) else {}
-                paths["results"].parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_results, paths["results"])
-            page = nbmod.to_html(nb, title)
-            with io.atomic_open(paths["ipynb"]) as fh:
-                nbformat.write(nb, fh)
-            io.write_text(paths["html"], page)  # last: its presence marks a complete report
-            for stale in ("failed_ipynb", "failed_html"):
-                paths[stale].unlink(missing_ok=True)
-            record.update(status="ok", headline=headline, html=paths["html"].name)
-        else:
-            with io.atomic_open(paths["failed_ipynb"]) as fh:
-                nbformat.write(nb, fh)
-            io.write_text(paths["failed_html"], nbmod.to_html(nb, f"FAILED {title}"))
-            for stale in ("html", "ipynb", "results"):
-                paths[stale].unlink(missing_ok=True)
-            record.update(
-                status="failed",
-                error=f"{getattr(error, 'ename', type(error).__name__)}: "
-                f"{getattr(error, 'evalue', str(error))}",
-                html=f"failed/{paths['failed_html'].name}",
-            )
+        record.update(_commit(task, nb, error, tmp_results))
     except Exception as exc:  # the runner itself failed for this report: record, go on
+        if slot is not None:
+            slot.discard()  # the kernel's state is unknown: the next report gets a fresh one
         record.update(
             status="failed",
             error=f"{type(exc).__name__}: {exc}",
@@ -309,6 +297,72 @@ def run_task(task: ReportTask) -> dict[str, Any]:
         tmp_results.unlink(missing_ok=True)
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def _execute(
+    task: ReportTask, slot: Any, tmp_nb: Path, params: dict[str, Any], timings: dict[str, Any]
+) -> tuple[Any, BaseException | None]:
+    """Run the notebook on the slot's warm kernel (or a fresh one without a slot); ``timings``
+    gets the seconds spent getting the kernel ready (started, or reset) and executing."""
+    if task.kernel_name not in _KERNEL_READY:
+        nbmod.ensure_kernel(task.kernel_name)
+        _KERNEL_READY.add(task.kernel_name)
+    t0 = time.perf_counter()
+    kernel = slot.kernel_for(task.kernel_name, task.out_dir) if slot is not None else None
+    timings["kernel"] = round(time.perf_counter() - t0, 3)
+    # "started": this report started its worker's kernel; "reused": it ran on one already used
+    timings["kernel_state"] = (
+        "fresh" if kernel is None else "reused" if kernel.reports else "started"
+    )
+    nb, error = nbmod.execute(
+        task.notebook,
+        tmp_nb,
+        params,
+        kernel_name=task.kernel_name,
+        cwd=task.out_dir,
+        title=_title(task),
+        timeout=task.timeout,
+        kernel=kernel,
+    )
+    timings["execute"] = round(time.perf_counter() - t0 - timings["kernel"], 3)
+    if kernel is not None and error is not None and not nbmod.is_cell_error(error):
+        slot.discard()  # dead, stopped at its time limit or half-way: a fresh kernel next
+    return nb, error
+
+
+def _commit(
+    task: ReportTask, nb: Any, error: BaseException | None, tmp_results: Path
+) -> dict[str, Any]:
+    """Write the report's files (or its failed copy) and return the record's status fields."""
+    import nbformat
+
+    paths = _outputs(task)
+    title = _title(task)
+    if error is None:
+        headline: dict[str, Any] = {}
+        if task.wants_results:
+            results = json.loads(tmp_results.read_text(encoding="utf-8"))
+            headline = results.get("headline", {}) if isinstance(results, dict) else {}
+            paths["results"].parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp_results, paths["results"])
+        page = nbmod.to_html(nb, title)
+        with io.atomic_open(paths["ipynb"]) as fh:
+            nbformat.write(nb, fh)
+        io.write_text(paths["html"], page)  # last: its presence marks a complete report
+        for stale in ("failed_ipynb", "failed_html"):
+            paths[stale].unlink(missing_ok=True)
+        return {"status": "ok", "headline": headline, "html": paths["html"].name}
+    with io.atomic_open(paths["failed_ipynb"]) as fh:
+        nbformat.write(nb, fh)
+    io.write_text(paths["failed_html"], nbmod.to_html(nb, f"FAILED {title}"))
+    for stale in ("html", "ipynb", "results"):
+        paths[stale].unlink(missing_ok=True)
+    return {
+        "status": "failed",
+        "error": f"{getattr(error, 'ename', type(error).__name__)}: "
+        f"{getattr(error, 'evalue', str(error))}",
+        "html": f"failed/{paths['failed_html'].name}",
+    }
 
 
 def run_task_isolated(task: ReportTask) -> dict[str, Any]:
@@ -449,8 +503,13 @@ def _worker_init(parent: int) -> None:
 
 def _iter_local(tasks: list[ReportTask], jobs: int):
     if jobs <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield run_task(t)
+        try:
+            for t in tasks:
+                yield run_task(t)
+        finally:  # this process goes on after the run: its warm kernel does not
+            from ucc_research.reports import kernels
+
+            kernels.shutdown_all()
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -485,13 +544,7 @@ def _result_or_failure(fut: Any, task: ReportTask) -> dict[str, Any]:
         return fut.result()
     except Exception as exc:  # the worker died or the task could not be shipped
         return {
-            "key": task.key,
-            "kind": task.kind,
-            "unit": task.unit,
-            "notebook": task.notebook_name,
-            "stem": task.stem,
-            "parameters": task.parameters,
-            "fingerprint": task.fingerprint,
+            **_base_record(task),
             "status": "failed",
             "error": f"{type(exc).__name__}: {exc}",
             "html": None,
@@ -548,6 +601,7 @@ def run_study(
     out: str | Path | None = None,
     progress: bool = True,
     kernel_name: str = nbmod.KERNEL_NAME,
+    fresh_kernels: bool | None = None,
 ) -> RunSummary:
     """Run every report of a study; never stops at a failing report.
 
@@ -561,6 +615,11 @@ def run_study(
     out : output folder (default ``outputs/<study>``).
     progress : show a progress bar (tqdm) over the reports.
     kernel_name : the Jupyter kernel the notebooks run on (registered if missing).
+    fresh_kernels : True: every report on a kernel of its own; False: on its worker's warm
+        kernel (the same reports). Default (None): ``$UCC_FRESH_KERNELS`` (``1`` or ``0``), else
+        warm when the workers have at least :data:`WARM_MIN_REPORTS` reports each (starting a
+        kernel that imports the whole stack costs about as much as three fresh kernels), and
+        always on Dask (its workers keep their kernels from run to run).
 
     Returns
     -------
@@ -582,9 +641,6 @@ def run_study(
         summary = run_study("demo", jobs=2)
         summary.ok, summary.index
     """
-    from ucc_research.reports import index as index_mod
-    from ucc_research.reports.inputs import prepare_inputs
-
     t0 = time.perf_counter()
     if not isinstance(study, Study):
         study = load_study(study)
@@ -598,37 +654,36 @@ def run_study(
         missing = [c for c in only if c not in set(current_unit_ids(study))]
         if missing:
             raise SpecError(f"study {study.name!r}: --only names unknown cities {missing}")
+    env = os.environ.get("UCC_FRESH_KERNELS", "").strip()
+    if fresh_kernels is None and env in ("0", "1"):
+        fresh_kernels = env == "1"
+    opts = _RunOptions(jobs, scheduler, tuple(only or ()), force, progress, kernel_name)
+    opts = dataclasses.replace(opts, warm=None if fresh_kernels is None else not fresh_kernels)
     out_dir = Path(out) if out else config.outputs_dir() / study.name
     out_dir = writable_dir(out_dir.resolve())
     with output_lock(out_dir):
-        return _run_locked(
-            study,
-            out_dir,
-            t0,
-            jobs,
-            scheduler,
-            only,
-            force,
-            progress,
-            kernel_name,
-            index_mod,
-            prepare_inputs,
-        )
+        return _run_locked(study, out_dir, t0, opts)
 
 
-def _run_locked(
-    study,
-    out_dir,
-    t0,
-    jobs,
-    scheduler,
-    only,
-    force,
-    progress,
-    kernel_name,
-    index_mod,
-    prepare_inputs,
-) -> RunSummary:
+@dataclass(frozen=True)
+class _RunOptions:
+    jobs: int
+    scheduler: str | None
+    only: tuple[str, ...]
+    force: bool
+    progress: bool
+    kernel_name: str
+    warm: bool | None = True  # None: warm when it pays (see run_study)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _run_locked(study: Study, out_dir: Path, t0: float, opts: _RunOptions) -> RunSummary:
+    from ucc_research.reports import index as index_mod
+    from ucc_research.reports.inputs import prepare_inputs
+
     prepare_inputs(study)
     data_fp = data_fingerprint(study)
     base = {
@@ -637,51 +692,22 @@ def _run_locked(
         "package_version": __version__,
         "data_fingerprint": data_fp,
         "synthetic": study.synthetic,
-        "jobs": jobs,
-        "scheduler": scheduler,
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "jobs": opts.jobs,
+        "scheduler": opts.scheduler,
+        "started": _stamp(),
     }
-    shared_info, failures = _prepare_shared(study, out_dir, data_fp, force)
+    shared_info, failures = _prepare_shared(study, out_dir, data_fp, opts.force)
+    manifest = {**base, "shared": shared_info, "analysis_failures": failures, "reports": {}}
     if failures:
-        manifest = {
-            **base,
-            "shared": shared_info,
-            "analysis_failures": failures,
-            "reports": {},
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
+        manifest.update(finished=_stamp(), seconds=round(time.perf_counter() - t0, 3))
         io.write_json(out_dir / "run.json", manifest)
         index_mod.write_index(out_dir / "index.html", study, manifest)
-        return RunSummary(
-            study=study.name,
-            out_dir=out_dir,
-            records={},
-            seconds=manifest["seconds"],
-            analysis_failures=failures,
-        )
+        return RunSummary(study.name, out_dir, {}, manifest["seconds"], analysis_failures=failures)
     # the reports depend on the inputs, the shared analyses and the package's code
     inputs_fp = hashlib.sha256(f"{shared_info['fingerprint']}:{code_fingerprint()}".encode())
-    inputs_fp = inputs_fp.hexdigest()
-    tasks = build_tasks(study, out_dir, data_fp=inputs_fp, only=only, kernel_name=kernel_name)
-    selected = {t.key for t in tasks}
-    if only:  # the other cities stay listed with their previous reports
-        tasks = build_tasks(study, out_dir, data_fp=inputs_fp, kernel_name=kernel_name)
-    nbmod.ensure_kernel(kernel_name)
-    _KERNEL_READY.add(kernel_name)
-
-    # leftovers of a killed run (this folder is locked: no other run is writing them)
-    for leftover in (out_dir / ".staging").glob("*"):
-        leftover.unlink(missing_ok=True)
-    previous = _load_manifest(out_dir).get("reports", {})
-    todo = [
-        t for t in tasks if t.key in selected and (force or not _is_current(t, previous.get(t.key)))
-    ]
-    records: dict[str, dict[str, Any]] = {}
-    for t in tasks:
-        if t not in todo and t.key in previous:
-            records[t.key] = dict(previous[t.key], reused=True)
-    manifest = {**base, "shared": shared_info, "analysis_failures": [], "reports": records}
+    tasks, todo, records = _plan(study, out_dir, inputs_fp.hexdigest(), opts)
+    manifest["reports"] = records
+    manifest["warm_kernels"] = bool(todo) and todo[0].warm
 
     def save() -> None:
         io.write_json(out_dir / "run.json", manifest)
@@ -689,36 +715,77 @@ def _run_locked(
     save()
     export_tables(out_dir, study, shared_info)
     if todo:
-        from tqdm.auto import tqdm
-
-        results = _iter_dask(todo, scheduler) if scheduler else _iter_local(todo, jobs)
-        bar = tqdm(
-            total=len(todo), desc=f"{study.name} reports", unit="report", disable=not progress
-        )
-        for record in results:
-            record["reused"] = False
-            records[record["key"]] = record
-            save()  # after every report: a killed run keeps what it finished
-            bar.update(1)
-            if record["status"] == "failed":
-                bar.write(f"failed: {record['key']}: {record.get('error', '')[:200]}")
-        bar.close()
-    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    manifest["seconds"] = round(time.perf_counter() - t0, 3)
+        _run_reports(study, todo, records, save, opts)
+    manifest.update(finished=_stamp(), seconds=round(time.perf_counter() - t0, 3))
     # keep the order of the study (cross-city first, then cities) whatever order they finished in
     manifest["reports"] = {t.key: records[t.key] for t in tasks if t.key in records}
     save()
     index_mod.write_index(out_dir / "index.html", study, manifest)
-    return RunSummary(
-        study=study.name,
-        out_dir=out_dir,
-        records=manifest["reports"],
-        seconds=manifest["seconds"],
+    return RunSummary(study.name, out_dir, manifest["reports"], manifest["seconds"])
+
+
+def _plan(
+    study: Study, out_dir: Path, inputs_fp: str, opts: _RunOptions
+) -> tuple[list[ReportTask], list[ReportTask], dict[str, dict[str, Any]]]:
+    """Every report, those to run now, and the records of those kept from the last run."""
+    kw = {"data_fp": inputs_fp, "kernel_name": opts.kernel_name}
+    tasks = build_tasks(study, out_dir, only=opts.only or None, **kw)
+    selected = {t.key for t in tasks}
+    if opts.only:  # the other cities stay listed with their previous reports
+        tasks = build_tasks(study, out_dir, **kw)
+    nbmod.ensure_kernel(opts.kernel_name)
+    _KERNEL_READY.add(opts.kernel_name)
+    # leftovers of a killed run (this folder is locked: no other run is writing them)
+    for leftover in (out_dir / ".staging").glob("*"):
+        leftover.unlink(missing_ok=True)
+    previous = _load_manifest(out_dir).get("reports", {})
+    todo = [
+        t
+        for t in tasks
+        if t.key in selected and (opts.force or not _is_current(t, previous.get(t.key)))
+    ]
+    records = {
+        t.key: dict(previous[t.key], reused=True)
+        for t in tasks
+        if t not in todo and t.key in previous
+    }
+    warm = opts.warm
+    if warm is None:
+        warm = bool(opts.scheduler) or len(todo) >= WARM_MIN_REPORTS * min(opts.jobs, len(todo))
+    todo = [dataclasses.replace(t, warm=warm) for t in todo]
+    return tasks, todo, records
+
+
+def _run_reports(
+    study: Study,
+    todo: list[ReportTask],
+    records: dict[str, dict[str, Any]],
+    save: Any,
+    opts: _RunOptions,
+) -> None:
+    """Run ``todo`` on the pool or on Dask, recording (and saving) each report as it ends."""
+    from tqdm.auto import tqdm
+
+    if opts.scheduler:
+        results = _iter_dask(todo, opts.scheduler)
+    else:
+        results = _iter_local(todo, opts.jobs)
+    bar = tqdm(
+        total=len(todo), desc=f"{study.name} reports", unit="report", disable=not opts.progress
     )
+    for record in results:
+        record["reused"] = False
+        records[record["key"]] = record
+        save()  # after every report: a killed run keeps what it finished
+        bar.update(1)
+        if record["status"] == "failed":
+            bar.write(f"failed: {record['key']}: {record.get('error', '')[:200]}")
+    bar.close()
 
 
 def cli_run(args: Any) -> int:
-    """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]``.
+    """``ucc run STUDY [--jobs N] [--scheduler ADDRESS] [--only CITY ...] [--force] [--out DIR]
+    [--fresh-kernels]``.
 
     Exit status 0 when every report and study-level analysis succeeded, 1 when any failed
     (they are listed), 2 for a study or arguments refused before anything ran.
@@ -731,6 +798,7 @@ def cli_run(args: Any) -> int:
         only=args.only,
         force=args.force,
         out=args.out,
+        fresh_kernels=True if getattr(args, "fresh_kernels", False) else None,
     )
     for f in summary.analysis_failures:
         print(f"{summary.study}: FAILED study-level analysis {f['section']!r}: {f['error']}")
