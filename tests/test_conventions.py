@@ -78,15 +78,6 @@ def test_the_curated_top_level_api_is_the_subpackages_own_functions():
 
 MAX_FUNCTION_LINES = 80
 
-# Functions over MAX_FUNCTION_LINES in files other helpers are splitting in parallel (issue 13):
-# impact/* and reports/transfer.py ("impact"), cleaning/readers.py, panel.py and schemas.py
-# ("data"), reports/runner.py ("batch"). The lead shrinks this list as their branches merge; an
-# entry whose function is gone or short again fails the test below, so the list cannot go stale.
-LONG_FUNCTIONS_BEING_SPLIT = {
-    "reports/runner.py::_run_locked",
-    "reports/runner.py::run_task",
-}
-
 
 def _function_lengths() -> dict[str, tuple[int, str]]:
     """``path::name`` -> (lines from ``def`` to the function's last line, its docstring)."""
@@ -112,17 +103,9 @@ def test_no_function_over_80_lines_unless_a_numerical_kernel_that_says_why():
     too_long = sorted(
         f"{name} ({n} lines)"
         for name, (n, doc) in lengths.items()
-        if n > MAX_FUNCTION_LINES
-        and name not in LONG_FUNCTIONS_BEING_SPLIT
-        and not _says_why_it_is_a_kernel(doc)
+        if n > MAX_FUNCTION_LINES and not _says_why_it_is_a_kernel(doc)
     )
     assert not too_long, "split these (or document a numerical kernel): " + ", ".join(too_long)
-    stale = sorted(
-        name
-        for name in LONG_FUNCTIONS_BEING_SPLIT
-        if name not in lengths or lengths[name][0] <= MAX_FUNCTION_LINES
-    )
-    assert not stale, "no longer long, remove from LONG_FUNCTIONS_BEING_SPLIT: " + ", ".join(stale)
 
 
 def test_the_length_rule_reads_a_kernel_reason_and_counts_the_whole_function():
@@ -136,9 +119,6 @@ def test_the_length_rule_reads_a_kernel_reason_and_counts_the_whole_function():
     assert 30 < n <= MAX_FUNCTION_LINES and "SYNTHETIC" in doc
 
 
-# Files other helpers are rewriting in parallel (issue 13); a repeat with one side in them waits
-# for their branches. The lead shrinks this at merge.
-FILES_BEING_SPLIT = ("reports/runner.py",)
 # indicators/__init__.py lists the lazily imported names of coherence.py without importing it
 # (scipy stays out of `import ucc_research.indicators`); the test below keeps the two in step.
 DELIBERATE_MIRRORS = {("indicators/__init__.py", "indicators/coherence.py")}
@@ -186,7 +166,7 @@ def test_no_block_of_six_code_lines_is_repeated():
     found = []
     for places in _repeated_blocks().values():
         files = tuple(sorted({f for f, _ in places}))
-        if any(f.startswith(FILES_BEING_SPLIT) for f in files) or files in DELIBERATE_MIRRORS:
+        if files in DELIBERATE_MIRRORS:
             continue
         found.append(", ".join(f"{f}:{n}" for f, n in places))
     assert not found, "write these once: " + "; ".join(sorted(found))

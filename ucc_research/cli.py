@@ -13,6 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ucc_research import __version__
 from ucc_research.config import configure_arrow_pool
@@ -38,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ucc_research {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_data_commands(sub)
+    _add_index_commands(sub)
+    _add_study_commands(sub)
+    return parser
+
+
+def _add_data_commands(sub: Any) -> None:
+    """``ucc prepare``, ``ucc validate`` and ``ucc demo``."""
     p = sub.add_parser("prepare", help="build data/processed/ from data/raw/")
     p.add_argument("--raw", help="raw data folder (default: data/raw or $UCC_RAW_DIR)")
     p.add_argument("--out", help="processed folder (default: data/processed or $UCC_PROCESSED_DIR)")
@@ -66,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=20240601)
     p.set_defaults(handler="demo")
 
+
+def _add_index_commands(sub: Any) -> None:
+    """``ucc index build``."""
     p = sub.add_parser("index", help="composite indicators")
     index_sub = p.add_subparsers(dest="index_command", required=True)
     b = index_sub.add_parser("build", help="build a composite index from iData and iMeta")
@@ -86,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=1, help="seed of the uncertainty analysis")
     b.set_defaults(handler="index build")
 
+
+def _add_study_commands(sub: Any) -> None:
+    """``ucc run`` and ``ucc study check|prepare|schema``."""
     p = sub.add_parser("run", help="run a study: notebooks per city through papermill")
     p.add_argument("study", help="study YAML file (studies/<name>.yml)")
     p.add_argument("--jobs", type=int, default=None, help="parallel reports (default: cores)")
@@ -115,7 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(handler="study prepare")
     s = study_sub.add_parser("schema", help="print the study schema (docs/study_schema.md)")
     s.set_defaults(handler="study schema")
-    return parser
 
 
 def _check_args(args: argparse.Namespace) -> None:
