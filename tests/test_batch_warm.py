@@ -186,6 +186,7 @@ def test_a_changed_module_of_the_notebook_is_imported_again(make_study, tmp_path
 PID = "import json, os\njson.dump({'pid': os.getpid()}, open(results_path, 'w'))\n"
 
 
+@pytest.mark.slow
 def test_a_crashed_or_hung_kernel_is_replaced_and_the_others_go_on(make_study):
     study = make_study(
         {
@@ -270,6 +271,7 @@ def _kernel_orphans(since: float) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_pool_workers_shut_their_kernels_down_at_exit(make_study):
     since = time.time()
     study = make_study({f"r{i}": PID for i in range(4)})

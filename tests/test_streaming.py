@@ -30,6 +30,7 @@ def _log(tmp_path, rows):
     return f
 
 
+@pytest.mark.slow
 def test_prepare_gives_the_tables_of_the_in_memory_code(raw_311, tmp_path, monkeypatch):
     # the acceptance test of issue 12: the reference commit's prepare, run from its own source
     ref = tmp_path / "ref"
