@@ -168,6 +168,7 @@ def test_nothing_leaks_from_one_report_to_the_next(make_study, tmp_path):
     assert warm["module_value"] == fresh["module_value"] == 1
 
 
+@pytest.mark.slow
 def test_a_changed_module_of_the_notebook_is_imported_again(make_study, tmp_path):
     module = tmp_path / "ucc_leaky_module.py"
     module.write_text("VALUE = 1\n")
@@ -318,6 +319,7 @@ def test_warm_and_fresh_kernels_give_the_same_reports(demo_reports, tmp_path, mo
     assert os.listdir(out / "results")
 
 
+@pytest.mark.slow
 def test_by_default_warm_kernels_only_where_they_pay(make_study, monkeypatch):
     monkeypatch.delenv("UCC_FRESH_KERNELS", raising=False)
     runs = {}

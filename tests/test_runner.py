@@ -235,6 +235,7 @@ def test_killed_run_leaves_no_half_report_and_next_run_completes(project, tmp_pa
     assert not list((out / ".staging").iterdir())
 
 
+@pytest.mark.slow
 def test_dask_path_runs_the_same_reports(project, monkeypatch):
     from distributed import LocalCluster
 
