@@ -186,6 +186,61 @@ def test_a_direct_call_removes_its_staged_files_when_done(tmp_path):
     assert not folder.exists()
 
 
+def test_block_writer_runs_jobs_in_order_one_in_flight_and_raises_their_errors():
+    import threading
+    import time
+
+    from ucc_research.cleaning.dataset import BlockWriter
+
+    running, seen, lock = [], [], threading.Lock()
+
+    def job(i):
+        with lock:
+            running.append(i)
+            seen.append(len(running))
+        time.sleep(0.01)
+        with lock:
+            running.remove(i)
+
+    bw = BlockWriter()
+    order = []
+    for i in range(5):
+        bw.submit(job, i)
+        bw.submit(order.append, i)
+    bw.wait()
+    assert order == list(range(5)) and max(seen) == 1
+
+    def fail(i):
+        raise OSError(f"disk full at job {i}")
+
+    bw = BlockWriter()
+    bw.submit(fail, 1)
+    with pytest.raises(OSError, match="disk full at job 1"):
+        bw.submit(order.append, 99)  # the error of the job before is raised here, not lost
+    assert 99 not in order
+    bw.wait()  # nothing in flight: returns
+
+
+def test_a_failed_block_write_stops_the_read_and_leaves_no_files(tmp_path, monkeypatch):
+    rows = [(f"18-{i}", "T", "Web", "03/01/2017 10:00:00 AM", "Open", "") for i in range(400)]
+    f = _log(tmp_path, rows)
+    calls = []
+
+    def failing_append(self, df, **kw):
+        calls.append(len(df))
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr(YearWriter, "append", failing_append)
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    monkeypatch.setenv("UCC_STAGING_DIR", str(staging))
+    with pytest.raises(OSError, match="No space left"):
+        adapt_log(f.parent, BALTIMORE, path=f, block_bytes=2048)
+    assert 2 <= len(calls) <= 3  # stopped at the failing block (one more may be in flight)
+    assert list(staging.iterdir()) == []
+
+
 def test_a_failed_prepare_leaves_no_staging_behind(raw_311, tmp_path):
     out = tmp_path / "processed"
     prepare(raw_311, out)

@@ -34,7 +34,7 @@ import pandas as pd
 from ucc_research import config
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
-from ucc_research.cleaning.dataset import Dataset, KeyLog, YearWriter, drop_keys
+from ucc_research.cleaning.dataset import BlockWriter, Dataset, KeyLog, YearWriter, drop_keys
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.parsers import US_12H, parse_datetimes
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
@@ -202,14 +202,19 @@ def _clean_blocks(
     keys = KeyLog(stage / "keys.parquet")
     parts = []
     empty = pd.DataFrame({c: pd.Series(dtype="str") for c in spec.columns})
+    # Each block's rows are written while the next block is read and cleaned (parquet encoding
+    # and the file writes release the GIL): one block in flight, so memory holds two at most.
+    background = BlockWriter()
     try:
         for df in _at_least_one(blocks, empty.assign(**{LINE: pd.Series(dtype="int64")})):
             part = _clean_block(df, spec, file=file)
-            writer.append(part.pop("kept"), timezone=TIMEZONE)
-            keys.append(part.pop("keys"))
+            kept, block_keys = part.pop("kept"), part.pop("keys")
+            background.submit(_write_block, writer, keys, kept, block_keys)
             parts.append(part)
+        background.wait()
         candidates = keys.candidates()
     except BaseException:
+        background.wait(raise_error=False)  # its files are closed before they are deleted
         writer.abort()
         raise
     finally:
@@ -226,6 +231,11 @@ def _clean_blocks(
         drop_keys(requests, "request_id", candidates.loc[candidates[LINE].isin(lines), "id"])
     quarantine, notes = _finish(parts, key_q, spec, file=file, detected=detected)
     return requests, quarantine, notes, detected
+
+
+def _write_block(writer: YearWriter, keys: KeyLog, kept: pd.DataFrame, ids: pd.DataFrame) -> None:
+    writer.append(kept, timezone=TIMEZONE)
+    keys.append(ids)
 
 
 def _at_least_one(blocks, empty: pd.DataFrame):
