@@ -1,5 +1,6 @@
 """Issue 12: request logs stream to a parquet dataset; same tables as the single-frame code."""
 
+import json
 import os
 import subprocess
 import sys
@@ -65,6 +66,60 @@ def test_prepare_gives_the_tables_of_the_in_memory_code(raw_311, tmp_path, monke
     assert (new / "quality.json").read_text() == (old / "quality.json").read_text()
 
 
+_REFERENCE_311 = r"""
+import json, sys
+from pathlib import Path
+import pandas as pd
+from ucc_research.cleaning.prepare import _sort
+from ucc_research.cleaning.sources.requests_311 import BALTIMORE, adapt_log
+log, out = Path(sys.argv[1]), Path(sys.argv[2])
+r = adapt_log(log.parent, BALTIMORE, path=log)
+for table in ("requests", "service_panel"):  # sorted by key, as its prepare wrote them
+    _sort(r.tables[table], table).to_parquet(out / f"{table}.parquet")
+r.quarantine.to_parquet(out / "quarantine.parquet")
+(out / "notes.json").write_text(json.dumps({"notes": r.notes, "detected": r.detected}, default=str))
+"""
+
+
+@pytest.mark.slow
+def test_a_generated_million_row_log_gives_the_outputs_of_the_in_memory_code(tmp_path):
+    # issue 12's acceptance on the benchmark's 1M-row file (seeded: bad rows, DST hours,
+    # repeated ids), the reference commit run from its own source in a subprocess
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_prepare import generate
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    log = tmp_path / "raw" / "311_1m.csv"
+    log.parent.mkdir()
+    generate(log, 1_000_000, seed=311)
+    ref, old = tmp_path / "ref", tmp_path / "old"
+    ref.mkdir(), old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", REFERENCE, "ucc_research"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(ref)], input=archive, check=True)
+    subprocess.run(
+        [sys.executable, "-c", _REFERENCE_311, str(log), str(old)],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ref)},
+        cwd=ref,
+    )
+    new = adapt_log(log.parent, BALTIMORE, path=log)  # the default blocks: about ten
+    assert len(new.tables["requests"].files()) > 1
+    for table in ("requests", "service_panel"):
+        got = new.tables[table]
+        got = got.to_pandas() if isinstance(got, Dataset) else got
+        pd.testing.assert_frame_equal(got, pd.read_parquet(old / f"{table}.parquet"), obj=table)
+    pd.testing.assert_frame_equal(new.quarantine, pd.read_parquet(old / "quarantine.parquet"))
+    assert len(new.quarantine) > 0
+    expected = json.loads((old / "notes.json").read_text())
+    assert new.notes == expected["notes"]
+    assert json.loads(json.dumps(new.detected, default=str)) == expected["detected"]
+
+
 def test_a_repeated_dst_hour_is_daylight_time_in_every_block(tmp_path):
     # 2016-11-06 01:30 happens twice in New York: read as the first (EDT, UTC-4), as a note says
     rows = [
@@ -122,6 +177,12 @@ def test_key_hashes_agree_across_blocks_of_any_lengths():
     a = text.key_hashes(pd.Series(["1", long, "abc"], dtype="str"))
     b = text.key_hashes(pd.Series(["abc", "1"], dtype="str"))
     assert a[2] == b[0] and a[0] == b[1] and len(set(a.tolist())) == 3
+    # an entry of two words hashes the same beside one word, eight words or alone
+    mid = "18-00770445x"
+    c = text.key_hashes(pd.Series([mid, "1"], dtype="str"))
+    d = text.key_hashes(pd.Series([long, mid], dtype="str"))
+    e = text.key_hashes(pd.Series([mid], dtype="str"))
+    assert c[0] == d[1] == e[0] and c[1] == a[0]
     # beyond 64 bytes only the length tells entries apart: a collision, checked exactly later
     assert (
         text.key_hashes(pd.Series(["x" * 70 + "a", "x" * 70 + "b"]))[0]
@@ -190,7 +251,7 @@ def test_block_writer_runs_jobs_in_order_one_in_flight_and_raises_their_errors()
     import threading
     import time
 
-    from ucc_research.cleaning.dataset import BlockWriter
+    from ucc_research.cleaning.background import BlockWriter
 
     running, seen, lock = [], [], threading.Lock()
 

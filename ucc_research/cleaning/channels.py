@@ -35,6 +35,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 #: The controlled channel vocabulary, in display order.
 CHANNELS: tuple[str, ...] = (
@@ -102,12 +103,12 @@ def map_channels(raw: pd.Series, mapping: Mapping[str, str]) -> tuple[pd.Series,
     codes, uniques = pd.factorize(raw)
     labels = pd.Series(uniques, dtype="str").str.strip()
     mapped = labels.str.lower().map(dict(mapping))
-    table = [*mapped.fillna("unknown").tolist(), "unknown"]  # code -1 (missing) is last
+    table = pa.array([*mapped.fillna("unknown").tolist(), "unknown"], pa.large_string())
+    # spread by pyarrow's take: no Python string object per row (code -1, missing, is last)
     channel = pd.Series(
-        np.asarray(table, dtype=object)[np.where(codes < 0, len(table) - 1, codes)],
+        pd.array(table.take(np.where(codes < 0, len(table) - 1, codes)), dtype="str"),
         index=raw.index,
         name=raw.name,
-        dtype="str",
     )
     n = np.bincount(codes + 1, minlength=len(uniques) + 1)  # n[0]: missing labels
     out = mapped.isna().to_numpy()

@@ -253,50 +253,6 @@ class YearWriter:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class BlockWriter:
-    """Runs write jobs one at a time on a background thread, at most one in flight.
-
-    :meth:`submit` first waits for the previous job, so the caller holds at most one block
-    beyond the one being written, and an error of a job is raised in the caller (by the next
-    :meth:`submit` or by :meth:`wait`), not lost.
-
-    Examples
-    --------
-    >>> done = []
-    >>> bw = BlockWriter()
-    >>> bw.submit(done.append, 1); bw.submit(done.append, 2); bw.wait()
-    >>> done
-    [1, 2]
-    """
-
-    def __init__(self):
-        self._pool = None
-        self._pending = None
-
-    def submit(self, fn, /, *args) -> None:
-        """Run ``fn(*args)`` on the background thread once the previous job has finished."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.wait(shutdown=False)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ucc-writer")
-        self._pending = self._pool.submit(fn, *args)
-
-    def wait(self, *, raise_error: bool = True, shutdown: bool = True) -> None:
-        """Wait for the job in flight (raising its error unless ``raise_error`` is False)."""
-        pending, self._pending = self._pending, None
-        try:
-            if pending is not None:
-                if raise_error:
-                    pending.result()
-                else:
-                    pending.exception()  # waits; the error being handled is the caller's
-        finally:
-            if shutdown and self._pool is not None:
-                self._pool.shutdown(wait=True)
-                self._pool = None
-
-
 class KeyLog:
     """The ids of a table written block by block, for a duplicate check over all blocks.
 
@@ -322,11 +278,12 @@ class KeyLog:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from ucc_research.cleaning.schemas import stripped_text
         from ucc_research.cleaning.text import key_hashes
 
-        ids = df[self.column].astype("str").str.strip()
+        ids = stripped_text(df[self.column])  # as the key rule reads them (empty: missing)
         lines = df[self.line].to_numpy(dtype="int64")
-        has = (ids.notna() & (ids != "")).to_numpy(dtype=bool)
+        has = ids.notna().to_numpy(dtype=bool)
         if not has.all():
             ids, lines = ids[has], lines[has]
         hashes = key_hashes(ids)
@@ -437,7 +394,6 @@ def _link_or_copy(src: str, dst: str) -> None:
 
 
 __all__ = [
-    "BlockWriter",
     "Dataset",
     "YearWriter",
     "KeyLog",

@@ -126,7 +126,11 @@ def parse_datetimes(
         is_amb = first.notna()
         dst["ambiguous"] = int(is_amb.sum())
         dst["nonexistent"] = int((~is_amb).sum())
-        result[gap] = sub.dt.tz_localize(tz, ambiguous=flags, nonexistent=nonexistent)
+        values = result.array.copy()  # set on the array: Series.__setitem__ costs 4x more
+        values[gap.to_numpy()] = sub.dt.tz_localize(
+            tz, ambiguous=flags, nonexistent=nonexistent
+        ).array
+        result = pd.Series(values, index=result.index, name=result.name)
     if any_aware:
         utc = parsed.where(aware).dt.tz_localize("UTC").dt.tz_convert(tz)
         result = result.where(~aware, utc)

@@ -52,6 +52,7 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 _SEPARATORS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SAMPLE_CHARS = 1 << 16
+_FIRST_PIECE = 8  # the first piece of a streamed file is 1/8 of a block
 _ARROW_BLOCK = 4 << 20  # pyarrow's default 1 MB makes hundreds of chunks per column
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 #: Reason recorded for the last record of a text file that does not end with a line end.
@@ -459,12 +460,16 @@ def _line_chunks(path: Path, block_bytes: int):
     # as the read. A piece is only parsed (copied out) before the next one is read.
     buf = bytearray(block_bytes)
     held = 0  # bytes of a last, unfinished line kept at the start of ``buf``
+    # The first piece is an eighth of a block: its cleaning (and the reading ahead of the next
+    # piece) starts sooner. Pieces of any size give the same records.
+    stop = max(1, block_bytes // _FIRST_PIECE)
     with open(path, "rb") as fh:
         fh.readline()  # the header (its length is bounded by the scan's line limit)
         while True:
             if held == len(buf):  # a line longer than the buffer: a bigger one
                 buf = buf + bytearray(block_bytes)
-            k = fh.readinto(memoryview(buf)[held:])
+            k = fh.readinto(memoryview(buf)[held : max(stop, held + 1)])
+            stop = len(buf)
             end = held + k
             if not k:
                 if held:
@@ -699,9 +704,8 @@ def _decode_all(path: Path, name: str, enc: str) -> _Scan:
                         "not a text table",
                     )
                 ends_before = n_lf + n_cr - n_crlf  # line ends before this block
-                n_lf += units.count(lf)
-                # most files have no CR: one early-stopping search (memchr) rather than a count
-                c = units.count(cr) if units.find(cr) >= 0 else 0
+                n_lf += _count_lf(units)
+                c = units.count(cr) if units.find(cr) >= 0 else 0  # most files: one memchr
                 if c:
                     n_cr += c
                     n_crlf += units.count(cr + lf)
@@ -734,6 +738,13 @@ def _decode_all(path: Path, name: str, enc: str) -> _Scan:
             if final:
                 break
     return _Scan("".join(sample_parts), n_lf, n_cr, n_crlf, last)
+
+
+def _count_lf(units: bytes | bytearray | str) -> int:
+    """Line feeds in a block of bytes (numpy: 3x faster than ``bytes.count``) or of text."""
+    if isinstance(units, str):
+        return units.count("\n")
+    return int(np.count_nonzero(np.frombuffer(units, np.uint8) == 10))
 
 
 def _first_lone_cr_line(path: Path, enc: str) -> int:

@@ -39,8 +39,8 @@ def text_is_unique(values: pd.Series) -> bool:
 def key_hashes(text: pd.Series) -> np.ndarray:
     """64-bit hashes of text entries (no missing ones), comparable across calls.
 
-    Unlike the hashes behind :func:`text_is_unique`, every call hashes the same 64 bytes
-    (an entry's first 64, zero-padded) and the length, so the hashes of two blocks of a file
+    Unlike the hashes behind :func:`text_is_unique`, an entry's hash depends only on its own
+    bytes (its first 64, in 8-byte words) and its length, so the hashes of two blocks of a file
     can be compared; entries longer than 64 bytes that share those bytes and their length
     collide, which a caller checking the candidates exactly only pays for in time.
 
@@ -67,8 +67,9 @@ def _text_hashes(text: pd.Series, width: int | None = None) -> np.ndarray | None
     longest = max((int(np.diff(o).max()) for o, _ in pieces), default=0)
     if longest > 64 and width is None:
         return None
-    # bytes hashed per entry (the same for all), in words
-    width8 = width or max(8, -(-longest // 8) * 8)
+    # bytes hashed per entry, in words: the longest entry's (at most ``width``); with a
+    # ``width``, each entry's hash takes only its own words, so it is the same in any block
+    width8 = max(8, -(-min(longest, width or longest) // 8) * 8)
     out = np.empty(len(text), dtype=np.uint64)
     start = 0
     for off, data in pieces:
@@ -76,15 +77,16 @@ def _text_hashes(text: pd.Series, width: int | None = None) -> np.ndarray | None
             o = off[i : i + (1 << 16) + 1]
             n = np.diff(o)
             padded = np.concatenate([data[o[0] : o[-1]], np.zeros(width8, dtype=np.uint8)])
-            n = np.minimum(n, width8) if width else n
+            n = np.minimum(n, width) if width else n
             windows = np.lib.stride_tricks.as_strided(
                 padded, (len(padded) - width8 + 1, width8), (1, 1)
             )
             rows = windows[o[:-1] - o[0]]  # each entry's bytes, then the next entries'
             rows[np.arange(width8) >= n[:, None]] = 0  # ...zeroed
             h = np.full(len(n), _FNV_OFFSET)
-            for word in rows.view(np.uint64).T:  # FNV-style: xor, then times an odd prime
-                h = (h ^ word) * _FNV_PRIME
+            for j, word in enumerate(rows.view(np.uint64).T):  # FNV-style: xor, times a prime
+                step = (h ^ word) * _FNV_PRIME
+                h = step if width is None else np.where(n > 8 * j, step, h)
             full = np.diff(o) if width else n
             out[start : start + len(n)] = (h ^ full.astype(np.uint64)) * _FNV_PRIME
             start += len(n)

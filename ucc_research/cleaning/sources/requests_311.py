@@ -32,9 +32,10 @@ from pathlib import Path
 import pandas as pd
 
 from ucc_research import config
+from ucc_research.cleaning.background import BlockWriter, read_ahead
 from ucc_research.cleaning.base import SourceResult
 from ucc_research.cleaning.channels import BALTIMORE_CHANNELS, NYC_CHANNELS, map_channels
-from ucc_research.cleaning.dataset import BlockWriter, Dataset, KeyLog, YearWriter, drop_keys
+from ucc_research.cleaning.dataset import Dataset, KeyLog, YearWriter, drop_keys
 from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.parsers import US_12H, parse_datetimes
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
@@ -104,7 +105,7 @@ def adapt_nyc(raw_dir: Path) -> SourceResult:
 
 
 #: Bytes of a request log read, cleaned and validated at a time.
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 32 << 20
 
 #: Columns of ``requests`` the monthly panel reads.
 PANEL_COLUMNS = ["city_id", "service_type", "channel", "created_at", "closed_at", "source"]
@@ -168,6 +169,8 @@ def _stream(
             blocks, detected = read_table_blocks(
                 path, usecols=spec.columns, block_bytes=block_bytes, display_name=rel
             )
+            # the next block is read and parsed while this one is cleaned
+            blocks = read_ahead(blocks)
             return (*_clean_blocks(blocks, spec, file=rel, detected=detected, stage=stage),)
         except NotStreamable:  # declared by the reader: this file is read whole below
             pass
@@ -251,7 +254,8 @@ def _at_least_one(blocks, empty: pd.DataFrame):
 def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
     """The monthly ``service_panel``, one year file at a time (a year holds the whole of each of
     its months' cells: the medians are exact), validated."""
-    months = [requests_to_panel(m, timezone=TIMEZONE) for m in requests.batches(PANEL_COLUMNS)]
+    years = read_ahead(requests.batches(PANEL_COLUMNS))  # the next file is read meanwhile
+    months = [requests_to_panel(m, timezone=TIMEZONE) for m in years]
     if not months:
         empty = {c: pd.Series(dtype="str") for c in PANEL_COLUMNS}
         empty["created_at"] = empty["closed_at"] = pd.Series(dtype="datetime64[ns, UTC]")
@@ -308,7 +312,9 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
     parsed_ok = ~(bad_created | bad_closed).to_numpy()
     raw_cols = list(dict.fromkeys([spec.request_id, spec.service_type, spec.channel, spec.status]))
     raw = df[[*raw_cols, LINE]].assign(_channel=channel, _created=created, _closed=closed)
-    raw = raw[parsed_ok].reset_index(drop=True)
+    if not parsed_ok.all():  # most blocks have none: no copy of every column
+        raw = raw[parsed_ok]
+    raw = raw.reset_index(drop=True)
     requests = pd.DataFrame(
         {
             "request_id": raw[spec.request_id],
