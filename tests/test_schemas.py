@@ -129,19 +129,3 @@ def test_map_channels_counts_unmapped_labels_after_stripping():
     assert channel.name == "m"
     assert unmapped == {"": 2, "Fax": 2}  # missing and blank both counted as ""
 
-
-@given(
-    st.lists(
-        st.one_of(st.none(), st.text(alphabet=st.sampled_from(" \t\u00a0\u2003\u3000ab\u00e9\n"))),
-        max_size=30,
-    )
-)
-@settings(max_examples=200, deadline=None)
-def test_stripped_text_is_the_plain_pandas_expression(values):
-    from ucc_research.cleaning.schemas import stripped_text
-
-    raw = pd.Series(values, dtype="str", index=pd.RangeIndex(len(values)) + 7, name="c")
-    plain = raw.astype("str").str.strip()
-    plain = plain.where(plain != "", None).astype("str")
-    pd.testing.assert_series_equal(stripped_text(raw), plain)
-    pd.testing.assert_series_equal(stripped_text(raw.astype(object)), plain)

@@ -415,27 +415,18 @@ def _coerce(
 
 
 def stripped_text(raw: pd.Series) -> pd.Series:
-    """Text without surrounding spaces, empty text as missing (``str`` dtype).
+    """The text rule: no surrounding spaces, and empty text is missing (``str`` dtype).
 
-    The plain pandas expression, ``raw.astype("str").str.strip()`` then ``""`` as missing, costs
-    7 ms per 200,000 ids in pandas' alignment of ``where``; text already held by pyarrow (what
-    the readers give) goes through the same pyarrow kernel directly, in 2 ms. Both give the
-    same values (property test in ``tests/test_schemas.py``).
+    The validation of text columns and the key log of the streaming path
+    (:class:`~ucc_research.cleaning.dataset.KeyLog`) both read ids through it.
 
     Examples
     --------
     >>> stripped_text(pd.Series([" a ", "  ", None], dtype="str")).tolist()
     ['a', nan, nan]
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not isinstance(raw.dtype, pd.StringDtype) or raw.dtype.storage != "pyarrow":
-        values = raw.astype("str").str.strip()
-        return values.where(values != "", None).astype("str")
-    text = pc.utf8_trim_whitespace(pa.array(raw.array))
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
-    return pd.Series(pd.array(text, dtype=raw.dtype), index=raw.index, name=raw.name)
+    values = raw.astype("str").str.strip()
+    return values.where(values != "", None).astype("str")
 
 
 def _problems(raw: pd.Series, mask: pd.Series, column: str, reason: str) -> pd.DataFrame:
