@@ -78,6 +78,13 @@ def test_panel_is_the_plain_groupby(req, timezone):
         check_dtype=False,
         rtol=1e-12,
     )
+    # text read as categoricals (the year files' dictionary columns), with categories in any
+    # order and some that no row has: the same panel
+    cat = {
+        c: pd.CategoricalDtype(["zz-unused", *sorted(req[c].dropna().unique(), reverse=True)])
+        for c in ("city_id", "service_type", "channel", "source")
+    }
+    pd.testing.assert_frame_equal(requests_to_panel(req.astype(cat), timezone=timezone), got)
 
 
 def test_empty_log_gives_an_empty_panel_with_every_column():

@@ -128,4 +128,3 @@ def test_map_channels_counts_unmapped_labels_after_stripping():
                                 "api", "web"]  # fmt: skip
     assert channel.name == "m"
     assert unmapped == {"": 2, "Fax": 2}  # missing and blank both counted as ""
-

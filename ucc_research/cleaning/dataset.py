@@ -93,12 +93,21 @@ class Dataset:
 
     _schema_names: tuple[str, ...] = ()
 
-    def batches(self, columns: list[str] | None = None) -> Iterator[pd.DataFrame]:
-        """Each file's rows (one local year of one source) as a frame: memory one year."""
+    def batches(
+        self, columns: list[str] | None = None, *, categorical: list[str] | None = None
+    ) -> Iterator[pd.DataFrame]:
+        """Each file's rows (one local year of one source) as a frame: memory one year.
+
+        ``categorical`` columns (text written with dictionary encoding) are read as pandas
+        categoricals: no string object per row.
+        """
         import pyarrow.parquet as pq
 
         for f in self.files():
-            yield pq.read_table(f, columns=columns, partitioning=None).to_pandas()
+            table = pq.read_table(
+                f, columns=columns, partitioning=None, read_dictionary=categorical
+            )
+            yield table.to_pandas()
 
     def to_pandas(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Every row in memory, sorted by the key: what the single-file table held."""

@@ -51,10 +51,10 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     # (city, service, month) cell gets one integer, and counts are bincounts. Grouping on the
     # text columns themselves costs seconds on a million requests.
     n = len(requests)
-    city_code, cities = pd.factorize(requests["city_id"].astype("str"), sort=True)
+    city_code, cities = _text_codes(requests["city_id"], sort=True)
     service_code, services = _service_codes(requests["service_type"])
     first_month, month_code, n_months = _month_codes(requests["created_at"], timezone)
-    channel_code, channel_labels = pd.factorize(requests["channel"].astype("str"))
+    channel_code, channel_labels = _text_codes(requests["channel"], sort=False)
     to_vocab = np.array([CHANNELS.index(c) if c in CHANNELS else -1 for c in channel_labels], int)
     channel_code = np.append(to_vocab, -1)[channel_code]  # -1: missing or outside the vocabulary
     cell = (city_code.astype("int64") * len(services) + service_code) * n_months + month_code
@@ -87,9 +87,28 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
     return panel
 
 
+def _text_codes(values: pd.Series, *, sort: bool) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize`` of a text column (missing: -1). A categorical column (what the year
+    files' dictionary-encoded columns read as) is coded from its categories, without a string
+    per row: 3-5x faster on a year of requests."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return pd.factorize(values.astype("str"), sort=sort)
+    codes, labels = values.cat.codes.to_numpy(np.intp), values.cat.categories.astype("str")
+    present = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0
+    if not present.all():  # categories no row has are not among the distinct values
+        codes = np.where(codes >= 0, (np.cumsum(present) - 1)[codes], -1)
+        labels = labels[present]
+    if sort:
+        order = np.argsort(labels.to_numpy(dtype=object), kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        codes, labels = np.where(codes >= 0, rank[codes], -1), labels[order]
+    return codes, labels
+
+
 def _service_codes(service_type: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Sorted codes of the service types; a missing one is :data:`UNKNOWN_SERVICE`, sorted in."""
-    service_code, services = pd.factorize(service_type.astype("str"), sort=True)
+    service_code, services = _text_codes(service_type, sort=True)
     if (service_code < 0).any():
         if UNKNOWN_SERVICE not in services:
             services = pd.Index([*services, UNKNOWN_SERVICE], dtype="str")
@@ -152,5 +171,5 @@ def _city_sources(requests: pd.DataFrame, city_code: np.ndarray, n_cities: int) 
     np.minimum.at(first, city_code[has_source], has_source)
     found = first < n
     source = np.full(n_cities, None, dtype=object)
-    source[found] = requests["source"].astype("str").iloc[first[found]].to_numpy(dtype=object)
+    source[found] = requests["source"].iloc[first[found]].astype("str").to_numpy(dtype=object)
     return source

@@ -254,7 +254,8 @@ def _at_least_one(blocks, empty: pd.DataFrame):
 def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
     """The monthly ``service_panel``, one year file at a time (a year holds the whole of each of
     its months' cells: the medians are exact), validated."""
-    years = read_ahead(requests.batches(PANEL_COLUMNS))  # the next file is read meanwhile
+    text = ["city_id", "service_type", "channel", "source"]  # read as categoricals: faster
+    years = read_ahead(requests.batches(PANEL_COLUMNS, categorical=text))  # next file meanwhile
     months = [requests_to_panel(m, timezone=TIMEZONE) for m in years]
     if not months:
         empty = {c: pd.Series(dtype="str") for c in PANEL_COLUMNS}
