@@ -537,6 +537,7 @@ def validate_frame(
     decimal: str = ".",
     thousands: str | None = None,
     check_key: bool = True,
+    quarantined: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into kept (typed) rows and quarantine records.
 
@@ -551,6 +552,8 @@ def validate_frame(
     decimal, thousands : number format of text columns.
     check_key : also quarantine rows whose key repeats (every copy). False when the frame is
         one block of a larger table: :func:`duplicate_key_problems` then checks the whole.
+    quarantined : boolean mask of rows already quarantined by the caller (say, for a date that
+        did not parse): they are not kept, and no further problem of theirs is recorded.
 
     Returns
     -------
@@ -589,10 +592,15 @@ def validate_frame(
     probs = [p for p in problems if len(p)]
     probs = pd.concat(probs, ignore_index=True) if probs else _empty_problems()
     probs = probs.sort_values(["index", "column", "reason"], kind="stable")
-    rows = probs["index"].to_numpy(dtype="int64")
     bad_rows = np.zeros(len(df), dtype=bool)
-    bad_rows[rows] = True
-    kept = typed.loc[~bad_rows, [c.name for c in cols]].reset_index(drop=True)
+    if quarantined is not None:
+        bad_rows |= np.asarray(quarantined, dtype=bool)
+        probs = probs[~bad_rows[probs["index"].to_numpy(dtype="int64")]]
+    bad_rows[probs["index"].to_numpy(dtype="int64")] = True
+    kept = typed[[c.name for c in cols]]
+    if bad_rows.any():
+        kept = kept.loc[~bad_rows]
+    kept = kept.reset_index(drop=True)
     return kept, _records(probs, lines, source=source, kind=kind, file=file)
 
 

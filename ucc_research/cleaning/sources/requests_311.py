@@ -309,12 +309,8 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
             values=df.loc[bad, col].tolist(),
             reasons=f"not a date/time in the format {DATE_FORMAT}",
         )
-    # rows with an unparseable date are already quarantined; the rest go on to the rules
-    parsed_ok = ~(bad_created | bad_closed).to_numpy()
     raw_cols = list(dict.fromkeys([spec.request_id, spec.service_type, spec.channel, spec.status]))
     raw = df[[*raw_cols, LINE]].assign(_channel=channel, _created=created, _closed=closed)
-    if not parsed_ok.all():  # most blocks have none: no copy of every column
-        raw = raw[parsed_ok]
     raw = raw.reset_index(drop=True)
     requests = pd.DataFrame(
         {
@@ -332,12 +328,16 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
             LINE: raw[LINE],
         }
     )
+    # rows with an unparseable date are quarantined above; the rules check the rest
+    parse_bad = (bad_created | bad_closed).to_numpy()
     kept, rule_q = validate_frame(
-        requests, "requests", file=file, source=spec.source, check_key=False
-    )
+        requests, "requests", file=file, source=spec.source, check_key=False,
+        quarantined=parse_bad,
+    )  # fmt: skip
+    keys = requests[["request_id", LINE]]
     return {
         "kept": kept,
-        "keys": requests[["request_id", LINE]],
+        "keys": keys[~parse_bad] if parse_bad.any() else keys,
         "parse_q": parse_q,
         "rule_q": rule_q,
         "labels": df[spec.channel].value_counts(dropna=False),
