@@ -18,9 +18,13 @@ QUARANTINE_COLUMNS = ["source", "table", "file", "line", "column", "value", "rea
 
 
 def empty_quarantine() -> pd.DataFrame:
-    return pd.DataFrame(
-        {c: pd.Series(dtype="Int64" if c == "line" else "string") for c in QUARANTINE_COLUMNS}
-    )
+    """A quarantine table without rows (a copy of one built once: each block asks for a few)."""
+    return _EMPTY_QUARANTINE.copy()
+
+
+_EMPTY_QUARANTINE = pd.DataFrame(
+    {c: pd.Series(dtype="Int64" if c == "line" else "string") for c in QUARANTINE_COLUMNS}
+)
 
 
 @dataclass

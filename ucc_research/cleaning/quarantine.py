@@ -37,20 +37,18 @@ def problems_frame(
         return empty_quarantine()
     if isinstance(reasons, str):
         reasons = [reasons] * n
-    df = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "source": source,
-            "table": table,
-            "file": file,
+            "source": pd.array([source] * n, dtype="string"),
+            "table": pd.array([table] * n, dtype="string"),
+            "file": pd.array([file] * n, dtype="string"),
             "line": pd.array(list(lines), dtype="Int64"),
             "column": pd.array([None if c is None else str(c) for c in columns], dtype="string"),
             "value": pd.array([_text(v) for v in values], dtype="string"),
             "reason": pd.array(list(reasons), dtype="string"),
-        }
+        },
+        columns=QUARANTINE_COLUMNS,
     )
-    for c in ("source", "table", "file"):
-        df[c] = df[c].astype("string")
-    return df[QUARANTINE_COLUMNS]
 
 
 def reader_problems(detected: dict, *, source: str, table: str, file: str) -> pd.DataFrame:

@@ -416,6 +416,8 @@ def _arrow_blocks(
         ),
     )  # fmt: skip
     start, held, empty_lines = 2, None, []  # the first record is on line 2
+    # the last block is held back for a look (a record cut off, blank lines) only when needed
+    hold = usecols is None or not ends_with_newline
     for chunk in _line_chunks(path, block_bytes):
         try:
             df = pacsv.read_csv(pa.BufferReader(chunk), **options).to_pandas()
@@ -430,7 +432,11 @@ def _arrow_blocks(
         start += len(df)
         if held is not None:
             yield held
-        held = df
+            held = None
+        if hold:
+            held = df
+        else:
+            yield df
     if start - 2 != n_records:
         raise NotStreamable("records are not lines (a quoted newline or a blank line)")
     bad_lines = []
