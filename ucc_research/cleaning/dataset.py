@@ -216,8 +216,17 @@ class YearWriter:
         self._writers: dict[int, object] = {}
         self._schema = None
 
-    def append(self, df: pd.DataFrame, *, timezone: str, column: str = "created_at") -> None:
-        """Write ``df``'s rows, each to the file of its local year of ``column``."""
+    def append(
+        self,
+        df: pd.DataFrame,
+        *,
+        timezone: str,
+        column: str = "created_at",
+        rows: np.ndarray | None = None,
+    ) -> None:
+        """Write ``df``'s rows (those where the boolean mask ``rows`` is True, if given), each
+        to the file of its local year of ``column``. The rows are picked by pyarrow, which
+        releases the GIL (the caller may go on cleaning the next block meanwhile)."""
         import pyarrow as pa
 
         table = pa.Table.from_pandas(df, preserve_index=False)
@@ -225,13 +234,16 @@ class YearWriter:
             self._schema = table.schema
         elif table.schema != self._schema:
             table = table.cast(self._schema)
-        if not len(df):
+        keep = np.ones(len(df), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+        if not keep.any():
             return
-        year = df[column].dt.tz_convert(timezone).dt.year.to_numpy("int64")
-        years = np.unique(year)
+        year = df[column].dt.tz_convert(timezone).dt.year  # a row left out may have no time
+        year = year.fillna(-1).to_numpy("int64")
+        years = np.unique(year[keep])
         for y in years:
-            self._write(int(y), table if len(years) == 1 else table.filter(year == y))
-        self.rows += len(df)
+            pick = keep if len(years) == 1 else keep & (year == y)
+            self._write(int(y), table if pick.all() else table.filter(pick))
+        self.rows += int(keep.sum())
 
     def _write(self, year: int, table) -> None:
         import pyarrow.parquet as pq

@@ -468,7 +468,10 @@ def _is_unique(values: pd.Series) -> bool:
 
 
 def _empty_problems() -> pd.DataFrame:
-    return pd.DataFrame({"index": [], "column": [], "value": [], "reason": []})
+    return _EMPTY_PROBLEMS.copy()  # each column and rule asks for one: built once
+
+
+_EMPTY_PROBLEMS = pd.DataFrame({"index": [], "column": [], "value": [], "reason": []})
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,6 +569,37 @@ def validate_frame(
     DataFileError
         A required column is missing (the whole file is unusable).
     """
+    typed, keep, quarantine = validate_rows(
+        df, kind, file=file, source=source, line_col=line_col, decimal=decimal,
+        thousands=thousands, check_key=check_key, quarantined=quarantined,
+    )  # fmt: skip
+    kept = typed if keep.all() else typed.loc[keep]
+    return kept.reset_index(drop=True), quarantine
+
+
+def validate_rows(
+    df: pd.DataFrame,
+    kind: str,
+    *,
+    file: str,
+    source: str,
+    line_col: str = LINE,
+    decimal: str = ".",
+    thousands: str | None = None,
+    check_key: bool = True,
+    quarantined: np.ndarray | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """:func:`validate_frame` without the row filter: every row typed, and which to keep.
+
+    For a caller that filters elsewhere: the streaming 311 path lets pyarrow drop the
+    quarantined rows while it writes the block (on the writer thread, without the GIL).
+
+    Returns
+    -------
+    typed : every row of ``df`` (same order, index 0..n-1), typed, declared columns.
+    keep : boolean mask of the rows without any problem.
+    quarantine : as :func:`validate_frame`'s.
+    """
     spec = get_spec(kind)
     if line_col not in df:
         df = df.assign(**{line_col: np.arange(1, len(df) + 1)})
@@ -597,11 +631,8 @@ def validate_frame(
         bad_rows |= np.asarray(quarantined, dtype=bool)
         probs = probs[~bad_rows[probs["index"].to_numpy(dtype="int64")]]
     bad_rows[probs["index"].to_numpy(dtype="int64")] = True
-    kept = typed[[c.name for c in cols]]
-    if bad_rows.any():
-        kept = kept.loc[~bad_rows]
-    kept = kept.reset_index(drop=True)
-    return kept, _records(probs, lines, source=source, kind=kind, file=file)
+    quarantine = _records(probs, lines, source=source, kind=kind, file=file)
+    return typed[[c.name for c in cols]], ~bad_rows, quarantine
 
 
 def _records(

@@ -40,7 +40,7 @@ from ucc_research.cleaning.panel import requests_to_panel
 from ucc_research.cleaning.parsers import US_12H, parse_datetimes
 from ucc_research.cleaning.quarantine import concat_quarantine, problems_frame, reader_problems
 from ucc_research.cleaning.readers import LINE, NotStreamable, read_table, read_table_blocks
-from ucc_research.cleaning.schemas import duplicate_key_problems, validate_frame
+from ucc_research.cleaning.schemas import duplicate_key_problems, validate_frame, validate_rows
 
 TIMEZONE = "America/New_York"
 REQUESTS_KEY = ("city_id", "request_id")
@@ -236,8 +236,9 @@ def _clean_blocks(
     return requests, quarantine, notes, detected
 
 
-def _write_block(writer: YearWriter, keys: KeyLog, kept: pd.DataFrame, ids: pd.DataFrame) -> None:
-    writer.append(kept, timezone=TIMEZONE)
+def _write_block(writer: YearWriter, keys: KeyLog, kept: tuple, ids: pd.DataFrame) -> None:
+    typed, keep = kept
+    writer.append(typed, timezone=TIMEZONE, rows=keep)
     keys.append(ids)
 
 
@@ -330,13 +331,14 @@ def _clean_block(df: pd.DataFrame, spec: Log311, *, file: str) -> dict:
     )
     # rows with an unparseable date are quarantined above; the rules check the rest
     parse_bad = (bad_created | bad_closed).to_numpy()
-    kept, rule_q = validate_frame(
+    # every row typed, and which to keep: the writer drops the others (pyarrow, off the GIL)
+    typed, keep, rule_q = validate_rows(
         requests, "requests", file=file, source=spec.source, check_key=False,
         quarantined=parse_bad,
     )  # fmt: skip
     keys = requests[["request_id", LINE]]
     return {
-        "kept": kept,
+        "kept": (typed, keep),
         "keys": keys[~parse_bad] if parse_bad.any() else keys,
         "parse_q": parse_q,
         "rule_q": rule_q,
