@@ -146,21 +146,21 @@ def _month_codes(created: pd.Series, timezone: str) -> tuple[int, np.ndarray, in
 def _panel_frame(
     city: np.ndarray, service: np.ndarray, period: np.ndarray, counts: np.ndarray, median
 ) -> pd.DataFrame:
-    """The panel's columns from each cell's city, service, month, channel counts, median."""
-    panel = pd.DataFrame({"city_id": city, "service_id": service, "period": period.astype(object)})
-    for j, ch in enumerate(CHANNELS):
-        panel[f"transactions_{ch}"] = counts[:, j].astype("float64")
-    tx = panel[[f"transactions_{c}" for c in CHANNELS]]
-    total = tx.sum(axis=1)
-    digital = tx[[f"transactions_{c}" for c in CHANNELS if c in DIGITAL_CHANNELS]].sum(axis=1)
-    panel = panel.assign(
-        transactions_total=total,
-        transactions_digital=digital,
-        digital_share=np.where(total > 0, digital / total.where(total > 0, 1.0), np.nan),
-        days_to_close_median=median,
-    )
-    panel.insert(3, "service_name", panel["service_id"])
-    return panel
+    """The panel's columns from each cell's city, service, month, channel counts, median
+    (built as one frame: a column at a time cost about 8 ms per call, a year file each)."""
+    counts = counts.astype("float64")
+    digital_cols = [j for j, c in enumerate(CHANNELS) if c in DIGITAL_CHANNELS]
+    total, digital = counts.sum(axis=1), counts[:, digital_cols].sum(axis=1)
+    columns = {"city_id": city, "service_id": service, "period": period.astype(object)}
+    columns["service_name"] = service
+    columns |= {f"transactions_{ch}": counts[:, j] for j, ch in enumerate(CHANNELS)}
+    columns |= {
+        "transactions_total": total,
+        "transactions_digital": digital,
+        "digital_share": np.where(total > 0, digital / np.where(total > 0, total, 1.0), np.nan),
+        "days_to_close_median": median,
+    }
+    return pd.DataFrame(columns)
 
 
 def _city_sources(requests: pd.DataFrame, city_code: np.ndarray, n_cities: int) -> np.ndarray:
