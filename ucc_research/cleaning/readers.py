@@ -631,7 +631,7 @@ def _scan_text(
         except LookupError as exc:
             raise DataFileError(name, f"unknown encoding {enc!r}") from exc
         sample = scan.sample
-        control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\x0c")
+        control = len(_CONTROL_CHARS.findall(sample))
         if control > max(10, len(sample) // 100):
             raise DataFileError(
                 name, f"decodes as {enc} but is full of control characters: not a text table"
@@ -787,6 +787,8 @@ def _sniff_separator(text: str, *, truncated: bool) -> str:
     return best
 
 
+#: Control characters a text table should not hold (all below 32 but tab, LF, FF and CR).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _COMMA_DEC = re.compile(r"^-?\d{1,3}(\.\d{3})*,\d+$|^-?\d+,\d+$")
 _DOT_DEC = re.compile(r"^-?\d{1,3}(,\d{3})*\.\d+$|^-?\d+\.\d+$")
 _DOT_THOUSANDS = re.compile(r"^-?\d{1,3}(\.\d{3})+,\d+$")
