@@ -105,3 +105,18 @@ def test_a_request_without_creation_time_is_refused_not_guessed():
     )  # fmt: skip
     with pytest.raises(ValueError, match="1 requests without created_at"):
         requests_to_panel(req, timezone="UTC")
+
+
+def test_categorical_columns_without_any_value_give_the_text_panel():
+    # a year file whose source or service type is missing on every row (found by hypothesis)
+    t = pd.Timestamp("2024-01-05", tz="UTC")
+    req = pd.DataFrame(
+        {"city_id": "X", "service_type": pd.Series([None, None], dtype="str"),
+         "channel": ["web", "phone"], "source": pd.Series([None, None], dtype="str"),
+         "created_at": [t, t], "closed_at": [t, pd.NaT]}
+    )  # fmt: skip
+    cat = {c: pd.CategoricalDtype(["b", "a"]) for c in ("city_id", "service_type", "source")}
+    cat["city_id"] = pd.CategoricalDtype(["Y", "X"])
+    got = requests_to_panel(req.astype(cat), timezone="UTC")
+    pd.testing.assert_frame_equal(got, requests_to_panel(req, timezone="UTC"))
+    assert got["service_id"].tolist() == [UNKNOWN_SERVICE] and got["source"].isna().all()

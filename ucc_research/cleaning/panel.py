@@ -90,19 +90,19 @@ def requests_to_panel(requests: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
 def _text_codes(values: pd.Series, *, sort: bool) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize`` of a text column (missing: -1). A categorical column (what the year
     files' dictionary-encoded columns read as) is coded from its categories, without a string
-    per row: 3-5x faster on a year of requests."""
+    per row."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         return pd.factorize(values.astype("str"), sort=sort)
     codes, labels = values.cat.codes.to_numpy(np.intp), values.cat.categories.astype("str")
     present = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0
     if not present.all():  # categories no row has are not among the distinct values
-        codes = np.where(codes >= 0, (np.cumsum(present) - 1)[codes], -1)
+        codes = np.append(np.cumsum(present) - 1, -1)[codes]  # code -1 (missing) stays -1
         labels = labels[present]
     if sort:
         order = np.argsort(labels.to_numpy(dtype=object), kind="stable")
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
-        codes, labels = np.where(codes >= 0, rank[codes], -1), labels[order]
+        codes, labels = np.append(rank, -1)[codes], labels[order]
     return codes, labels
 
 
