@@ -302,6 +302,27 @@ def test_a_failed_block_write_stops_the_read_and_leaves_no_files(tmp_path, monke
     assert list(staging.iterdir()) == []
 
 
+def test_an_error_while_cleaning_stops_the_reading_thread_at_once(tmp_path, monkeypatch):
+    import threading
+
+    rows = [(f"18-{i}", "T", "Web", "03/01/2017 10:00:00 AM", "Open", "") for i in range(400)]
+    f = _log(tmp_path, rows)
+    clean_block, calls = requests_311._clean_block, []
+
+    def failing(df, spec, *, file):
+        calls.append(len(df))
+        if len(calls) == 2:
+            raise ValueError("a bug in the cleaning")
+        return clean_block(df, spec, file=file)
+
+    monkeypatch.setattr(requests_311, "_clean_block", failing)
+    with pytest.raises(ValueError, match="a bug in the cleaning") as caught:
+        adapt_log(f.parent, BALTIMORE, path=f, block_bytes=2048)
+    assert caught.traceback  # the traceback (and the frames it holds) is still alive here
+    alive = [t.name for t in threading.enumerate() if t.name.startswith("ucc-")]
+    assert alive == []
+
+
 def test_a_failed_prepare_leaves_no_staging_behind(raw_311, tmp_path):
     out = tmp_path / "processed"
     prepare(raw_311, out)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,9 +170,10 @@ def _stream(
             blocks, detected = read_table_blocks(
                 path, usecols=spec.columns, block_bytes=block_bytes, display_name=rel
             )
-            # the next block is read and parsed while this one is cleaned
-            blocks = read_ahead(blocks)
-            return (*_clean_blocks(blocks, spec, file=rel, detected=detected, stage=stage),)
+            # the next block is read and parsed while this one is cleaned; closed on the way
+            # out, so an error stops the reading thread now, not when its traceback is freed
+            with closing(read_ahead(blocks)) as ahead:
+                return (*_clean_blocks(ahead, spec, file=rel, detected=detected, stage=stage),)
         except NotStreamable:  # declared by the reader: this file is read whole below
             pass
     df, detected = read_table(path, usecols=spec.columns, display_name=rel)
@@ -256,8 +258,8 @@ def _panel(requests: Dataset, spec: Log311, file: str) -> pd.DataFrame:
     """The monthly ``service_panel``, one year file at a time (a year holds the whole of each of
     its months' cells: the medians are exact), validated."""
     text = ["city_id", "service_type", "channel", "source"]  # read as categoricals: faster
-    years = read_ahead(requests.batches(PANEL_COLUMNS, categorical=text))  # next file meanwhile
-    months = [requests_to_panel(m, timezone=TIMEZONE) for m in years]
+    with closing(read_ahead(requests.batches(PANEL_COLUMNS, categorical=text))) as years:
+        months = [requests_to_panel(m, timezone=TIMEZONE) for m in years]  # next file meanwhile
     if not months:
         empty = {c: pd.Series(dtype="str") for c in PANEL_COLUMNS}
         empty["created_at"] = empty["closed_at"] = pd.Series(dtype="datetime64[ns, UTC]")
