@@ -31,9 +31,8 @@ def _log(tmp_path, rows):
     return f
 
 
-@pytest.mark.slow
-def test_prepare_gives_the_tables_of_the_in_memory_code(raw_311, tmp_path, monkeypatch):
-    # the acceptance test of issue 12: the reference commit's prepare, run from its own source
+def _run_reference(tmp_path, code: str, *args) -> None:
+    """Run ``code`` (with ``args``) on the package as it was at :data:`REFERENCE`."""
     ref = tmp_path / "ref"
     ref.mkdir()
     archive = subprocess.run(
@@ -42,14 +41,19 @@ def test_prepare_gives_the_tables_of_the_in_memory_code(raw_311, tmp_path, monke
         capture_output=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(ref)], input=archive, check=True)
-    code = "import sys; from ucc_research.cleaning.prepare import prepare; prepare(*sys.argv[1:])"
-    env = {**os.environ, "PYTHONPATH": str(ref)}
     subprocess.run(
-        [sys.executable, "-c", code, str(raw_311), str(tmp_path / "old")],
+        [sys.executable, "-c", code, *map(str, args)],
         check=True,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ref)},
         cwd=ref,  # else `python -c` imports the package beside the current folder
     )
+
+
+@pytest.mark.slow
+def test_prepare_gives_the_tables_of_the_in_memory_code(raw_311, tmp_path, monkeypatch):
+    # the acceptance test of issue 12: the reference commit's prepare, run from its own source
+    code = "import sys; from ucc_research.cleaning.prepare import prepare; prepare(*sys.argv[1:])"
+    _run_reference(tmp_path, code, raw_311, tmp_path / "old")
     monkeypatch.setattr(requests_311, "BLOCK_BYTES", 1 << 12)  # hundreds of blocks per log
     prepare(raw_311, tmp_path / "new")
     old, new = tmp_path / "old", tmp_path / "new"
@@ -93,20 +97,9 @@ def test_a_generated_million_row_log_gives_the_outputs_of_the_in_memory_code(tmp
     log = tmp_path / "raw" / "311_1m.csv"
     log.parent.mkdir()
     generate(log, 1_000_000, seed=311)
-    ref, old = tmp_path / "ref", tmp_path / "old"
-    ref.mkdir(), old.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", REFERENCE, "ucc_research"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(ref)], input=archive, check=True)
-    subprocess.run(
-        [sys.executable, "-c", _REFERENCE_311, str(log), str(old)],
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(ref)},
-        cwd=ref,
-    )
+    old = tmp_path / "old"
+    old.mkdir()
+    _run_reference(tmp_path, _REFERENCE_311, log, old)
     new = adapt_log(log.parent, BALTIMORE, path=log)  # the default blocks: about ten
     assert len(new.tables["requests"].files()) > 1
     for table in ("requests", "service_panel"):

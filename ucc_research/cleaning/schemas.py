@@ -530,7 +530,28 @@ def _pa_check(rule: Rule):
     return pa.Check(lambda df, r=rule: r.ok(df), ignore_na=False, error=rule.reason)
 
 
-def validate_frame(
+def validate_frame(df: pd.DataFrame, kind: str, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows into kept (typed) rows and quarantine records.
+
+    Takes the arguments of :func:`validate_rows` (``file`` and ``source`` are required).
+
+    Returns
+    -------
+    kept : rows without any problem, typed, declared columns first, without the line column.
+    quarantine : one row per problem, columns
+        :data:`~ucc_research.cleaning.base.QUARANTINE_COLUMNS`.
+
+    Raises
+    ------
+    DataFileError
+        A required column is missing (the whole file is unusable).
+    """
+    typed, keep, quarantine = validate_rows(df, kind, **options)
+    kept = typed if keep.all() else typed.loc[keep]
+    return kept.reset_index(drop=True), quarantine
+
+
+def validate_rows(
     df: pd.DataFrame,
     kind: str,
     *,
@@ -541,8 +562,12 @@ def validate_frame(
     thousands: str | None = None,
     check_key: bool = True,
     quarantined: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw rows into kept (typed) rows and quarantine records.
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
+    """Type every raw row, find its problems and say which rows to keep.
+
+    :func:`validate_frame` keeps those rows; a caller that filters elsewhere uses this (the
+    streaming 311 path lets pyarrow drop the quarantined rows while it writes the block, on the
+    writer thread, without the GIL).
 
     Parameters
     ----------
@@ -560,7 +585,9 @@ def validate_frame(
 
     Returns
     -------
-    kept : rows without any problem, typed, declared columns first, without the line column.
+    typed : every row of ``df`` (same order, index 0..n-1), typed, declared columns first,
+        without the line column.
+    keep : boolean mask of the rows without any problem.
     quarantine : one row per problem, columns
         :data:`~ucc_research.cleaning.base.QUARANTINE_COLUMNS`.
 
@@ -568,37 +595,6 @@ def validate_frame(
     ------
     DataFileError
         A required column is missing (the whole file is unusable).
-    """
-    typed, keep, quarantine = validate_rows(
-        df, kind, file=file, source=source, line_col=line_col, decimal=decimal,
-        thousands=thousands, check_key=check_key, quarantined=quarantined,
-    )  # fmt: skip
-    kept = typed if keep.all() else typed.loc[keep]
-    return kept.reset_index(drop=True), quarantine
-
-
-def validate_rows(
-    df: pd.DataFrame,
-    kind: str,
-    *,
-    file: str,
-    source: str,
-    line_col: str = LINE,
-    decimal: str = ".",
-    thousands: str | None = None,
-    check_key: bool = True,
-    quarantined: np.ndarray | None = None,
-) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame]:
-    """:func:`validate_frame` without the row filter: every row typed, and which to keep.
-
-    For a caller that filters elsewhere: the streaming 311 path lets pyarrow drop the
-    quarantined rows while it writes the block (on the writer thread, without the GIL).
-
-    Returns
-    -------
-    typed : every row of ``df`` (same order, index 0..n-1), typed, declared columns.
-    keep : boolean mask of the rows without any problem.
-    quarantine : as :func:`validate_frame`'s.
     """
     spec = get_spec(kind)
     if line_col not in df:
