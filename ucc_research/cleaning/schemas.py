@@ -533,18 +533,13 @@ def _pa_check(rule: Rule):
 def validate_frame(df: pd.DataFrame, kind: str, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split raw rows into kept (typed) rows and quarantine records.
 
-    Takes the arguments of :func:`validate_rows` (``file`` and ``source`` are required).
+    Takes the arguments of :func:`validate_rows` (``file`` and ``source`` are required) and
+    raises what it raises (:class:`DataFileError` for a missing required column).
 
     Returns
     -------
     kept : rows without any problem, typed, declared columns first, without the line column.
-    quarantine : one row per problem, columns
-        :data:`~ucc_research.cleaning.base.QUARANTINE_COLUMNS`.
-
-    Raises
-    ------
-    DataFileError
-        A required column is missing (the whole file is unusable).
+    quarantine : as :func:`validate_rows`'s: one row per problem.
     """
     typed, keep, quarantine = validate_rows(df, kind, **options)
     kept = typed if keep.all() else typed.loc[keep]
