@@ -147,7 +147,7 @@ def _panel_frame(
     city: np.ndarray, service: np.ndarray, period: np.ndarray, counts: np.ndarray, median
 ) -> pd.DataFrame:
     """The panel's columns from each cell's city, service, month, channel counts, median
-    (built as one frame: a column at a time cost about 8 ms per call, a year file each)."""
+    (built as one frame: a column at a time cost several ms per call, a year file each)."""
     counts = counts.astype("float64")
     digital_cols = [j for j, c in enumerate(CHANNELS) if c in DIGITAL_CHANNELS]
     total, digital = counts.sum(axis=1), counts[:, digital_cols].sum(axis=1)

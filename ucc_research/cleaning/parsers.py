@@ -242,8 +242,8 @@ def _parse_us_12h_fixed(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     Returns epoch nanoseconds (NaT elsewhere) and the mask of entries parsed (missing entries
     count as parsed, NaT). Only valid calendar dates in years 1678-2261, hours 01-12,
     ``AM``/``PM``, minutes and seconds 00-59 are taken: anything else (other widths, spaces,
-    lower-case am/pm, 02/30) is left to the general parser, so this path can only agree with it. It stays where the other hand-written shortcuts
-    went (issue 12): 0.03 s of CPU per million entries against 0.20 s for pyarrow's strptime
+    lower-case am/pm, 02/30) is left to the general parser, so this path can only agree with
+    it. It stays where the other hand-written shortcuts went (issue 12): 0.03 s of CPU per million entries against 0.20 s for pyarrow's strptime
     with the same-day check (two columns per 311 log), without which clean + validate misses
     its goal of 3x a bare ``read_csv`` (3.2x measured).
     """

@@ -52,8 +52,6 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 _SEPARATORS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SAMPLE_CHARS = 1 << 16
-_STREAM_THREADS = False  # pyarrow's threads when parsing a streamed block (see _arrow_blocks)
-_FIRST_PIECE = 8  # the first piece of a streamed file is 1/8 of a block
 _ARROW_BLOCK = 4 << 20  # pyarrow's default 1 MB makes hundreds of chunks per column
 _FALLBACK_ENCODINGS = ("cp1252", "latin-1")
 #: Reason recorded for the last record of a text file that does not end with a line end.
@@ -407,7 +405,7 @@ def _arrow_blocks(
     # million rows of the benchmark's log)
     options = dict(
         read_options=pacsv.ReadOptions(
-            use_threads=_STREAM_THREADS, block_size=_ARROW_BLOCK, column_names=names
+            use_threads=False, block_size=_ARROW_BLOCK, column_names=names
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=sep, quote_char='"', double_quote=True,
@@ -472,7 +470,7 @@ def _line_chunks(path: Path, block_bytes: int):
     held = 0  # bytes of a last, unfinished line kept at the start of ``buf``
     # The first piece is an eighth of a block: its cleaning (and the reading ahead of the next
     # piece) starts sooner. Pieces of any size give the same records.
-    stop = max(1, block_bytes // _FIRST_PIECE)
+    stop = max(1, block_bytes // 8)
     with open(path, "rb") as fh:
         fh.readline()  # the header (its length is bounded by the scan's line limit)
         while True:
